@@ -1,0 +1,44 @@
+# casper-event-store — entry points used by developers, CI and acceptance checks.
+#   make setup   install the tool chain and servers (idempotent, quick when done)
+#   make build   build (binary at build/casper-event-store)
+#   make run     local stack + fake node (or NODE=URL) + pipeline, in the foreground
+#   make test    build, stack up, unit + integration + ha tiers, stack down
+SHELL := /bin/bash
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+CMAKE_FLAGS ?=
+
+.PHONY: setup build run test unit bench fuzz stack-up stack-down clean
+
+setup:
+	@scripts/setup.sh
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+
+build: $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR)
+
+run: setup build
+	@scripts/run.sh
+
+test:
+	@scripts/test.sh
+
+unit: build
+	cd $(BUILD_DIR) && ctest -L unit --output-on-failure
+
+bench:
+	@scripts/bench.sh
+
+fuzz:
+	@fuzz/run.sh
+
+stack-up:
+	@scripts/stack up
+
+stack-down:
+	@scripts/stack down
+
+clean:
+	rm -rf $(BUILD_DIR) build-asan build-release build-fuzz

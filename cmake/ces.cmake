@@ -1,0 +1,37 @@
+# Project-wide build helpers: one library per concern, explicit dependencies, warnings set once.
+
+set(CES_WARNINGS -Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor)
+if(CES_WERROR)
+  list(APPEND CES_WARNINGS -Werror)
+endif()
+
+if(CES_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# ces_add_library(NAME name SRCS a.cpp ... DEPS public deps ... PRIVATE_DEPS private deps ...)
+# Creates static library ces_<name> with alias ces::<name>. Public headers live in include/ces/<name>/.
+function(ces_add_library)
+  cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(ces_${ARG_NAME} STATIC ${ARG_SRCS})
+  add_library(ces::${ARG_NAME} ALIAS ces_${ARG_NAME})
+  target_include_directories(ces_${ARG_NAME} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  target_compile_options(ces_${ARG_NAME} PRIVATE ${CES_WARNINGS})
+  target_link_libraries(ces_${ARG_NAME} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+endfunction()
+
+# ces_add_test(NAME name SRCS ... DEPS ... LABELS unit|integration|e2e|ha [TIMEOUT s])
+function(ces_add_test)
+  cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${ARG_NAME} ${ARG_SRCS})
+  target_compile_options(${ARG_NAME} PRIVATE ${CES_WARNINGS})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
+  target_compile_definitions(${ARG_NAME} PRIVATE
+    CES_SOURCE_DIR="${PROJECT_SOURCE_DIR}" CES_BINARY="$<TARGET_FILE:casper-event-store>")
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 600)
+  endif()
+  add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME})
+  set_tests_properties(${ARG_NAME} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
+endfunction()
