@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang and runs each for N seconds (default 60) on a seed corpus made
+# from the recorded node streams.
+#
+#   fuzz/run.sh [seconds]
+#
+# Environment: CES_FUZZ_BUILD_DIR (default build-fuzz), CES_DATA_DIR (default ../shared/data/casper),
+# CES_FUZZ_TARGETS (default "sse_parser_fuzz classifier_fuzz"), CES_FUZZ_ARGS (extra libFuzzer flags).
+# The corpus lives in a temporary directory (the recordings are only read); crash reproducers are
+# written to <build dir>/fuzz-artifacts/. Exit status is non-zero if a target found a problem.
+set -euo pipefail
+
+seconds="${1:-60}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${CES_FUZZ_BUILD_DIR:-$root/build-fuzz}"
+data="${CES_DATA_DIR:-$root/../shared/data/casper}"
+targets="${CES_FUZZ_TARGETS:-sse_parser_fuzz classifier_fuzz}"
+
+[[ -d "$data" ]] || { echo "recordings not found: $data" >&2; exit 2; }
+
+if [[ ! -f "$build/CMakeCache.txt" ]]; then
+  CXX="${CXX:-clang++}" cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCES_BUILD_FUZZ=ON -DCES_BUILD_TESTS=OFF -DCES_BUILD_BENCH=OFF
+fi
+# shellcheck disable=SC2086
+cmake --build "$build" --target $targets
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/ces-fuzz.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+artifacts="$build/fuzz-artifacts"
+mkdir -p "$artifacts"
+
+# Seeds for the SSE parser: every recording; large ones also cut into 16 KiB pieces (libFuzzer works
+# best on small inputs, -max_len below).
+mkdir -p "$work/sse_parser_fuzz" "$work/classifier_fuzz"
+n=0
+while IFS= read -r -d '' file; do
+  n=$((n + 1))
+  cp "$file" "$work/sse_parser_fuzz/rec-$n"
+  if [[ $(stat -c %s "$file") -gt 65536 ]]; then
+    split -b 16384 -a 3 "$file" "$work/sse_parser_fuzz/rec-$n-part-"
+  fi
+done < <(find "$data/v1" "$data/v2" \( -name '*.stream' -o -path '*/raw/*' \) -type f -print0 | sort -z)
+
+# Seeds for the classifier: the single-event files and every `data:` payload of the recordings.
+for version in v1 v2; do
+  for file in "$data/$version"/events/*.json; do cp "$file" "$work/classifier_fuzz/$version-$(basename "$file")"; done
+done
+n=0
+while IFS= read -r -d '' file; do
+  n=$((n + 1))
+  awk -v dir="$work/classifier_fuzz" -v n="$n" \
+    'substr($0, 1, 5) == "data:" { f = sprintf("%s/payload-%d-%d", dir, n, NR); printf "%s", substr($0, 6) > f; close(f) }' \
+    "$file"
+done < <(find "$data/v1" "$data/v2" \( -name '*.stream' -o -path '*/raw/*' \) -type f -print0 | sort -z)
+
+# Dictionaries: SSE field names and line ends; Casper JSON keys.
+cat > "$work/sse.dict" <<'EOF'
+"data:"
+"id:"
+"event:"
+"retry:"
+"data"
+":"
+"\x0d\x0a"
+"\x0d"
+"\x0a\x0a"
+"\x0d\x0a\x0d\x0a"
+"\x0d\x0d"
+"\x00"
+"\"Shutdown\""
+"{\"ApiVersion\":\"2.0.0\"}"
+EOF
+cat > "$work/json.dict" <<'EOF'
+"\"Shutdown\""
+"\"ApiVersion\""
+"\"BlockAdded\""
+"\"FinalitySignature\""
+"\"TransactionAccepted\""
+"\"DeployProcessed\""
+"\"2.0.0\""
+"\\u0000"
+"\\ud800"
+"18446744073709551616"
+"1e400"
+"-0"
+"{}"
+"[]"
+"null"
+EOF
+
+status=0
+for target in $targets; do
+  dict="$work/sse.dict"
+  [[ "$target" == classifier_fuzz ]] && dict="$work/json.dict"
+  echo "== $target: ${seconds}s, $(find "$work/$target" -type f | wc -l) seeds"
+  # shellcheck disable=SC2086
+  if ! "$build/fuzz/$target" "$work/$target" -dict="$dict" -max_total_time="$seconds" -max_len=65536 -timeout=20 \
+      -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$artifacts/$target-" ${CES_FUZZ_ARGS:-} \
+      2>"$work/$target.log"; then
+    status=1
+    echo "!! $target failed; reproducer in $artifacts, log tail:"
+  fi
+  tail -n 25 "$work/$target.log"
+done
+exit "$status"
