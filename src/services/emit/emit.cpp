@@ -1,0 +1,241 @@
+// `emit` (a fake Casper node serving recorded streams) and `generate` (synthetic stream files):
+// command-line wiring. The node itself is in node.cpp, loading in recording.cpp, synthetic data in
+// synthetic.cpp.
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ces/common/log.hpp"
+#include "ces/common/metrics.hpp"
+#include "ces/common/shutdown.hpp"
+#include "ces/http/server.hpp"
+#include "ces/services/commands.hpp"
+#include "emit/node.hpp"
+#include "emit/recording.hpp"
+#include "emit/synthetic.hpp"
+
+namespace ces::services {
+namespace {
+
+struct EmitOptions {
+  std::string listen = "127.0.0.1:18101";
+  std::vector<std::string> streams;
+  std::string recordings_dir;
+  int protocol = 2;
+  std::size_t buffer = 5000;
+  double rate = 0;
+  bool loop = false;
+  bool synthetic = false;
+  double keepalive_seconds = 15;
+  std::uint64_t drop_after = 0;
+  std::uint64_t exit_after = 0;
+  std::string port_file;
+  std::string log_level = "info";
+};
+
+struct GenerateCliOptions {
+  emit::GenerateOptions generate;
+  std::string log_level = "info";
+};
+
+std::vector<emit::NodeStream> LoadStreams(const EmitOptions& options) {
+  std::vector<std::string> paths = options.streams;
+  if (!options.recordings_dir.empty()) {
+    const std::filesystem::path dir(options.recordings_dir);
+    if (options.protocol == 1) {
+      for (const char* name : {"main", "deploys", "sigs"}) paths.push_back((dir / "v1" / (std::string(name) + ".stream")).string());
+    } else {
+      paths.push_back((dir / "v2" / "events.stream").string());
+    }
+  }
+  if (paths.empty()) throw std::invalid_argument("nothing to serve: give --stream FILE (repeatable) or --recordings DIR");
+  std::vector<emit::NodeStream> streams;
+  for (const std::string& path : paths) {
+    emit::Recording recording = emit::Recording::Load(path);
+    std::string endpoint = emit::EndpointFor(recording, path);
+    log::Info("stream loaded", {{"file", path},
+                                {"endpoint", endpoint},
+                                {"api_version", recording.api_version()},
+                                {"events", static_cast<std::uint64_t>(recording.events().size())},
+                                {"first_id", recording.events().front().id},
+                                {"last_id", recording.events().back().id},
+                                {"skipped_frames", static_cast<std::uint64_t>(recording.skipped_frames())}});
+    streams.push_back({std::move(endpoint), std::move(recording)});
+  }
+  return streams;
+}
+
+void WritePortFile(const std::string& path, std::uint16_t port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+int RunEmit(const EmitOptions& options) {
+  shutdown::InstallSignalHandlers();
+  log::Init("emit", options.log_level);
+  try {
+    if (options.keepalive_seconds <= 0 || !std::isfinite(options.keepalive_seconds)) {
+      throw std::invalid_argument("--keepalive must be > 0");
+    }
+    emit::NodeConfig config;
+    config.buffer = options.buffer;
+    config.rate = options.rate;
+    config.loop = options.loop;
+    config.synthetic = options.synthetic;
+    config.keepalive = std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(options.keepalive_seconds * 1000)));
+    config.drop_after = options.drop_after;
+    config.exit_after = options.exit_after;
+
+    auto [host, port] = http::ParseHostPort(options.listen);
+    emit::Node node(LoadStreams(options), config);
+    node.SetExitHandler([] { shutdown::Request(); });
+    http::Server server(host, port);
+    node.Register(server);
+    http::AddObservabilityRoutes(server, metrics::Default(), {});
+    server.Start();
+    node.ResetClock(std::chrono::steady_clock::now());
+    log::Info("listening", {{"port", static_cast<unsigned>(server.Port())},
+                            {"host", host},
+                            {"api_version", node.api_version()},
+                            {"chainspec_name", node.chainspec_name()},
+                            {"loop", options.loop},
+                            {"rate", options.rate}});
+    if (!options.port_file.empty()) WritePortFile(options.port_file, server.Port());
+
+    while (!shutdown::WaitFor(std::chrono::seconds(1))) {
+    }
+    log::Info("stopping", {{"events_sent", node.events_sent()}});
+    server.Stop();
+    log::Info("stopped", {{"events_sent", node.events_sent()}});
+    return 0;
+  } catch (const std::exception& e) {
+    log::Error("emit failed", {{"error", e.what()}});
+    return 1;
+  }
+}
+
+int RunGenerate(const GenerateCliOptions& options) {
+  log::Init("generate", options.log_level);
+  try {
+    const auto started = std::chrono::steady_clock::now();
+    emit::GenerateStats stats = emit::Generate(options.generate);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::string by_type;
+    for (const auto& [type, count] : stats.by_type) {
+      if (!by_type.empty()) by_type += ",";
+      by_type += type + "=" + std::to_string(count);
+    }
+    log::Info("generated", {{"out", options.generate.out},
+                            {"events", stats.events},
+                            {"blocks", stats.blocks},
+                            {"bytes", stats.bytes},
+                            {"by_type", by_type},
+                            {"seconds", seconds}});
+    return 0;
+  } catch (const std::exception& e) {
+    log::Error("generate failed", {{"error", e.what()}});
+    return 1;
+  }
+}
+
+}  // namespace
+
+void RegisterEmit(CLI::App& app, int& exit_code) {
+  auto options = std::make_shared<EmitOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "emit", "Fake Casper node: serves recorded SSE streams with a node's wire format, replay buffer and timing");
+  cmd->add_option("--listen", options->listen, "HOST:PORT to listen on; port 0 picks a free port")
+      ->envname("CES_LISTEN")
+      ->capture_default_str();
+  cmd->add_option("--stream", options->streams,
+                  "Stream file to serve (repeatable). ApiVersion 1.x files are served on /events/<main|deploys|sigs> "
+                  "after their name, 2.x on /events")
+      ->envname("CES_STREAM")
+      ->delimiter(',');
+  cmd->add_option("--recordings", options->recordings_dir,
+                  "Recordings directory: serves DIR/v1/{main,deploys,sigs}.stream or DIR/v2/events.stream (--protocol)")
+      ->envname("CES_RECORDINGS");
+  cmd->add_option("--protocol", options->protocol, "Protocol of the --recordings streams: 1 or 2")
+      ->envname("CES_PROTOCOL")
+      ->check(CLI::IsMember({1, 2}))
+      ->capture_default_str();
+  cmd->add_option("--buffer", options->buffer, "Replay buffer: events a start_from can reach back")
+      ->envname("CES_BUFFER")
+      ->capture_default_str();
+  cmd->add_option("--rate", options->rate, "Events published per second from start-up (0: all at once)")
+      ->envname("CES_RATE")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_flag("--loop", options->loop, "Repeat the recording forever with increasing ids (Shutdown left out)")
+      ->envname("CES_LOOP");
+  cmd->add_flag("--synthetic", options->synthetic,
+                "Give looped cycles new hashes (64-hex string values rewritten); /status says emit-synthetic")
+      ->envname("CES_SYNTHETIC");
+  cmd->add_option("--keepalive", options->keepalive_seconds, "Seconds of silence before a ':' keep-alive comment")
+      ->envname("CES_KEEPALIVE")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--drop-after", options->drop_after, "Close each connection abruptly after N events (0: never)")
+      ->envname("CES_DROP_AFTER")
+      ->capture_default_str();
+  cmd->add_option("--exit-after", options->exit_after, "Exit (code 0) once N events were sent in total (0: never)")
+      ->envname("CES_EXIT_AFTER")
+      ->capture_default_str();
+  cmd->add_option("--port-file", options->port_file, "Write the bound port to this file once listening")
+      ->envname("CES_PORT_FILE");
+  cmd->add_option("--log-level", options->log_level, "debug, info, warn or error")
+      ->envname("CES_LOG_LEVEL")
+      ->capture_default_str();
+  cmd->callback([options, &exit_code] { exit_code = RunEmit(*options); });
+}
+
+void RegisterGenerate(CLI::App& app, int& exit_code) {
+  auto options = std::make_shared<GenerateCliOptions>();
+  emit::GenerateOptions& g = options->generate;
+  CLI::App* cmd = app.add_subcommand(
+      "generate", "Write a synthetic SSE stream built from the recorded events (same shapes, new hashes and ids)");
+  cmd->add_option("--out", g.out, "Output file (--protocol 2) or directory for main/deploys/sigs.stream (--protocol 1)")
+      ->envname("CES_OUT")
+      ->required();
+  cmd->add_option("--events", g.events, "Number of events to write (ApiVersion not counted)")
+      ->envname("CES_EVENTS")
+      ->capture_default_str();
+  cmd->add_option("--protocol", g.protocol, "1 (1.x shapes, three files) or 2 (2.x, one file)")
+      ->envname("CES_PROTOCOL")
+      ->check(CLI::IsMember({1, 2}))
+      ->capture_default_str();
+  cmd->add_option("--mix", g.mix,
+                  "Per-block mix, key=value list over the defaults signatures=100,transactions=4,era_blocks=50,expired=1")
+      ->envname("CES_MIX");
+  cmd->add_option("--large-step-mb", g.large_step_mb,
+                  "Make every era's Step at least this many MiB by repeating its effects (0: recorded size)")
+      ->envname("CES_LARGE_STEP_MB")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--seed", g.seed, "Seed of the random choices and derived hashes")
+      ->envname("CES_SEED")
+      ->capture_default_str();
+  cmd->add_option("--first-id", g.first_id, "Id of the first event")->envname("CES_FIRST_ID")->capture_default_str();
+  cmd->add_option("--recordings", g.recordings_dir, "Directory of the recorded streams (v1/, v2/)")
+      ->envname("CES_RECORDINGS")
+      ->capture_default_str();
+  cmd->add_option("--log-level", options->log_level, "debug, info, warn or error")
+      ->envname("CES_LOG_LEVEL")
+      ->capture_default_str();
+  cmd->callback([options, &exit_code] { exit_code = RunGenerate(*options); });
+}
+
+}  // namespace ces::services
