@@ -1,0 +1,36 @@
+#include "ces/ingest/record.hpp"
+
+#include <charconv>
+
+namespace ces::ingest {
+
+std::string RecordKey(std::string_view source, std::string_view stream) {
+  std::string key;
+  key.reserve(source.size() + stream.size() + 1);
+  key.append(source);
+  key.push_back(' ');
+  key.append(stream);
+  return key;
+}
+
+std::vector<kafka::Header> RecordHeaders(const EventMeta& meta) {
+  std::vector<kafka::Header> headers;
+  headers.reserve(6);
+  headers.push_back({std::string(header::kSource), meta.source});
+  headers.push_back({std::string(header::kStream), meta.stream});
+  if (meta.event_id) headers.push_back({std::string(header::kEventId), std::to_string(*meta.event_id)});
+  headers.push_back({std::string(header::kApiVersion), meta.api_version});
+  headers.push_back({std::string(header::kEventType), meta.event_type});
+  headers.push_back({std::string(header::kReceivedAt), meta.received_at});
+  return headers;
+}
+
+std::optional<std::uint32_t> ParseEventId(std::string_view text) {
+  if (text.empty() || text.size() > 10) return std::nullopt;
+  std::uint32_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+}  // namespace ces::ingest

@@ -1,0 +1,487 @@
+#include "ces/kafka/client.hpp"
+
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+
+#include "ces/common/log.hpp"
+
+namespace ces::kafka {
+namespace {
+
+struct KafkaDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+struct ConfDeleter {
+  void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
+};
+struct TopicPartitionListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* list) const { rd_kafka_topic_partition_list_destroy(list); }
+};
+struct MessageDeleter {
+  void operator()(rd_kafka_message_t* msg) const { rd_kafka_message_destroy(msg); }
+};
+struct MetadataDeleter {
+  void operator()(const rd_kafka_metadata_t* md) const { rd_kafka_metadata_destroy(md); }
+};
+struct QueueDeleter {
+  void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
+};
+struct EventDeleter {
+  void operator()(rd_kafka_event_t* ev) const { rd_kafka_event_destroy(ev); }
+};
+struct AdminOptionsDeleter {
+  void operator()(rd_kafka_AdminOptions_t* o) const { rd_kafka_AdminOptions_destroy(o); }
+};
+using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+using ConfHandle = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
+using PartitionListHandle = std::unique_ptr<rd_kafka_topic_partition_list_t, TopicPartitionListDeleter>;
+using MessageHandle = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
+using MetadataHandle = std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter>;
+using QueueHandle = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
+using EventHandle = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
+using AdminOptionsHandle = std::unique_ptr<rd_kafka_AdminOptions_t, AdminOptionsDeleter>;
+
+void Set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
+  char err[512];
+  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+    throw std::invalid_argument("kafka setting " + key + "=" + value + ": " + err);
+  }
+}
+
+void OnLog(const rd_kafka_t*, int level, const char* facility, const char* message) {
+  const log::Level l = level <= 3 ? log::Level::kError : level <= 5 ? log::Level::kWarn : level == 6 ? log::Level::kInfo
+                                                                                                  : log::Level::kDebug;
+  log::Write(l, "librdkafka", {{"facility", facility ? facility : ""}, {"detail", message ? message : ""}});
+}
+
+ConfHandle MakeConf(const std::string& brokers, const Settings& defaults, const Settings& overrides) {
+  ConfHandle conf(rd_kafka_conf_new());
+  rd_kafka_conf_set_log_cb(conf.get(), &OnLog);
+  Set(conf.get(), "bootstrap.servers", brokers);
+  for (const auto& [k, v] : defaults) Set(conf.get(), k, v);
+  for (const auto& [k, v] : overrides) Set(conf.get(), k, v);
+  return conf;
+}
+
+KafkaHandle MakeHandle(rd_kafka_type_t type, ConfHandle conf) {
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf.get(), err, sizeof err);
+  if (!rk) throw std::runtime_error(std::string("kafka client: ") + err);
+  conf.release();  // owned by rk now
+  return KafkaHandle(rk);
+}
+
+bool IsPermanent(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+const std::string* Message::HeaderValue(std::string_view name) const {
+  for (const Header& h : headers) {
+    if (h.key == name) return &h.value;
+  }
+  return nullptr;
+}
+
+struct Producer::Impl {
+  KafkaHandle rk;
+  std::atomic<bool> all_brokers_down{false};
+
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    std::unique_ptr<DeliveryCallback> cb(static_cast<DeliveryCallback*>(msg->_private));
+    DeliveryReport report;
+    report.ok = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (report.ok) {
+      self->all_brokers_down = false;
+      report.partition = msg->partition;
+      report.offset = msg->offset;
+    } else {
+      report.error = rd_kafka_err2str(msg->err);
+      report.permanent = IsPermanent(msg->err);
+    }
+    if (cb && *cb) (*cb)(report);
+  }
+
+  static void OnError(rd_kafka_t*, int err, const char* reason, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) self->all_brokers_down = true;
+    log::Warn("kafka client error", {{"error", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))},
+                                     {"reason", reason ? reason : ""}});
+  }
+};
+
+Producer::Producer(const std::string& brokers, const Settings& settings) : impl_(std::make_unique<Impl>()) {
+  const Settings defaults = {
+      {"acks", "all"},
+      {"enable.idempotence", "true"},
+      {"compression.type", "zstd"},
+      {"linger.ms", "5"},
+      {"batch.size", "1048576"},
+      {"message.max.bytes", std::to_string(kMaxRecordBytes + 1024 * 1024)},
+      {"message.timeout.ms", "120000"},
+      {"queue.buffering.max.kbytes", "262144"},
+      {"client.id", "casper-event-store"},
+  };
+  ConfHandle conf = MakeConf(brokers, defaults, settings);
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), &Impl::OnDelivery);
+  rd_kafka_conf_set_error_cb(conf.get(), &Impl::OnError);
+  rd_kafka_conf_set_opaque(conf.get(), impl_.get());
+  impl_->rk = MakeHandle(RD_KAFKA_PRODUCER, std::move(conf));
+}
+
+Producer::~Producer() {
+  if (impl_ && impl_->rk) {
+    rd_kafka_flush(impl_->rk.get(), 10000);
+    // Fail whatever is left so every callback is released exactly once.
+    rd_kafka_purge(impl_->rk.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(impl_->rk.get(), 0);
+  }
+}
+
+bool Producer::Produce(std::string_view topic, std::string_view key, std::string_view value,
+                       const std::vector<Header>& headers, DeliveryCallback on_delivery,
+                       const std::function<bool()>& should_stop) {
+  auto cb = std::make_unique<DeliveryCallback>(std::move(on_delivery));
+  const std::string topic_name(topic);
+  while (true) {
+    rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers.size());
+    for (const Header& h : headers) {
+      rd_kafka_header_add(hdrs, h.key.data(), static_cast<ssize_t>(h.key.size()), h.value.data(),
+                          static_cast<ssize_t>(h.value.size()));
+    }
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        impl_->rk.get(), RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_HEADERS(hdrs),
+        RD_KAFKA_V_OPAQUE(cb.get()), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      cb.release();  // owned by the delivery report now
+      return true;
+    }
+    rd_kafka_headers_destroy(hdrs);
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      if (should_stop && should_stop()) return false;
+      rd_kafka_poll(impl_->rk.get(), 50);
+      continue;
+    }
+    // Rejected before queueing (e.g. larger than message.max.bytes): report it like a delivery failure.
+    DeliveryReport report;
+    report.error = rd_kafka_err2str(err);
+    report.permanent = true;
+    if (*cb) (*cb)(report);
+    return true;
+  }
+}
+
+void Producer::Poll(std::chrono::milliseconds timeout) {
+  rd_kafka_poll(impl_->rk.get(), static_cast<int>(timeout.count()));
+}
+
+bool Producer::Flush(std::chrono::milliseconds timeout) {
+  return rd_kafka_flush(impl_->rk.get(), static_cast<int>(timeout.count())) == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+std::size_t Producer::QueueLength() const { return static_cast<std::size_t>(rd_kafka_outq_len(impl_->rk.get())); }
+
+bool Producer::AllBrokersDown() const { return impl_->all_brokers_down.load(); }
+
+void EnsureTopics(const std::string& brokers, const std::vector<TopicSpec>& topics,
+                  std::chrono::milliseconds timeout) {
+  KafkaHandle rk = MakeHandle(RD_KAFKA_PRODUCER, MakeConf(brokers, {}, {}));
+  std::vector<rd_kafka_NewTopic_t*> new_topics;
+  char err[512];
+  for (const TopicSpec& spec : topics) {
+    rd_kafka_NewTopic_t* nt =
+        rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions, spec.replication_factor, err, sizeof err);
+    if (!nt) {
+      for (auto* t : new_topics) rd_kafka_NewTopic_destroy(t);
+      throw std::invalid_argument("topic " + spec.name + ": " + err);
+    }
+    for (const auto& [k, v] : spec.config) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
+    new_topics.push_back(nt);
+  }
+  QueueHandle queue(rd_kafka_queue_new(rk.get()));
+  AdminOptionsHandle options(rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS));
+  rd_kafka_AdminOptions_set_request_timeout(options.get(), static_cast<int>(timeout.count()), err, sizeof err);
+  rd_kafka_AdminOptions_set_operation_timeout(options.get(), static_cast<int>(timeout.count()), err, sizeof err);
+  rd_kafka_CreateTopics(rk.get(), new_topics.data(), new_topics.size(), options.get(), queue.get());
+  for (auto* t : new_topics) rd_kafka_NewTopic_destroy(t);
+
+  EventHandle event(rd_kafka_queue_poll(queue.get(), static_cast<int>(timeout.count()) + 5000));
+  if (!event) throw std::runtime_error("kafka: timed out creating topics (is the broker at " + brokers + " up?)");
+  if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw std::runtime_error(std::string("kafka: creating topics: ") + rd_kafka_event_error_string(event.get()));
+  }
+  const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event.get());
+  size_t count = 0;
+  const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(result, &count);
+  for (size_t i = 0; i < count; ++i) {
+    rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
+    const char* name = rd_kafka_topic_result_name(results[i]);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      log::Info("kafka topic created", {{"topic", name}});
+    } else if (e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+      const char* msg = rd_kafka_topic_result_error_string(results[i]);
+      throw std::runtime_error(std::string("kafka: creating topic ") + name + ": " + (msg ? msg : rd_kafka_err2str(e)));
+    }
+  }
+}
+
+std::vector<Message> ReadAll(const std::string& brokers, const std::string& topic, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const Settings defaults = {
+      {"group.id", "casper-event-store-reader"},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"enable.partition.eof", "true"},
+      {"fetch.max.bytes", std::to_string(kMaxRecordBytes + 1024 * 1024)},
+      {"max.partition.fetch.bytes", std::to_string(kMaxRecordBytes + 1024 * 1024)},
+      {"receive.message.max.bytes", std::to_string(kMaxRecordBytes + 2 * 1024 * 1024)},
+  };
+  KafkaHandle rk = MakeHandle(RD_KAFKA_CONSUMER, MakeConf(brokers, defaults, {}));
+  rd_kafka_poll_set_consumer(rk.get());
+
+  // Partitions of the topic and their watermarks. Right after a topic is created its metadata may not
+  // have reached every broker yet: retry until the deadline.
+  PartitionListHandle assignment;
+  std::map<std::int32_t, std::int64_t> remaining;  // partition -> high watermark
+  std::string last_error;
+  while (true) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("kafka: reading " + topic + ": " + last_error);
+    }
+    const rd_kafka_metadata_t* raw_md = nullptr;
+    std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> t(
+        rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr), &rd_kafka_topic_destroy);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk.get(), 0, t.get(), &raw_md, 5000);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      last_error = std::string("metadata: ") + rd_kafka_err2str(err);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
+    MetadataHandle md(raw_md);
+    if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR || md->topics[0].partition_cnt == 0) {
+      last_error = "topic not found or has no leader yet";
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
+    assignment.reset(rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt));
+    remaining.clear();
+    bool ok = true;
+    for (int i = 0; i < md->topics[0].partition_cnt && ok; ++i) {
+      const std::int32_t p = md->topics[0].partitions[i].id;
+      std::int64_t low = 0, high = 0;
+      err = rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), p, &low, &high, 10000);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        last_error = std::string("watermarks: ") + rd_kafka_err2str(err);
+        ok = false;
+        break;
+      }
+      if (high > low) {
+        remaining[p] = high;
+        rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), p)->offset = low;
+      }
+    }
+    if (ok) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  std::vector<Message> out;
+  if (remaining.empty()) return out;
+  rd_kafka_resp_err_t err = rd_kafka_assign(rk.get(), assignment.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error(std::string("kafka assign: ") + rd_kafka_err2str(err));
+
+  while (!remaining.empty()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("kafka: timed out reading " + topic);
+    }
+    MessageHandle msg(rd_kafka_consumer_poll(rk.get(), 500));
+    if (!msg) continue;
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      auto it = remaining.find(msg->partition);
+      if (it != remaining.end() && msg->offset >= it->second) remaining.erase(it);
+      continue;
+    }
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      log::Warn("kafka read error", {{"topic", topic}, {"error", rd_kafka_message_errstr(msg.get())}});
+      continue;
+    }
+    auto it = remaining.find(msg->partition);
+    if (it == remaining.end() || msg->offset >= it->second) continue;
+    Message m;
+    m.topic = topic;
+    m.partition = msg->partition;
+    m.offset = msg->offset;
+    m.timestamp_ms = rd_kafka_message_timestamp(msg.get(), nullptr);
+    if (msg->key) m.key = std::string(static_cast<const char*>(msg->key), msg->key_len);
+    if (msg->payload) m.value.assign(static_cast<const char*>(msg->payload), msg->len);
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (rd_kafka_message_headers(msg.get(), &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name = nullptr;
+      const void* value = nullptr;
+      size_t size = 0;
+      for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+        m.headers.push_back({name, value ? std::string(static_cast<const char*>(value), size) : std::string()});
+      }
+    }
+    out.push_back(std::move(m));
+    if (msg->offset + 1 >= it->second) remaining.erase(it);
+  }
+  rd_kafka_consumer_close(rk.get());
+  return out;
+}
+
+}  // namespace ces::kafka
+
+namespace ces::kafka {
+
+struct Consumer::Impl {
+  KafkaHandle rk;
+  RebalanceHooks hooks;
+  bool closed = false;
+
+  static std::vector<TopicPartition> ToVector(const rd_kafka_topic_partition_list_t* list) {
+    std::vector<TopicPartition> out;
+    for (int i = 0; i < list->cnt; ++i) out.push_back({list->elems[i].topic, list->elems[i].partition});
+    return out;
+  }
+
+  static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
+                          void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      auto tps = ToVector(partitions);
+      if (self->hooks.on_assign) {
+        StartOffsets offsets = self->hooks.on_assign(tps);
+        for (int i = 0; i < partitions->cnt; ++i) {
+          auto it = offsets.find({partitions->elems[i].topic, partitions->elems[i].partition});
+          if (it != offsets.end()) partitions->elems[i].offset = it->second;
+        }
+      }
+      log::Info("kafka partitions assigned", {{"count", static_cast<std::uint64_t>(partitions->cnt)}});
+      rd_kafka_assign(rk, partitions);
+    } else {
+      if (self->hooks.on_revoke) self->hooks.on_revoke(ToVector(partitions));
+      log::Info("kafka partitions revoked", {{"count", static_cast<std::uint64_t>(partitions->cnt)}});
+      rd_kafka_assign(rk, nullptr);
+    }
+  }
+};
+
+Consumer::Consumer(const std::string& brokers, const std::string& group_id, const Settings& settings)
+    : impl_(std::make_unique<Impl>()) {
+  const Settings defaults = {
+      {"group.id", group_id},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"fetch.max.bytes", std::to_string(kMaxRecordBytes + 1024 * 1024)},
+      {"max.partition.fetch.bytes", std::to_string(kMaxRecordBytes + 1024 * 1024)},
+      {"receive.message.max.bytes", std::to_string(kMaxRecordBytes + 2 * 1024 * 1024)},
+      {"client.id", "casper-event-store"},
+      {"isolation.level", "read_committed"},
+  };
+  ConfHandle conf = MakeConf(brokers, defaults, settings);
+  rd_kafka_conf_set_rebalance_cb(conf.get(), &Impl::OnRebalance);
+  rd_kafka_conf_set_opaque(conf.get(), impl_.get());
+  impl_->rk = MakeHandle(RD_KAFKA_CONSUMER, std::move(conf));
+  rd_kafka_poll_set_consumer(impl_->rk.get());
+}
+
+Consumer::~Consumer() { Close(); }
+
+void Consumer::Close() {
+  if (impl_ && impl_->rk && !impl_->closed) {
+    impl_->closed = true;
+    rd_kafka_consumer_close(impl_->rk.get());
+  }
+}
+
+void Consumer::Subscribe(const std::vector<std::string>& topics, RebalanceHooks hooks) {
+  impl_->hooks = std::move(hooks);
+  PartitionListHandle list(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
+  for (const auto& t : topics) rd_kafka_topic_partition_list_add(list.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t err = rd_kafka_subscribe(impl_->rk.get(), list.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error(std::string("kafka subscribe: ") + rd_kafka_err2str(err));
+}
+
+std::vector<Message> Consumer::Poll(std::size_t max_messages, std::chrono::milliseconds timeout) {
+  std::vector<Message> out;
+  int wait = static_cast<int>(timeout.count());
+  while (out.size() < max_messages) {
+    MessageHandle msg(rd_kafka_consumer_poll(impl_->rk.get(), wait));
+    if (!msg) break;
+    wait = 0;  // after the first record, take only what is already fetched
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        log::Warn("kafka consume error", {{"error", rd_kafka_message_errstr(msg.get())}});
+      }
+      continue;
+    }
+    Message m;
+    m.topic = rd_kafka_topic_name(msg->rkt);
+    m.partition = msg->partition;
+    m.offset = msg->offset;
+    m.timestamp_ms = rd_kafka_message_timestamp(msg.get(), nullptr);
+    if (msg->key) m.key = std::string(static_cast<const char*>(msg->key), msg->key_len);
+    if (msg->payload) m.value.assign(static_cast<const char*>(msg->payload), msg->len);
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (rd_kafka_message_headers(msg.get(), &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name = nullptr;
+      const void* value = nullptr;
+      size_t size = 0;
+      for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+        m.headers.push_back({name, value ? std::string(static_cast<const char*>(value), size) : std::string()});
+      }
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+bool Consumer::Commit(const std::map<TopicPartition, std::int64_t>& next_offsets, std::string& error) {
+  if (next_offsets.empty()) return true;
+  PartitionListHandle list(rd_kafka_topic_partition_list_new(static_cast<int>(next_offsets.size())));
+  for (const auto& [tp, offset] : next_offsets) {
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = offset;
+  }
+  rd_kafka_resp_err_t err = rd_kafka_commit(impl_->rk.get(), list.get(), 0);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    error = rd_kafka_err2str(err);
+    return false;
+  }
+  return true;
+}
+
+void Consumer::Seek(const TopicPartition& tp, std::int64_t offset) {
+  PartitionListHandle list(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = offset;
+  rd_kafka_error_t* error = rd_kafka_seek_partitions(impl_->rk.get(), list.get(), 10000);
+  if (error) {
+    log::Warn("kafka seek failed", {{"topic", tp.topic}, {"error", rd_kafka_error_string(error)}});
+    rd_kafka_error_destroy(error);
+  }
+}
+
+std::vector<TopicPartition> Consumer::Assignment() const {
+  rd_kafka_topic_partition_list_t* list = nullptr;
+  if (rd_kafka_assignment(impl_->rk.get(), &list) != RD_KAFKA_RESP_ERR_NO_ERROR) return {};
+  PartitionListHandle holder(list);
+  return Impl::ToVector(list);
+}
+
+}  // namespace ces::kafka

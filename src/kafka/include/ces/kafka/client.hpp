@@ -1,0 +1,145 @@
+#pragma once
+// RAII wrapper over librdkafka (C API): an idempotent producer with per-message delivery callbacks,
+// topic creation, and whole-topic reads. librdkafka types stay out of this header.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ces::kafka {
+
+using Settings = std::map<std::string, std::string>;
+
+struct Header {
+  std::string key;
+  std::string value;
+};
+
+// Largest record the pipeline accepts (multi-MB Step events, 32 MiB test events, headroom).
+inline constexpr std::size_t kMaxRecordBytes = 64u * 1024u * 1024u;
+
+struct DeliveryReport {
+  bool ok = false;
+  std::string error;       // librdkafka's message when !ok
+  bool permanent = false;  // the error cannot go away by retrying the same record (e.g. too large)
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+};
+using DeliveryCallback = std::function<void(const DeliveryReport&)>;
+
+// Applies `prefix` to a topic name ("" -> "main", "prod." -> "prod.main").
+inline std::string TopicName(std::string_view prefix, std::string_view name) {
+  return std::string(prefix) + std::string(name);
+}
+
+class Producer {
+ public:
+  // `settings` override the defaults (acks=all, idempotence, zstd, 64 MiB messages). Throws on bad config.
+  Producer(const std::string& brokers, const Settings& settings = {});
+  ~Producer();
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  // Enqueues a record (the value is copied). While the local queue is full it serves delivery reports
+  // and retries; gives up (returns false) only if `should_stop` becomes true. `on_delivery` runs on the
+  // thread that calls Poll/Flush (the producer's poller), exactly once.
+  bool Produce(std::string_view topic, std::string_view key, std::string_view value,
+               const std::vector<Header>& headers, DeliveryCallback on_delivery,
+               const std::function<bool()>& should_stop = {});
+  // Serves delivery reports for up to `timeout`.
+  void Poll(std::chrono::milliseconds timeout);
+  // Waits until every queued record is delivered or failed. Returns false on timeout.
+  bool Flush(std::chrono::milliseconds timeout);
+  std::size_t QueueLength() const;
+  // True when the last error callback said every broker is down (cleared by a successful delivery).
+  bool AllBrokersDown() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct TopicSpec {
+  std::string name;
+  int partitions = 3;
+  int replication_factor = -1;  // -1: the broker's default.replication.factor
+  Settings config;              // topic-level settings, e.g. cleanup.policy, max.message.bytes
+};
+
+// Creates the topics that do not exist yet; existing topics are left as they are. Throws
+// std::runtime_error naming the topic and the broker's error on any other failure.
+void EnsureTopics(const std::string& brokers, const std::vector<TopicSpec>& topics,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+struct Message {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  std::int64_t timestamp_ms = 0;
+  std::optional<std::string> key;
+  std::string value;
+  std::vector<Header> headers;
+
+  // First header with this name, or nullptr.
+  const std::string* HeaderValue(std::string_view name) const;
+};
+
+// Reads every record of `topic` (all partitions) from the earliest offset up to the high watermarks
+// seen at the call. Throws std::runtime_error on failure or timeout.
+std::vector<Message> ReadAll(const std::string& brokers, const std::string& topic,
+                             std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+struct TopicPartition {
+  std::string topic;
+  std::int32_t partition = 0;
+  bool operator<(const TopicPartition& o) const {
+    return topic != o.topic ? topic < o.topic : partition < o.partition;
+  }
+  bool operator==(const TopicPartition& o) const = default;
+};
+
+// Where to start reading a partition after an assignment: an offset, or (nullopt) the group's
+// committed offset / auto.offset.reset.
+using StartOffsets = std::map<TopicPartition, std::int64_t>;
+
+struct RebalanceHooks {
+  // Called with newly assigned partitions before reading starts; may return explicit start offsets
+  // (e.g. positions stored transactionally with the data).
+  std::function<StartOffsets(const std::vector<TopicPartition>&)> on_assign;
+  // Called before partitions are taken away (finish or abandon the current batch).
+  std::function<void(const std::vector<TopicPartition>&)> on_revoke;
+};
+
+// A consumer-group member with manual offset commits (enable.auto.commit=false): the caller commits
+// after its batch is durably written, so delivery is at least once.
+class Consumer {
+ public:
+  Consumer(const std::string& brokers, const std::string& group_id, const Settings& settings = {});
+  ~Consumer();
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+
+  void Subscribe(const std::vector<std::string>& topics, RebalanceHooks hooks = {});
+  // Up to `max_messages` records, waiting at most `timeout` for the first and then taking whatever is
+  // already fetched. Consumer errors are logged and skipped (librdkafka retries by itself).
+  std::vector<Message> Poll(std::size_t max_messages, std::chrono::milliseconds timeout);
+  // Commits, for each partition, the offset of the next record to read. Returns false (with `error`)
+  // if the commit failed (e.g. the partition was revoked meanwhile).
+  bool Commit(const std::map<TopicPartition, std::int64_t>& next_offsets, std::string& error);
+  // Rewinds a partition (e.g. to re-read a batch that could not be written).
+  void Seek(const TopicPartition& tp, std::int64_t offset);
+  std::vector<TopicPartition> Assignment() const;
+  void Close();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ces::kafka
