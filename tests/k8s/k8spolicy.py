@@ -1,0 +1,575 @@
+"""Policy checks of the rendered Kubernetes manifests (deploy/kubernetes).
+
+Every check takes the list of objects of one rendered overlay and returns a
+list of problems (strings); an empty list means the check passes. The tests in
+test_policies.py run them on every overlay, test_negative.py runs them on
+broken fixtures to show that they report what they should.
+"""
+import os
+import re
+import subprocess
+import tempfile
+
+import yaml
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+LONG_RUNNING = ("Deployment", "StatefulSet", "Kubegres")
+QUORUM_APPS = ("zookeeper", "kafka-broker", "mongo-events", "postgres-events")
+SECRETISH_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|API_KEY)", re.I)
+CREDENTIAL_URI = re.compile(r"[a-z][a-z0-9+.-]*://[^/@\s:]+:[^/@\s]+@", re.I)
+
+
+# --------------------------------------------------------------------------
+# loading
+# --------------------------------------------------------------------------
+def load(text):
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def load_file(path):
+    with open(path) as f:
+        return load(f.read())
+
+
+def name_of(obj):
+    return f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+def base_name(name):
+    """ConfigMap name without the kustomize hash suffix."""
+    return re.sub(r"-[a-z0-9]{10}$", "", name)
+
+
+def configmap(docs, name):
+    for d in docs:
+        if d["kind"] == "ConfigMap" and base_name(d["metadata"]["name"]) == base_name(name):
+            return d.get("data", {})
+    return None
+
+
+# --------------------------------------------------------------------------
+# workloads and their pods
+# --------------------------------------------------------------------------
+class Workload:
+    def __init__(self, obj, kind, name, labels, spec, replicas):
+        self.obj, self.kind, self.name, self.labels, self.spec, self.replicas = obj, kind, name, labels, spec, replicas
+
+    @property
+    def ref(self):
+        return f"{self.kind}/{self.name}"
+
+    def containers(self, init=True):
+        spec = self.spec or {}
+        return (spec.get("initContainers", []) if init else []) + spec.get("containers", [])
+
+    def pod_labels(self, ordinal=None):
+        labels = dict(self.labels)
+        if self.kind == "StatefulSet" and ordinal is not None:
+            labels["statefulset.kubernetes.io/pod-name"] = f"{self.name}-{ordinal}"
+        return labels
+
+
+def workloads(docs):
+    out = []
+    for d in docs:
+        kind, name = d["kind"], d["metadata"]["name"]
+        if kind in ("Deployment", "StatefulSet"):
+            t = d["spec"]["template"]
+            out.append(Workload(d, kind, name, t["metadata"].get("labels", {}), t["spec"], d["spec"].get("replicas", 1)))
+        elif kind == "Job":
+            t = d["spec"]["template"]
+            out.append(Workload(d, kind, name, t["metadata"].get("labels", {}), t["spec"], 1))
+        elif kind == "CronJob":
+            t = d["spec"]["jobTemplate"]["spec"]["template"]
+            out.append(Workload(d, kind, name, t["metadata"].get("labels", {}), t["spec"], 1))
+        elif kind == "Kubegres":
+            # the operator labels the instances app=<name>, index, replicationRole
+            labels = {"app": name, "replicationRole": "primary", "index": "1"}
+            out.append(Workload(d, kind, name, labels, None, d["spec"].get("replicas", 1)))
+    return out
+
+
+def selector_matches(selector, labels):
+    """LabelSelector (matchLabels/matchExpressions) or a plain map (Service)."""
+    if selector is None:
+        return False
+    if "matchLabels" not in selector and "matchExpressions" not in selector:
+        if not selector:  # empty LabelSelector: everything
+            return True
+        selector = {"matchLabels": selector} if all(isinstance(v, str) for v in selector.values()) else selector
+    for k, v in (selector.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for e in selector.get("matchExpressions") or []:
+        key, op, values = e["key"], e["operator"], e.get("values", [])
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and labels.get(key) in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def pods_matching(docs, selector):
+    """Workloads with at least one pod matching the selector."""
+    found = []
+    for w in workloads(docs):
+        if w.kind == "StatefulSet":
+            if any(selector_matches(selector, w.pod_labels(i)) for i in range(w.replicas)):
+                found.append(w)
+        elif selector_matches(selector, w.pod_labels()):
+            found.append(w)
+    return found
+
+
+# --------------------------------------------------------------------------
+# checks
+# --------------------------------------------------------------------------
+def check_pdbs(docs):
+    problems = []
+    pdbs = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+    for p in pdbs:
+        sel = p["spec"].get("selector")
+        matched = [w for w in pods_matching(docs, sel) if w.kind in LONG_RUNNING]
+        if not matched:
+            problems.append(f"{name_of(p)}: selector {sel} matches no pod of a Deployment, StatefulSet or Kubegres")
+        spec = p["spec"]
+        if "maxUnavailable" in spec:
+            if spec["maxUnavailable"] in (0, "0", "0%"):
+                problems.append(f"{name_of(p)}: maxUnavailable 0 blocks every voluntary eviction (node drains)")
+        elif "minAvailable" in spec:
+            for w in matched:
+                if isinstance(spec["minAvailable"], int) and spec["minAvailable"] >= w.replicas:
+                    problems.append(f"{name_of(p)}: minAvailable {spec['minAvailable']} >= {w.replicas} replicas of {w.ref} blocks drains")
+        else:
+            problems.append(f"{name_of(p)}: neither maxUnavailable nor minAvailable")
+    for w in workloads(docs):
+        if w.kind not in LONG_RUNNING:
+            continue
+        covering = [p for p in pdbs if selector_matches(p["spec"].get("selector"), w.pod_labels(0))]
+        if len(covering) != 1:
+            problems.append(f"{w.ref}: covered by {len(covering)} PodDisruptionBudgets (want exactly 1)")
+    return problems
+
+
+def _affinity_of(w):
+    if w.kind == "Kubegres":
+        return ((w.obj["spec"].get("scheduler") or {}).get("affinity")) or {}
+    return (w.spec or {}).get("affinity") or {}
+
+
+def check_anti_affinity(docs):
+    """Every (anti-)affinity and spread selector matches the pod's own labels;
+    quorum systems have required anti-affinity on the node."""
+    problems = []
+    for w in workloads(docs):
+        own = w.pod_labels()
+        aff = _affinity_of(w).get("podAntiAffinity") or {}
+        terms = list(aff.get("requiredDuringSchedulingIgnoredDuringExecution") or [])
+        terms += [t["podAffinityTerm"] for t in aff.get("preferredDuringSchedulingIgnoredDuringExecution") or []]
+        for t in terms:
+            if not selector_matches(t.get("labelSelector"), own):
+                problems.append(f"{w.ref}: anti-affinity selector {t.get('labelSelector')} does not match its own pods' labels {own}")
+        for c in (w.spec or {}).get("topologySpreadConstraints") or []:
+            if not selector_matches(c.get("labelSelector"), own):
+                problems.append(f"{w.ref}: topologySpreadConstraint selector {c.get('labelSelector')} does not match its pods' labels {own}")
+        if own.get("app") in QUORUM_APPS:
+            required = [t for t in aff.get("requiredDuringSchedulingIgnoredDuringExecution") or []
+                        if t.get("topologyKey") == "kubernetes.io/hostname"]
+            if not required:
+                problems.append(f"{w.ref}: no required pod anti-affinity on kubernetes.io/hostname")
+    return problems
+
+
+def image_pinned(image):
+    if "@sha256:" in image:
+        return True
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return False
+    tag = last.split(":", 1)[1]
+    return tag not in ("latest", "") and not tag.endswith("-latest")
+
+
+def check_containers(docs):
+    problems = []
+    for w in workloads(docs):
+        if w.kind == "Kubegres":
+            if not image_pinned(w.obj["spec"].get("image", "")):
+                problems.append(f"{w.ref}: image {w.obj['spec'].get('image')} is not pinned")
+            res = w.obj["spec"].get("resources") or {}
+            if not (res.get("requests", {}).get("memory") and res.get("limits", {}).get("memory")):
+                problems.append(f"{w.ref}: no memory request and limit")
+            for e in w.obj["spec"].get("env", []):
+                problems += _env_problems(w.ref, "postgres", e)
+            continue
+        for c in w.containers():
+            where = f"{w.ref} container {c['name']}"
+            if not image_pinned(c.get("image", "")):
+                problems.append(f"{where}: image {c.get('image')} is not pinned to a version (no tag, or latest)")
+            if c.get("imagePullPolicy") == "Always":
+                problems.append(f"{where}: imagePullPolicy Always (pinned images need IfNotPresent)")
+            res = c.get("resources") or {}
+            if not res.get("requests", {}).get("cpu") or not res.get("requests", {}).get("memory"):
+                problems.append(f"{where}: no cpu and memory requests")
+            if not res.get("limits", {}).get("memory"):
+                problems.append(f"{where}: no memory limit")
+            for e in c.get("env", []):
+                problems += _env_problems(w.ref, c["name"], e)
+        if w.kind in ("Deployment", "StatefulSet"):
+            for c in w.containers(init=False):
+                where = f"{w.ref} container {c['name']}"
+                live, ready = c.get("livenessProbe"), c.get("readinessProbe")
+                if not live:
+                    problems.append(f"{where}: no livenessProbe")
+                if not ready:
+                    problems.append(f"{where}: no readinessProbe")
+                if live and ready and _probe_action(live) == _probe_action(ready):
+                    problems.append(f"{where}: liveness and readiness probes are the same check")
+    for d in docs:
+        if d["kind"] == "Secret":
+            problems.append(f"{name_of(d)}: Secrets must not be in the manifests (deploy/kubernetes/secrets.sh creates them)")
+        if d["kind"] == "ConfigMap":
+            for k, v in (d.get("data") or {}).items():
+                if SECRETISH_NAME.search(k):
+                    problems.append(f"{name_of(d)}: key {k} looks like a secret in a ConfigMap")
+                for line in str(v).splitlines():
+                    if CREDENTIAL_URI.search(line) and not line.lstrip().startswith("#") and "${" not in line:
+                        problems.append(f"{name_of(d)}: {k} holds a URI with credentials")
+    return problems
+
+
+def _probe_action(p):
+    return {k: v for k, v in p.items() if k in ("exec", "httpGet", "tcpSocket", "grpc")}
+
+
+def _env_problems(ref, container, e):
+    if "value" not in e:
+        return []
+    value = str(e["value"])
+    if SECRETISH_NAME.search(e["name"]) and value:
+        return [f"{ref} container {container}: env {e['name']} has a plaintext value (use secretKeyRef)"]
+    if CREDENTIAL_URI.search(value):
+        return [f"{ref} container {container}: env {e['name']} holds a URI with credentials"]
+    return []
+
+
+def check_services(docs):
+    """Every Service selects pods and every target port exists on them; every
+    StatefulSet has its headless peer Service."""
+    problems = []
+    for s in (d for d in docs if d["kind"] == "Service"):
+        sel = s["spec"].get("selector")
+        if not sel:
+            continue
+        matched = pods_matching(docs, sel)
+        if not matched:
+            problems.append(f"{name_of(s)}: selector {sel} matches no pod")
+            continue
+        for port in s["spec"].get("ports", []):
+            target = port.get("targetPort", port["port"])
+            for w in matched:
+                ports = [p for c in w.containers(init=False) for p in c.get("ports", [])]
+                if w.kind == "Kubegres":
+                    ports = [{"containerPort": w.obj["spec"].get("port", 5432)}]
+                ok = any((isinstance(target, str) and p.get("name") == target) or
+                         (isinstance(target, int) and p.get("containerPort") == target) for p in ports)
+                if not ok:
+                    problems.append(f"{name_of(s)}: target port {target} is not a port of {w.ref}")
+        if s["spec"].get("type") == "NodePort":
+            for port in s["spec"]["ports"]:
+                if not 30000 <= port.get("nodePort", 30000) <= 32767:
+                    problems.append(f"{name_of(s)}: nodePort {port.get('nodePort')} outside 30000-32767")
+    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    for ing in (d for d in docs if d["kind"] == "Ingress"):
+        for rule in ing["spec"].get("rules", []):
+            for path in rule.get("http", {}).get("paths", []):
+                backend = path["backend"]["service"]
+                svc = services.get(backend["name"])
+                if svc is None:
+                    problems.append(f"{name_of(ing)}: backend service {backend['name']} does not exist")
+                    continue
+                want = backend["port"]
+                if not any(p.get("name") == want.get("name") or p["port"] == want.get("number") for p in svc["spec"]["ports"]):
+                    problems.append(f"{name_of(ing)}: service {backend['name']} has no port {want}")
+    for w in workloads(docs):
+        if w.kind != "StatefulSet":
+            continue
+        svc = services.get(w.obj["spec"].get("serviceName"))
+        if svc is None:
+            problems.append(f"{w.ref}: serviceName {w.obj['spec'].get('serviceName')} is not a Service")
+            continue
+        if svc["spec"].get("clusterIP") != "None":
+            problems.append(f"{w.ref}: its service {svc['metadata']['name']} is not headless")
+        if not svc["spec"].get("publishNotReadyAddresses"):
+            problems.append(f"{w.ref}: its service {svc['metadata']['name']} lacks publishNotReadyAddresses (peers must resolve before Ready)")
+        if not selector_matches(svc["spec"].get("selector"), w.pod_labels()):
+            problems.append(f"{w.ref}: its service {svc['metadata']['name']} does not select its pods")
+    return problems
+
+
+def check_service_accounts(docs):
+    problems = []
+    accounts = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ServiceAccount"}
+    users = {}
+    for w in workloads(docs):
+        if w.kind == "Kubegres":
+            continue
+        sa = w.spec.get("serviceAccountName")
+        if not sa or sa == "default":
+            problems.append(f"{w.ref}: runs as the default ServiceAccount")
+            continue
+        if sa not in accounts:
+            problems.append(f"{w.ref}: ServiceAccount {sa} is not defined")
+        if w.spec.get("automountServiceAccountToken") is not False and accounts.get(sa, {}).get("automountServiceAccountToken") is not False:
+            problems.append(f"{w.ref}: mounts an API token it does not need")
+        users.setdefault(sa, []).append(w.ref)
+    for sa, refs in users.items():
+        if len(refs) > 1:
+            problems.append(f"ServiceAccount {sa} is shared by {', '.join(refs)}")
+    for d in docs:
+        if d["kind"] in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"):
+            problems.append(f"{name_of(d)}: our services need no Kubernetes API rights")
+    return problems
+
+
+def check_network_policies(docs):
+    problems = []
+    nps = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    if not any(n["spec"].get("podSelector") == {} and "Ingress" in n["spec"].get("policyTypes", []) and not n["spec"].get("ingress") for n in nps):
+        problems.append("no default-deny ingress NetworkPolicy")
+    for n in nps:
+        sel = n["spec"].get("podSelector")
+        if sel and not pods_matching(docs, sel):
+            problems.append(f"{name_of(n)}: podSelector {sel} matches no pod")
+        for rule in (n["spec"].get("ingress") or []) + (n["spec"].get("egress") or []):
+            for peer in (rule.get("from") or []) + (rule.get("to") or []):
+                ps = peer.get("podSelector")
+                if ps is None or "namespaceSelector" in peer:
+                    continue
+                exprs = ps.get("matchExpressions") or []
+                if any(e["key"].startswith("batch.kubernetes.io/") for e in exprs):
+                    continue  # pods of operator-made Jobs
+                if not pods_matching(docs, ps):
+                    problems.append(f"{name_of(n)}: peer podSelector {ps} matches no pod")
+    # ZooKeeper accepts Kafka (and its own peers) only
+    zk = [w for w in workloads(docs) if w.labels.get("app") == "zookeeper"]
+    if zk:
+        allowed = {"zookeeper", "kafka-broker"}
+        for n in nps:
+            if not selector_matches(n["spec"].get("podSelector"), zk[0].pod_labels()) or not n["spec"].get("ingress"):
+                continue
+            for rule in n["spec"]["ingress"]:
+                for peer in rule.get("from") or [{}]:
+                    if "podSelector" not in peer or "namespaceSelector" in peer:
+                        problems.append(f"{name_of(n)}: ZooKeeper accepts more than Kafka ({peer})")
+                        continue
+                    for w in pods_matching(docs, peer["podSelector"]):
+                        if w.labels.get("app") not in allowed:
+                            problems.append(f"{name_of(n)}: ZooKeeper accepts {w.ref}")
+    return problems
+
+
+def check_graceful_shutdown(docs, minimum=60):
+    problems = []
+    for w in workloads(docs):
+        app = w.labels.get("app", "")
+        if w.kind != "Deployment" and app != "kafka-broker":
+            continue
+        want = 120 if app == "kafka-broker" else minimum
+        got = w.spec.get("terminationGracePeriodSeconds", 30)
+        if got < want:
+            problems.append(f"{w.ref}: terminationGracePeriodSeconds {got} < {want} (SIGTERM flushes)")
+    return problems
+
+
+def check_prometheus(docs):
+    problems = []
+    for w in workloads(docs):
+        if w.kind != "Deployment":
+            continue
+        ann = w.obj["spec"]["template"]["metadata"].get("annotations", {})
+        ports = {str(p["containerPort"]) for c in w.containers(init=False) for p in c.get("ports", [])}
+        if ann.get("prometheus.io/scrape") != "true" or ann.get("prometheus.io/port") not in ports or ann.get("prometheus.io/path") != "/metrics":
+            problems.append(f"{w.ref}: missing or wrong Prometheus scrape annotations {ann}")
+        for c in w.containers(init=False):
+            for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+                got = ((c.get(probe) or {}).get("httpGet") or {}).get("path")
+                if got != path:
+                    problems.append(f"{w.ref}: {probe} is not GET {path}")
+    return problems
+
+
+# --------------------------------------------------------------------------
+# Kafka and ZooKeeper configuration
+# --------------------------------------------------------------------------
+def parse_properties(text):
+    props = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        k, v = line.split("=", 1)
+        props[k.strip()] = v.strip()
+    return props
+
+
+def parse_env(text):
+    env = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        k, v = line.split("=", 1)
+        env[k.strip()] = re.sub(r"\s+#.*$", "", v).strip()
+    return env
+
+
+def container_env(docs, w, container):
+    """Literal env of a container: envFrom ConfigMaps, then env values."""
+    env = {}
+    c = next(c for c in w.containers() if c["name"] == container)
+    for ef in c.get("envFrom", []):
+        if "configMapRef" in ef:
+            env.update(configmap(docs, ef["configMapRef"]["name"]) or {})
+    for e in c.get("env", []):
+        if "value" in e:
+            env[e["name"]] = e["value"]
+    return env
+
+
+def render_with_start_script(docs, app, ordinal, namespace="kafka"):
+    """Runs the start script of a Kafka or ZooKeeper pod in render-only mode
+    with the pod's ConfigMaps and environment; returns the rendered file."""
+    w = next(w for w in workloads(docs) if w.labels.get("app") == app)
+    main = w.containers(init=False)[0]
+    config_cm = next(v["configMap"]["name"] for v in w.spec["volumes"] if v["name"] == "config")
+    files = configmap(docs, base_name(config_cm))
+    env = dict(os.environ)
+    env.update(container_env(docs, w, main["name"]))
+    env.update({"POD_NAME": f"{w.name}-{ordinal}", "POD_NAMESPACE": namespace, "HOST_IP": "192.0.2.10",
+                "CES_RENDER_ONLY": "1"})
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "src")
+        os.makedirs(src)
+        for k, v in files.items():
+            with open(os.path.join(src, k), "w") as f:
+                f.write(v)
+        if app == "kafka-broker":
+            out = os.path.join(tmp, "server.properties")
+            env.update({"KAFKA_CONFIG_SOURCE": src, "KAFKA_CONFIG_FILE": out, "KAFKA_DATA_DIR": os.path.join(tmp, "data")})
+        else:
+            out = os.path.join(tmp, "zoo.cfg")
+            env.update({"ZK_CONFIG_SOURCE": src, "ZK_RENDERED_DIR": tmp, "ZK_DATA_DIR": os.path.join(tmp, "data")})
+        r = subprocess.run(["bash", os.path.join(src, "start.sh")], env=env, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"start.sh of {app} failed: {r.stderr}")
+        with open(out) as f:
+            return f.read()
+
+
+def render_template(template_path, env_path, instance):
+    """The local stack's rendering of a config/ template: every ${NAME} from
+    the env file or the instance values."""
+    with open(env_path) as f:
+        values = parse_env(f.read())
+    values.update(instance)
+    with open(template_path) as f:
+        text = f.read()
+    return re.sub(r"\$\{([A-Z_][A-Z0-9_]*)\}", lambda m: values[m.group(1)], text)
+
+
+KAFKA_INSTANCE_KEYS = {"broker.id", "node.id", "listeners", "advertised.listeners", "listener.security.protocol.map",
+                       "zookeeper.connect", "log.dirs", "process.roles", "controller.quorum.voters",
+                       "controller.listener.names"}
+KAFKA_OVERRIDE_KEYS = KAFKA_INSTANCE_KEYS - {"zookeeper.connect", "log.dirs", "broker.id"}
+MIB = 1024 * 1024
+
+
+def check_kafka_properties(props, replicas, ha=True):
+    """HA settings of a rendered broker configuration."""
+    problems = []
+    want = {"unclean.leader.election.enable": "false", "auto.create.topics.enable": "false"}
+    if ha:
+        want.update({"default.replication.factor": "3", "min.insync.replicas": "2",
+                     "offsets.topic.replication.factor": "3", "transaction.state.log.replication.factor": "3",
+                     "transaction.state.log.min.isr": "2"})
+    for k, v in want.items():
+        if props.get(k) != v:
+            problems.append(f"{k}={props.get(k)} (want {v})")
+    rf = int(props.get("default.replication.factor", "1"))
+    if rf > replicas:
+        problems.append(f"default.replication.factor {rf} > {replicas} brokers")
+    if int(props.get("min.insync.replicas", "1")) >= rf and rf > 1:
+        problems.append("min.insync.replicas must be below the replication factor (one broker may be down)")
+    mmb = int(props.get("message.max.bytes", "0"))
+    if mmb < 32 * MIB + MIB:
+        problems.append(f"message.max.bytes={mmb} cannot carry a 32 MiB event")
+    for k in ("replica.fetch.max.bytes", "replica.fetch.response.max.bytes"):
+        if int(props.get(k, "0")) < mmb:
+            problems.append(f"{k}={props.get(k)} below message.max.bytes={mmb}")
+    if int(props.get("socket.request.max.bytes", "0")) < mmb:
+        problems.append("socket.request.max.bytes below message.max.bytes")
+    return problems
+
+
+def check_zoo_cfg(cfg, replicas):
+    problems = []
+    servers = [k for k in cfg if k.startswith("server.")]
+    if replicas > 1 and len(servers) != replicas:
+        problems.append(f"{len(servers)} server lines for {replicas} members")
+    if replicas == 1 and servers:
+        problems.append("a standalone member lists servers")
+    words = set(cfg.get("4lw.commands.whitelist", "").split(","))
+    if not {"ruok", "srvr"} <= words:
+        problems.append(f"4lw.commands.whitelist {words} lacks ruok/srvr used by the probes")
+    if int(cfg.get("autopurge.purgeInterval", "0")) < 1:
+        problems.append("autopurge disabled")
+    return problems
+
+
+# --------------------------------------------------------------------------
+# secrets
+# --------------------------------------------------------------------------
+def secret_refs(docs):
+    """(secret, key or None, where) for every Secret a workload uses."""
+    refs = []
+    for w in workloads(docs):
+        if w.kind == "Kubegres":
+            for e in w.obj["spec"].get("env", []):
+                ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+                if ref:
+                    refs.append((ref["name"], ref["key"], w.ref))
+            continue
+        for c in w.containers():
+            for e in c.get("env", []):
+                ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+                if ref:
+                    refs.append((ref["name"], ref["key"], f"{w.ref}/{c['name']}"))
+            for ef in c.get("envFrom", []):
+                if "secretRef" in ef:
+                    refs.append((ef["secretRef"]["name"], None, f"{w.ref}/{c['name']}"))
+        for v in w.spec.get("volumes", []):
+            if "secret" in v:
+                for item in v["secret"].get("items") or [{"key": None}]:
+                    refs.append((v["secret"]["secretName"], item["key"], w.ref))
+    return refs
+
+
+def generated_secrets(namespace="kafka", members=3):
+    r = subprocess.run([os.path.join(REPO, "deploy/kubernetes/secrets.sh"), "--print", "--namespace", namespace,
+                        "--mongo-members", str(members)], capture_output=True, text=True, check=True)
+    return {d["metadata"]["name"]: d["stringData"] for d in load(r.stdout)}
+
+
+def check_secret_refs(docs, generated):
+    problems = []
+    for name, key, where in secret_refs(docs):
+        if name not in generated:
+            problems.append(f"{where}: Secret {name} is not created by secrets.sh")
+        elif key is not None and key not in generated[name]:
+            problems.append(f"{where}: Secret {name} has no key {key} in secrets.sh")
+    return problems

@@ -1,0 +1,400 @@
+"""Policy tests of the rendered overlays (deploy/kubernetes/overlays/*).
+
+Run by scripts/k8s-check.sh; each test runs on every overlay.
+"""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+import k8spolicy as kp
+from conftest import OVERLAYS
+
+HA_OVERLAYS = ("mini", "prod", "kraft")
+REPO = kp.REPO
+
+
+def read(path):
+    with open(os.path.join(REPO, path)) as f:
+        return f.read()
+
+
+def versions():
+    return kp.parse_env(read("versions.env"))
+
+
+def workload(docs, kind, name):
+    for w in kp.workloads(docs):
+        if w.kind == kind and w.name == name:
+            return w
+    return None
+
+
+def by_app(docs, app):
+    return next((w for w in kp.workloads(docs) if w.labels.get("app") == app), None)
+
+
+def env_file_for(overlay, component):
+    return f"config/{component}/{'single' if overlay == 'single' else 'ha'}.env"
+
+
+@pytest.fixture(params=OVERLAYS)
+def overlay(request):
+    return request.param
+
+
+@pytest.fixture
+def docs(rendered, overlay):
+    return rendered[overlay]
+
+
+# --------------------------------------------------------------------------
+# generic policies
+# --------------------------------------------------------------------------
+def test_pdb_selectors_match_pods(docs):
+    assert kp.check_pdbs(docs) == []
+
+
+def test_anti_affinity_selectors_match_own_pods(docs):
+    assert kp.check_anti_affinity(docs) == []
+
+
+def test_containers_probes_resources_pinned_images_no_plaintext_secrets(docs):
+    assert kp.check_containers(docs) == []
+
+
+def test_services_select_pods_and_ports(docs):
+    assert kp.check_services(docs) == []
+
+
+def test_service_accounts_own_and_without_api_rights(docs):
+    assert kp.check_service_accounts(docs) == []
+
+
+def test_network_policies(docs):
+    assert kp.check_network_policies(docs) == []
+
+
+def test_graceful_shutdown_covers_a_flush(docs):
+    assert kp.check_graceful_shutdown(docs) == []
+
+
+def test_prometheus_annotations_and_health_endpoints(docs):
+    assert kp.check_prometheus(docs) == []
+
+
+def test_every_secret_reference_is_created_by_the_generator(docs):
+    mongo = workload(docs, "StatefulSet", "mongo-events")
+    generated = kp.generated_secrets(members=mongo.replicas)
+    assert kp.check_secret_refs(docs, generated) == []
+
+
+def test_component_labels_for_the_staged_install(docs):
+    known = {"namespace", "zookeeper", "kafka", "topics", "mongodb", "postgres", "services"}
+    for d in docs:
+        got = d["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+        assert got in known, f"{kp.name_of(d)}: app.kubernetes.io/component={got}"
+
+
+def test_namespace(docs):
+    namespaces = {d["metadata"].get("namespace") for d in docs if d["kind"] != "Namespace"}
+    assert namespaces == {"kafka"}
+    assert [d["metadata"]["name"] for d in docs if d["kind"] == "Namespace"] == ["kafka"]
+
+
+# --------------------------------------------------------------------------
+# replica counts: the table in docs/kubernetes.md
+# --------------------------------------------------------------------------
+def documented_replicas():
+    text = read("docs/kubernetes.md")
+    block = text.split("<!-- replicas:begin -->")[1].split("<!-- replicas:end -->")[0]
+    rows = [r.strip().strip("|").split("|") for r in block.strip().splitlines() if r.startswith("|")]
+    header = [c.strip() for c in rows[0]]
+    table = {}
+    for r in rows[2:]:
+        cells = [c.strip() for c in r]
+        kind, name = cells[1].strip("`").split()
+        table[(kind, name)] = {header[i]: cells[i] for i in range(2, len(cells))}
+    return table
+
+
+def test_replica_counts_as_documented(docs, overlay):
+    table = documented_replicas()
+    present = {(w.kind, w.name): w.replicas for w in kp.workloads(docs) if w.kind in kp.LONG_RUNNING}
+    for (kind, name), per_overlay in table.items():
+        want = per_overlay[overlay]
+        if want in ("-", "–", "—"):
+            assert (kind, name) not in present, f"{kind}/{name} should not exist in {overlay}"
+        else:
+            assert present.get((kind, name)) == int(want), f"{kind}/{name} in {overlay}"
+    undocumented = set(present) - set(table)
+    assert not undocumented, f"not in the docs/kubernetes.md replica table: {undocumented}"
+
+
+def test_ha_shape(docs, overlay):
+    if overlay not in HA_OVERLAYS:
+        pytest.skip("single is the one-of-everything overlay")
+    for kind, name in (("StatefulSet", "kafka"), ("StatefulSet", "mongo-events"), ("Kubegres", "postgres-events")):
+        assert workload(docs, kind, name).replicas >= 3, name
+    zk = workload(docs, "StatefulSet", "zookeeper")
+    if overlay == "kraft":
+        assert zk is None
+    else:
+        assert zk.replicas == 3
+    assert workload(docs, "Deployment", "ces-api").replicas >= 2
+    assert workload(docs, "Deployment", "ces-produce").replicas == 1
+
+
+def test_replica_counts_agree_with_the_configuration(docs):
+    kafka = workload(docs, "StatefulSet", "kafka")
+    assert int(kp.parse_env(kp.configmap(docs, "kafka-config")["kafka.env"])["KAFKA_REPLICAS"]) == kafka.replicas
+    zk = workload(docs, "StatefulSet", "zookeeper")
+    if zk:
+        assert int(kp.parse_env(kp.configmap(docs, "zookeeper-config")["zookeeper.env"])["ZK_REPLICAS"]) == zk.replicas
+    mongo = workload(docs, "StatefulSet", "mongo-events")
+    assert int(kp.configmap(docs, "mongo-events-config")["MONGO_REPLICAS"]) == mongo.replicas
+    # one external NodePort service per broker, nodePort = base + ordinal
+    base = int(kp.configmap(docs, "kafka-environment")["KAFKA_EXTERNAL_PORT_BASE"])
+    external = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service" and d["metadata"]["name"].endswith("-external")}
+    assert sorted(external) == [f"kafka-{i}-external" for i in range(kafka.replicas)]
+    for i in range(kafka.replicas):
+        assert external[f"kafka-{i}-external"]["spec"]["ports"][0]["nodePort"] == base + i
+    # produce: one active pod per node set
+    produce = workload(docs, "Deployment", "ces-produce")
+    assert produce.replicas == 1 and produce.obj["spec"]["strategy"]["type"] == "Recreate"
+
+
+# --------------------------------------------------------------------------
+# Kafka and ZooKeeper: the local stack's templates are the source of truth
+# --------------------------------------------------------------------------
+def test_configmaps_carry_the_local_stack_templates(docs, overlay):
+    kafka = kp.configmap(docs, "kafka-config")
+    assert kafka["server.properties.tmpl"] == read("config/kafka/server.properties.tmpl"), \
+        "run deploy/kubernetes/sync-config.sh"
+    assert kafka["kafka.env"] == read(env_file_for(overlay, "kafka")), "run deploy/kubernetes/sync-config.sh"
+    zk = kp.configmap(docs, "zookeeper-config")
+    if overlay == "kraft":
+        assert zk is None
+        return
+    assert zk["zoo.cfg.tmpl"] == read("config/zookeeper/zoo.cfg.tmpl"), "run deploy/kubernetes/sync-config.sh"
+    assert zk["zookeeper.env"] == read(env_file_for(overlay, "zookeeper")), "run deploy/kubernetes/sync-config.sh"
+
+
+def test_kubernetes_overrides_touch_only_the_listener_layout(docs):
+    props = kp.parse_properties(kp.configmap(docs, "kafka-config")["kubernetes.properties"])
+    assert set(props) <= kp.KAFKA_OVERRIDE_KEYS, set(props) - kp.KAFKA_OVERRIDE_KEYS
+
+
+def rendered_brokers(docs):
+    kafka = workload(docs, "StatefulSet", "kafka")
+    return [kp.parse_properties(kp.render_with_start_script(docs, "kafka-broker", i)) for i in range(kafka.replicas)]
+
+
+def test_kafka_ha_settings(docs, overlay):
+    kafka = workload(docs, "StatefulSet", "kafka")
+    for i, props in enumerate(rendered_brokers(docs)):
+        assert kp.check_kafka_properties(props, kafka.replicas, ha=overlay in HA_OVERLAYS) == [], f"broker {i}"
+        assert props["broker.id"] == str(i)
+        assert props["advertised.listeners"].startswith(f"PLAINTEXT://kafka-{i}.kafka-headless.kafka.svc.cluster.local:9092,")
+        if overlay == "kraft":
+            assert props["process.roles"] == "broker,controller" and props["node.id"] == str(i)
+            assert len(props["controller.quorum.voters"].split(",")) == kafka.replicas
+            assert not any(k.startswith("zookeeper.") for k in props)
+        else:
+            assert props["zookeeper.connect"] == "zookeeper-client.kafka.svc.cluster.local:2181/kafka"
+
+
+def test_kafka_settings_equal_the_local_stack(docs, overlay):
+    env = env_file_for(overlay, "kafka")
+    local = kp.parse_properties(kp.render_template(
+        os.path.join(REPO, "config/kafka/server.properties.tmpl"), os.path.join(REPO, env),
+        {"KAFKA_BROKER_ID": "0", "KAFKA_LISTEN_HOST": "127.0.0.1", "KAFKA_PORT": "20092",
+         "KAFKA_ADVERTISED_HOST": "127.0.0.1", "KAFKA_ZOOKEEPER_CONNECT": "127.0.0.1:20181/kafka",
+         "KAFKA_LOG_DIRS": "/tmp/kafka-0"}))
+    k8s = rendered_brokers(docs)[0]
+    skip = kp.KAFKA_INSTANCE_KEYS | {k for k in local if k.startswith("zookeeper.") and overlay == "kraft"}
+    for key in sorted(set(local) | set(k8s)):
+        if key in skip:
+            continue
+        assert k8s.get(key) == local.get(key), f"{key}: kubernetes {k8s.get(key)} vs local stack {local.get(key)}"
+
+
+def test_kafka_data_on_the_persistent_volume(docs):
+    kafka = workload(docs, "StatefulSet", "kafka")
+    claim = kafka.obj["spec"]["volumeClaimTemplates"][0]["metadata"]["name"]
+    mount = next(m["mountPath"] for m in kafka.containers(init=False)[0]["volumeMounts"] if m["name"] == claim)
+    start = kp.configmap(docs, "kafka-config")["start.sh"]
+    default = re.search(r"data=\$\{KAFKA_DATA_DIR:-([^}]+)\}", start).group(1)
+    assert mount == default, "the PVC must be mounted where start.sh puts log.dirs"
+    props = rendered_brokers(docs)[0]
+    assert "/data/logs" in props["log.dirs"]
+
+
+def test_zookeeper_quorum_from_the_replica_count(docs, overlay):
+    zk = workload(docs, "StatefulSet", "zookeeper")
+    if zk is None:
+        pytest.skip("no ZooKeeper in KRaft mode")
+    for i in range(zk.replicas):
+        cfg = kp.parse_properties(kp.render_with_start_script(docs, "zookeeper", i))
+        assert kp.check_zoo_cfg(cfg, zk.replicas) == [], f"member {i}"
+        local = kp.parse_properties(kp.render_template(
+            os.path.join(REPO, "config/zookeeper/zoo.cfg.tmpl"), os.path.join(REPO, env_file_for(overlay, "zookeeper")),
+            {"ZK_DATA_DIR": "/tmp/zk", "ZK_CLIENT_PORT": "20181", "ZK_CLIENT_ADDRESS": "127.0.0.1", "ZK_SERVERS": ""}))
+        for key in sorted(set(local) | set(cfg)):
+            if key.startswith("server.") or key in ("dataDir", "dataLogDir", "clientPort", "clientPortAddress"):
+                continue
+            assert cfg.get(key) == local.get(key), f"{key}: kubernetes {cfg.get(key)} vs local stack {local.get(key)}"
+        for n in range(1, zk.replicas + 1 if zk.replicas > 1 else 1):
+            assert cfg[f"server.{n}"] == f"zookeeper-{n - 1}.zookeeper-service.kafka.svc.cluster.local:2888:3888"
+
+
+def test_images_follow_versions_env(docs, overlay):
+    v = versions()
+    kafka_images = {c["image"] for w in kp.workloads(docs) for c in (w.containers() if w.spec else [])
+                    if c["image"].startswith("apache/kafka:")}
+    if overlay == "kraft":
+        assert len(kafka_images) == 1 and int(kafka_images.pop().split(":")[1].split(".")[0]) >= 4
+    else:
+        assert kafka_images == {f"apache/kafka:{v['KAFKA_VERSION']}"}
+    pg = workload(docs, "Kubegres", "postgres-events").obj["spec"]["image"]
+    assert pg.split(":")[1].split(".")[0] == v["POSTGRES_MAJOR"], "PostgreSQL major of the local stack and the tests"
+
+
+# --------------------------------------------------------------------------
+# topics
+# --------------------------------------------------------------------------
+def test_topics_job_settings(docs, overlay):
+    topics = kp.configmap(docs, "ces-topics")
+    broker = rendered_brokers(docs)[0]
+    assert topics["CES_REPLICATION_FACTOR"] == broker["default.replication.factor"]
+    assert topics["CES_MIN_INSYNC_REPLICAS"] == broker["min.insync.replicas"]
+    if overlay in HA_OVERLAYS:
+        assert (topics["CES_REPLICATION_FACTOR"], topics["CES_MIN_INSYNC_REPLICAS"]) == ("3", "2")
+    assert int(topics["TOPIC_MAX_MESSAGE_BYTES"]) >= 32 * kp.MIB + kp.MIB
+    header = os.path.join(REPO, "src/kafka/include/ces/kafka/client.hpp")
+    if os.path.exists(header):
+        m = re.search(r"kMaxRecordBytes\s*=\s*(\d+)u?\s*\*\s*(\d+)u?\s*\*\s*(\d+)u?", read(header))
+        if m:
+            record = int(m.group(1)) * int(m.group(2)) * int(m.group(3))
+            assert int(topics["TOPIC_MAX_MESSAGE_BYTES"]) == record + kp.MIB, "same as the producer's topic creation"
+    script = kp.configmap(docs, "kafka-topics-scripts")["create-topics.sh"]
+    for t in ("main", "deploys", "sigs", "producer-positions", "dead-letter", "ingest-gaps"):
+        assert re.search(rf"^ensure {t} ", script, re.M), t
+    assert "--if-not-exists" in script
+    assert re.search(r"^ensure producer-positions 1 \"cleanup.policy=compact\"", script, re.M)
+    job = workload(docs, "Job", "kafka-topics")
+    refs = {ef["configMapRef"]["name"] for ef in job.containers()[0]["envFrom"]}
+    produce = workload(docs, "Deployment", "ces-produce")
+    assert {kp.base_name(r) for r in refs} <= {kp.base_name(ef["configMapRef"]["name"]) for ef in produce.containers()[0]["envFrom"]}, \
+        "the producer and the Job read the same topic settings"
+
+
+# --------------------------------------------------------------------------
+# MongoDB
+# --------------------------------------------------------------------------
+def test_mongodb_replica_set(docs):
+    mongo = workload(docs, "StatefulSet", "mongo-events")
+    mongod = next(c for c in mongo.containers(init=False) if c["name"] == "mongod")
+    assert "--keyFile=/keyfile/keyfile" in mongod["command"] and any(a.startswith("--replSet=") for a in mongod["command"])
+    init = mongo.spec["initContainers"][0]
+    assert "install -m 0400" in " ".join(init["command"])
+    script = kp.configmap(docs, "mongo-events-scripts")["replset.js"]
+    assert "replSetInitiate" in script and "arbiterOnly" not in script and "addArb" not in script
+    assert "setDefaultRWConcern" in script and "votes: 0" in script
+    secrets = kp.generated_secrets(members=mongo.replicas)
+    for key in ("audit", "api"):
+        uri = secrets["mongo-events-uris"][key]
+        assert "w=majority" in uri and "replicaSet=rs0" in uri, key
+        hosts = uri.split("@", 1)[1].split("/", 1)[0].split(",")
+        assert len(hosts) == mongo.replicas
+
+
+# --------------------------------------------------------------------------
+# PostgreSQL (Kubegres)
+# --------------------------------------------------------------------------
+def test_kubegres(docs, overlay):
+    kg = workload(docs, "Kubegres", "postgres-events").obj["spec"]
+    names = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    assert ("ConfigMap", kg["customConfig"]) in names, "customConfig names a rendered ConfigMap"
+    assert ("PersistentVolumeClaim", kg["backup"]["pvcName"]) in names
+    assert kg["backup"]["schedule"]
+    env = {e["name"]: e for e in kg["env"]}
+    for name in ("POSTGRES_PASSWORD", "POSTGRES_REPLICATION_PASSWORD"):
+        assert "secretKeyRef" in env[name]["valueFrom"]
+    conf = kp.parse_properties(kp.configmap(docs, "postgres-events-conf")["postgres.conf"])
+    ha = kp.parse_env(read("config/postgres/ha.env"))
+    assert conf["wal_level"] == "replica" and conf["hot_standby"] == "on"
+    assert int(conf["max_wal_senders"]) >= int(ha["PG_MAX_WAL_SENDERS"])
+    assert conf["synchronous_commit"] == ha["PG_SYNCHRONOUS_COMMIT"]
+    assert conf["synchronous_standby_names"].strip("'") == ha["PG_SYNCHRONOUS_STANDBY_NAMES"]
+    to_mb = lambda s: int(s[:-2]) * (1024 if s.endswith("GB") else 1)  # noqa: E731
+    assert to_mb(conf["wal_keep_size"]) >= to_mb(ha["PG_WAL_KEEP_SIZE"])
+    # services reach PostgreSQL through the primary service (api also reads replicas)
+    store = kp.configmap(docs, "ces-store-consume-config")["CES_POSTGRES"]
+    api = kp.configmap(docs, "ces-api-config")
+    assert "@postgres-events:5432/" in store and "@postgres-events:5432/" in api["CES_POSTGRES"]
+    assert "@postgres-events-replica:5432/" in api["CES_POSTGRES_READ"]
+
+
+def test_prod_postgres_conf_differs_only_in_memory():
+    base = kp.parse_properties(read("deploy/kubernetes/base/postgres/files/postgres.conf"))
+    prod = kp.parse_properties(read("deploy/kubernetes/overlays/prod/postgres.conf"))
+    memory = {"shared_buffers", "work_mem", "maintenance_work_mem", "effective_cache_size", "max_connections"}
+    assert set(base) == set(prod)
+    assert {k for k in base if base[k] != prod[k]} <= memory
+
+
+# --------------------------------------------------------------------------
+# scripts and image
+# --------------------------------------------------------------------------
+def test_scripts_parse(docs):
+    with tempfile.TemporaryDirectory() as tmp:
+        for d in docs:
+            if d["kind"] != "ConfigMap":
+                continue
+            for k, v in (d.get("data") or {}).items():
+                path = os.path.join(tmp, k)
+                with open(path, "w") as f:
+                    f.write(v)
+                if k.endswith(".sh"):
+                    r = subprocess.run(["bash", "-n", path], capture_output=True, text=True)
+                    assert r.returncode == 0, f"{d['metadata']['name']}/{k}: {r.stderr}"
+                elif k.endswith(".js") and shutil.which("node"):
+                    r = subprocess.run(["node", "--check", path], capture_output=True, text=True)
+                    assert r.returncode == 0, f"{d['metadata']['name']}/{k}: {r.stderr}"
+
+
+def test_secrets_generator_script():
+    for f in ("deploy/kubernetes/secrets.sh", "deploy/kubernetes/sync-config.sh", "scripts/k8s-check.sh"):
+        r = subprocess.run(["bash", "-n", os.path.join(REPO, f)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    a, b = kp.generated_secrets(), kp.generated_secrets()
+    assert a["postgres-secret"]["superUserPassword"] != b["postgres-secret"]["superUserPassword"], "random passwords"
+    assert 6 <= len(a["mongo-events-keyfile"]["keyfile"]) <= 1024
+
+
+def test_dockerfile():
+    text = read("Dockerfile")
+    instructions = [line for line in text.splitlines() if line and not line.startswith("#")]
+    froms = [line for line in instructions if line.startswith("FROM ")]
+    assert len(froms) >= 2, "multi-stage"
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)", text, re.M))
+    for f in froms:
+        image = f.split()[1]
+        image = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), image)
+        if image in ("go", "build"):
+            continue
+        assert kp.image_pinned(image), f"{f}: unpinned base image {image}"
+    user = [line for line in instructions if line.startswith("USER ")]
+    assert user and not user[-1].split()[1].startswith(("root", "0")), "runs as a non-root user"
+    assert "make setup && make build" in text, "the README's build: make setup, then make build"
+    targets = set(re.findall(r"^([a-z-]+):", read("Makefile"), re.M))
+    assert {"setup", "build"} <= targets
+    assert "make setup" in read("README.md")
+    assert 'ENTRYPOINT ["/usr/local/bin/casper-event-store"]' in text
+    assert ":latest" not in text
+    ignored = read(".dockerignore").split()
+    assert ".git" in ignored and "build" in ignored
