@@ -7,7 +7,8 @@
 # large: multi-MB Step events. The rate is read from produce's own counters of Kafka-acknowledged
 # events (ces_produce_events_total / ces_produce_bytes_total), sampled once per window; the median
 # window is reported. Also reports produce's RSS. Uses the running stack (scripts/stack env) or starts
-# one on ports 32000+ in .state/bench and stops it afterwards.
+# one on ports 32000+ in .state/bench and stops it afterwards. Extra produce flags: CES_BENCH_PRODUCE_ARGS
+# (e.g. "--kafka-setting compression.type=lz4").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -53,7 +54,7 @@ esac
 pids+=($!)
 prefix="bench-$kind-$(date +%s)-"
 "$bin" produce --node "http://127.0.0.1:$emit_port" --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" \
-  --listen "127.0.0.1:$produce_port" --log-level warn >"$work/produce.log" 2>&1 &
+  --listen "127.0.0.1:$produce_port" --log-level warn ${CES_BENCH_PRODUCE_ARGS:-} >"$work/produce.log" 2>&1 &
 produce_pid=$!
 pids+=($produce_pid)
 

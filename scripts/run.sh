@@ -20,7 +20,8 @@ stop() {
   wait || true
   echo "services stopped; the stack is still up (scripts/stack down to stop it)"
 }
-trap stop EXIT INT TERM
+trap stop EXIT
+trap "exit 130" INT TERM
 
 if [ -n "${NODE:-}" ]; then
   node=$NODE

@@ -28,8 +28,16 @@ constexpr std::size_t kDeadLetterPrefixBytes = 1024 * 1024;
 
 std::string PositionKey(std::string_view node, std::string_view stream) { return RecordKey(node, stream); }
 
-std::string TrimTrailingSlash(std::string url) {
+// The node's base URL: trailing slashes and an event-stream path given by mistake are removed, so
+// "http://n:9999/events/" and "http://n:9999" name the same source.
+std::string NormalizeNodeUrl(std::string url) {
   while (!url.empty() && url.back() == '/') url.pop_back();
+  for (std::string_view suffix : {"/events/main", "/events/deploys", "/events/sigs", "/events"}) {
+    if (url.size() > suffix.size() && url.compare(url.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      url.resize(url.size() - suffix.size());
+      break;
+    }
+  }
   return url;
 }
 
@@ -78,7 +86,7 @@ struct Metrics {
 
 struct Ingestor::Impl {
   explicit Impl(IngestOptions opts) : options(std::move(opts)) {
-    for (auto& node : options.nodes) node = TrimTrailingSlash(node);
+    for (auto& node : options.nodes) node = NormalizeNodeUrl(node);
   }
 
   IngestOptions options;

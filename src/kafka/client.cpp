@@ -88,6 +88,26 @@ bool IsPermanent(rd_kafka_resp_err_t err) {
   }
 }
 
+Message ToMessage(rd_kafka_message_t* msg) {
+  Message m;
+  m.topic = rd_kafka_topic_name(msg->rkt);
+  m.partition = msg->partition;
+  m.offset = msg->offset;
+  m.timestamp_ms = rd_kafka_message_timestamp(msg, nullptr);
+  if (msg->key) m.key = std::string(static_cast<const char*>(msg->key), msg->key_len);
+  if (msg->payload) m.value.assign(static_cast<const char*>(msg->payload), msg->len);
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name = nullptr;
+    const void* value = nullptr;
+    size_t size = 0;
+    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+      m.headers.push_back({name, value ? std::string(static_cast<const char*>(value), size) : std::string()});
+    }
+  }
+  return m;
+}
+
 }  // namespace
 
 const std::string* Message::HeaderValue(std::string_view name) const {
@@ -322,23 +342,7 @@ std::vector<Message> ReadAll(const std::string& brokers, const std::string& topi
     }
     auto it = remaining.find(msg->partition);
     if (it == remaining.end() || msg->offset >= it->second) continue;
-    Message m;
-    m.topic = topic;
-    m.partition = msg->partition;
-    m.offset = msg->offset;
-    m.timestamp_ms = rd_kafka_message_timestamp(msg.get(), nullptr);
-    if (msg->key) m.key = std::string(static_cast<const char*>(msg->key), msg->key_len);
-    if (msg->payload) m.value.assign(static_cast<const char*>(msg->payload), msg->len);
-    rd_kafka_headers_t* hdrs = nullptr;
-    if (rd_kafka_message_headers(msg.get(), &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      const char* name = nullptr;
-      const void* value = nullptr;
-      size_t size = 0;
-      for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
-        m.headers.push_back({name, value ? std::string(static_cast<const char*>(value), size) : std::string()});
-      }
-    }
-    out.push_back(std::move(m));
+    out.push_back(ToMessage(msg.get()));
     if (msg->offset + 1 >= it->second) remaining.erase(it);
   }
   rd_kafka_consumer_close(rk.get());
@@ -432,23 +436,7 @@ std::vector<Message> Consumer::Poll(std::size_t max_messages, std::chrono::milli
       }
       continue;
     }
-    Message m;
-    m.topic = rd_kafka_topic_name(msg->rkt);
-    m.partition = msg->partition;
-    m.offset = msg->offset;
-    m.timestamp_ms = rd_kafka_message_timestamp(msg.get(), nullptr);
-    if (msg->key) m.key = std::string(static_cast<const char*>(msg->key), msg->key_len);
-    if (msg->payload) m.value.assign(static_cast<const char*>(msg->payload), msg->len);
-    rd_kafka_headers_t* hdrs = nullptr;
-    if (rd_kafka_message_headers(msg.get(), &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      const char* name = nullptr;
-      const void* value = nullptr;
-      size_t size = 0;
-      for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
-        m.headers.push_back({name, value ? std::string(static_cast<const char*>(value), size) : std::string()});
-      }
-    }
-    out.push_back(std::move(m));
+    out.push_back(ToMessage(msg.get()));
   }
   return out;
 }
