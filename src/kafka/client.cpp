@@ -149,7 +149,7 @@ Producer::Producer(const std::string& brokers, const Settings& settings) : impl_
   const Settings defaults = {
       {"acks", "all"},
       {"enable.idempotence", "true"},
-      {"compression.type", "zstd"},
+      {"compression.type", "lz4"},  // zstd compresses more but costs ~20% of the throughput on 2 cores (docs/benchmarks.md)
       {"linger.ms", "5"},
       {"batch.size", "1048576"},
       {"message.max.bytes", std::to_string(kMaxRecordBytes + 1024 * 1024)},
