@@ -7,7 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=${CES_JOBS:-2}
-tiers=${CES_TEST_TIERS:-unit asan k8s integration ha}
+tiers=${CES_TEST_TIERS:-unit asan fuzz k8s integration ha}
 failed=()
 
 step() { printf '\n=== %s ===\n' "$*"; }
@@ -32,6 +32,11 @@ if [[ " $tiers " == *" asan "* ]]; then
   cmake --build build-asan -j "$jobs" --target $unit_targets || exit 1
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
      ctest -L unit --output-on-failure -j "$jobs") || failed+=(asan)
+fi
+
+if [[ " $tiers " == *" fuzz "* ]]; then
+  step "fuzz smoke run (libFuzzer, ${CES_FUZZ_SECONDS:-20} s per target; longer: make fuzz)"
+  fuzz/run.sh "${CES_FUZZ_SECONDS:-20}" || failed+=(fuzz)
 fi
 
 if [[ " $tiers " == *" k8s "* ]]; then
