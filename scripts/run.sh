@@ -40,10 +40,26 @@ $bin produce --node "$node" --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "${CES_TOP
   --listen "${CES_PRODUCE_LISTEN:-127.0.0.1:18102}" >"$logs/produce.log" 2>&1 &
 pids+=($!)
 
+# Kafka -> PostgreSQL model (docs/schema.md); the schema is migrated at start. 1.x era rewards need
+# the node's JSON-RPC: CES_NODE_RPC=http://<node-ip>:7777/rpc.
+$bin store-consume --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "${CES_TOPIC_PREFIX:-}" --postgres "$POSTGRES_URI" \
+  --migrate --listen "${CES_STORE_LISTEN:-127.0.0.1:18104}" >"$logs/store-consume.log" 2>&1 &
+pids+=($!)
+
+# Kafka -> MongoDB audit store (docs/audit.md), and the replay API over it (docs/api.md).
+$bin audit-consume --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "${CES_TOPIC_PREFIX:-}" --mongo "$MONGO_URI" \
+  --listen "${CES_AUDIT_LISTEN:-127.0.0.1:18103}" >"$logs/audit-consume.log" 2>&1 &
+pids+=($!)
+$bin api --mongo "$MONGO_URI" --listen "${CES_API_LISTEN:-127.0.0.1:18105}" >"$logs/api.log" 2>&1 &
+pids+=($!)
+
 cat <<MSG
 
 pipeline running:
   produce     http://${CES_PRODUCE_LISTEN:-127.0.0.1:18102}/metrics   (log $logs/produce.log)
+  store-consume http://${CES_STORE_LISTEN:-127.0.0.1:18104}/metrics   (log $logs/store-consume.log)   psql "$POSTGRES_URI" -c 'select height, era_id from blocks order by height desc limit 5'
+  audit-consume http://${CES_AUDIT_LISTEN:-127.0.0.1:18103}/metrics   (log $logs/audit-consume.log)
+  api         http://${CES_API_LISTEN:-127.0.0.1:18105}/events   e.g. curl -N 'http://${CES_API_LISTEN:-127.0.0.1:18105}/events?max_events=5'
   Kafka       $KAFKA_BOOTSTRAP   e.g. kcat -b $KAFKA_BOOTSTRAP -t ${CES_TOPIC_PREFIX:-}main -C -f '%h %s\n' -c 5
 Ctrl-C stops the services.
 MSG

@@ -12,6 +12,8 @@ int main(int argc, char** argv) {
   ces::services::RegisterEmit(app, exit_code);
   ces::services::RegisterGenerate(app, exit_code);
   ces::services::RegisterProduce(app, exit_code);
+  ces::services::RegisterStoreConsume(app, exit_code);
+  ces::services::RegisterMigrate(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

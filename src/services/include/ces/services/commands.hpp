@@ -11,5 +11,7 @@ namespace ces::services {
 void RegisterEmit(CLI::App& app, int& exit_code);
 void RegisterGenerate(CLI::App& app, int& exit_code);
 void RegisterProduce(CLI::App& app, int& exit_code);
+void RegisterStoreConsume(CLI::App& app, int& exit_code);
+void RegisterMigrate(CLI::App& app, int& exit_code);
 
 }  // namespace ces::services

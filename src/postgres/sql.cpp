@@ -1,0 +1,347 @@
+#include "sql.hpp"
+
+#include <map>
+#include <tuple>
+#include <utility>
+
+namespace ces::postgres {
+namespace {
+
+// Length of the valid UTF-8 sequence at text[i], or 0.
+std::size_t Utf8Length(std::string_view text, std::size_t i) {
+  const auto c = static_cast<unsigned char>(text[i]);
+  std::size_t n = 0;
+  unsigned min = 0;
+  if (c < 0x80) return 1;
+  if ((c & 0xE0) == 0xC0) {
+    n = 2;
+    min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 3;
+    min = 0x800;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 4;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + n > text.size()) return 0;
+  unsigned cp = c & (0x7F >> n);
+  for (std::size_t k = 1; k < n; ++k) {
+    const auto cc = static_cast<unsigned char>(text[i + k]);
+    if ((cc & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n;
+}
+
+template <class Row, class F>
+void Emit(std::vector<Statement>& out, const char* table, const char* head, const char* tail,
+          const std::vector<Row>& rows, std::size_t chunk, F&& values) {
+  for (std::size_t start = 0; start < rows.size(); start += chunk) {
+    SqlWriter w;
+    w.str().reserve(256 + std::min(chunk, rows.size() - start) * 256);
+    w.Raw(head).Raw(" VALUES ");
+    const std::size_t end = std::min(rows.size(), start + chunk);
+    for (std::size_t i = start; i < end; ++i) {
+      if (i > start) w.Raw(",");
+      w.Raw("(");
+      values(w, rows[i]);
+      w.Raw(")");
+    }
+    w.Raw(" ").Raw(tail);
+    out.push_back({table, std::move(w.str())});
+  }
+}
+
+// Merges rows with the same key (first occurrence keeps its place).
+template <class Row, class KeyF>
+std::vector<Row> MergeByKey(const std::vector<Row>& rows, KeyF&& key) {
+  std::vector<Row> out;
+  std::map<decltype(key(rows.front())), std::size_t> index;
+  for (const Row& row : rows) {
+    auto [it, inserted] = index.try_emplace(key(row), out.size());
+    if (inserted) {
+      out.push_back(row);
+    } else {
+      model::Merge(out[it->second], row);
+    }
+  }
+  return out;
+}
+
+const char* RewardsStatus(model::RewardsStatus status) {
+  switch (status) {
+    case model::RewardsStatus::kPending: return "pending";
+    case model::RewardsStatus::kComplete: return "complete";
+    case model::RewardsStatus::kNone: break;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+SqlWriter& SqlWriter::Text(std::string_view text) {
+  sql_ += "E'";
+  for (std::size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    if (static_cast<unsigned char>(c) < 0x80) {
+      if (c == '\'' || c == '\\') sql_ += '\\';
+      if (c != '\0') sql_ += c;
+      ++i;
+      continue;
+    }
+    const std::size_t n = Utf8Length(text, i);
+    if (n == 0) {
+      sql_ += '?';
+      ++i;
+    } else {
+      sql_.append(text.data() + i, n);
+      i += n;
+    }
+  }
+  sql_ += '\'';
+  return *this;
+}
+
+SqlWriter& SqlWriter::Text(const model::OptText& text) {
+  if (!text) return Raw("NULL");
+  return Text(std::string_view(*text));
+}
+
+SqlWriter& SqlWriter::Int(std::int64_t value) {
+  sql_ += std::to_string(value);
+  return *this;
+}
+
+SqlWriter& SqlWriter::Int(const model::OptInt& value) {
+  if (!value) return Raw("NULL");
+  return Int(*value);
+}
+
+SqlWriter& SqlWriter::Bool(bool value) { return Raw(value ? "true" : "false"); }
+
+SqlWriter& SqlWriter::Bool(const std::optional<bool>& value) {
+  if (!value) return Raw("NULL");
+  return Bool(*value);
+}
+
+SqlWriter& SqlWriter::Interval(const model::OptInt& millis) {
+  if (!millis) return Raw("NULL");
+  sql_ += "'";
+  sql_ += std::to_string(*millis);
+  sql_ += " milliseconds'";
+  return *this;
+}
+
+void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::size_t chunk) {
+  using namespace model;
+  if (!rows.blocks.empty()) {
+    Emit(out, "blocks",
+         "INSERT INTO blocks (block_hash, height, era_id, parent_hash, state_root_hash, body_hash, accumulated_seed,"
+         " random_bit, timestamp, proposer, protocol_version, is_switch_block, block_version, deploy_count,"
+         " transfer_count, transaction_count, current_gas_price, last_switch_block_hash)",
+         "ON CONFLICT (block_hash) DO NOTHING", rows.blocks, chunk, [](SqlWriter& w, const BlockRow& r) {
+           w.Text(r.block_hash).Raw(",").Int(r.height).Raw(",").Int(r.era_id).Raw(",").Text(r.parent_hash).Raw(",");
+           w.Text(r.state_root_hash).Raw(",").Text(r.body_hash).Raw(",").Text(r.accumulated_seed).Raw(",");
+           w.Bool(r.random_bit).Raw(",").Text(r.timestamp).Raw(",").Text(r.proposer).Raw(",");
+           w.Text(r.protocol_version).Raw(",").Bool(r.is_switch_block).Raw(",").Int(r.block_version).Raw(",");
+           w.Int(r.deploy_count).Raw(",").Int(r.transfer_count).Raw(",").Int(r.transaction_count).Raw(",");
+           w.Int(r.current_gas_price).Raw(",").Text(r.last_switch_block_hash);
+         });
+  }
+  if (!rows.block_transactions.empty()) {
+    Emit(out, "block_transactions",
+         "INSERT INTO block_transactions (block_hash, position, transaction_hash, transaction_kind, lane,"
+         " native_transfer)",
+         "ON CONFLICT (block_hash, position) DO NOTHING", rows.block_transactions, chunk,
+         [](SqlWriter& w, const BlockTransactionRow& r) {
+           w.Text(r.block_hash).Raw(",").Int(r.position).Raw(",").Text(r.transaction_hash).Raw(",");
+           w.Text(r.transaction_kind).Raw(",").Int(r.lane).Raw(",").Bool(r.native_transfer);
+         });
+  }
+  if (!rows.transactions.empty()) {
+    auto merged = MergeByKey(rows.transactions, [](const TransactionRow& r) { return r.transaction_hash; });
+    Emit(out, "transactions",
+         "INSERT INTO transactions AS t (transaction_hash, kind, status, accepted, block_hash, initiator_public_key,"
+         " initiator_account_hash, timestamp, ttl, chain_name, pricing_mode, gas_price, gas_price_tolerance,"
+         " payment_amount, entry_point, target, target_id, approvals_count, execution_version, success, error_message,"
+         " gas_limit, consumed, cost, refund, current_price, size_estimate, transfer_count)",
+         "ON CONFLICT (transaction_hash) DO UPDATE SET"
+         " status = CASE WHEN t.status = 'processed' OR EXCLUDED.status = 'processed' THEN 'processed'"
+         " WHEN t.status = 'expired' OR EXCLUDED.status = 'expired' THEN 'expired' ELSE 'accepted' END,"
+         " accepted = t.accepted OR EXCLUDED.accepted,"
+         " block_hash = COALESCE(t.block_hash, EXCLUDED.block_hash),"
+         " initiator_public_key = COALESCE(t.initiator_public_key, EXCLUDED.initiator_public_key),"
+         " initiator_account_hash = COALESCE(t.initiator_account_hash, EXCLUDED.initiator_account_hash),"
+         " timestamp = COALESCE(t.timestamp, EXCLUDED.timestamp), ttl = COALESCE(t.ttl, EXCLUDED.ttl),"
+         " chain_name = COALESCE(t.chain_name, EXCLUDED.chain_name),"
+         " pricing_mode = COALESCE(t.pricing_mode, EXCLUDED.pricing_mode),"
+         " gas_price = COALESCE(t.gas_price, EXCLUDED.gas_price),"
+         " gas_price_tolerance = COALESCE(t.gas_price_tolerance, EXCLUDED.gas_price_tolerance),"
+         " payment_amount = COALESCE(t.payment_amount, EXCLUDED.payment_amount),"
+         " entry_point = COALESCE(t.entry_point, EXCLUDED.entry_point),"
+         " target = COALESCE(t.target, EXCLUDED.target), target_id = COALESCE(t.target_id, EXCLUDED.target_id),"
+         " approvals_count = COALESCE(t.approvals_count, EXCLUDED.approvals_count),"
+         " execution_version = COALESCE(t.execution_version, EXCLUDED.execution_version),"
+         " success = COALESCE(t.success, EXCLUDED.success),"
+         " error_message = COALESCE(t.error_message, EXCLUDED.error_message),"
+         " gas_limit = COALESCE(t.gas_limit, EXCLUDED.gas_limit), consumed = COALESCE(t.consumed, EXCLUDED.consumed),"
+         " cost = COALESCE(t.cost, EXCLUDED.cost), refund = COALESCE(t.refund, EXCLUDED.refund),"
+         " current_price = COALESCE(t.current_price, EXCLUDED.current_price),"
+         " size_estimate = COALESCE(t.size_estimate, EXCLUDED.size_estimate),"
+         " transfer_count = COALESCE(t.transfer_count, EXCLUDED.transfer_count)",
+         merged, chunk, [](SqlWriter& w, const TransactionRow& r) {
+           w.Text(r.transaction_hash).Raw(",").Text(r.kind).Raw(",").Text(TxStatusName(r.status)).Raw(",");
+           w.Bool(r.accepted).Raw(",").Text(r.block_hash).Raw(",").Text(r.initiator_public_key).Raw(",");
+           w.Text(r.initiator_account_hash).Raw(",").Text(r.timestamp).Raw(",").Interval(r.ttl_ms).Raw(",");
+           w.Text(r.chain_name).Raw(",").Text(r.pricing_mode).Raw(",").Int(r.gas_price).Raw(",");
+           w.Int(r.gas_price_tolerance).Raw(",").Text(r.payment_amount).Raw(",").Text(r.entry_point).Raw(",");
+           w.Text(r.target).Raw(",").Text(r.target_id).Raw(",").Int(r.approvals_count).Raw(",");
+           w.Int(r.execution_version).Raw(",").Bool(r.success).Raw(",").Text(r.error_message).Raw(",");
+           w.Text(r.gas_limit).Raw(",").Text(r.consumed).Raw(",").Text(r.cost).Raw(",").Text(r.refund).Raw(",");
+           w.Int(r.current_price).Raw(",").Int(r.size_estimate).Raw(",").Int(r.transfer_count);
+         });
+  }
+  if (!rows.transfers.empty()) {
+    Emit(out, "transfers",
+         "INSERT INTO transfers (transaction_hash, transfer_index, version, transfer_addr, block_hash,"
+         " from_account_hash, from_public_key, to_account_hash, source_purse, target_purse, amount, gas, transfer_id,"
+         " timestamp)",
+         "ON CONFLICT (transaction_hash, transfer_index) DO NOTHING", rows.transfers, chunk,
+         [](SqlWriter& w, const TransferRow& r) {
+           w.Text(r.transaction_hash).Raw(",").Int(r.transfer_index).Raw(",").Int(r.version).Raw(",");
+           w.Text(r.transfer_addr).Raw(",").Text(r.block_hash).Raw(",").Text(r.from_account_hash).Raw(",");
+           w.Text(r.from_public_key).Raw(",").Text(r.to_account_hash).Raw(",").Text(r.source_purse).Raw(",");
+           w.Text(r.target_purse).Raw(",").Text(r.amount).Raw(",").Text(r.gas).Raw(",").Text(r.transfer_id).Raw(",");
+           w.Text(r.timestamp);
+         });
+  }
+  if (!rows.eras.empty()) {
+    auto merged = MergeByKey(rows.eras, [](const EraRow& r) { return r.era_id; });
+    Emit(out, "eras",
+         "INSERT INTO eras AS e (era_id, first_block_height, last_block_height, last_block_hash, end_timestamp,"
+         " protocol_version, next_era_gas_price, rewards_status, rewards_source)",
+         "ON CONFLICT (era_id) DO UPDATE SET"
+         " first_block_height = COALESCE(e.first_block_height, EXCLUDED.first_block_height),"
+         " last_block_height = COALESCE(e.last_block_height, EXCLUDED.last_block_height),"
+         " last_block_hash = COALESCE(e.last_block_hash, EXCLUDED.last_block_hash),"
+         " end_timestamp = COALESCE(e.end_timestamp, EXCLUDED.end_timestamp),"
+         " protocol_version = COALESCE(e.protocol_version, EXCLUDED.protocol_version),"
+         " next_era_gas_price = COALESCE(e.next_era_gas_price, EXCLUDED.next_era_gas_price),"
+         " rewards_status = CASE WHEN e.rewards_status = 'complete' OR EXCLUDED.rewards_status = 'complete'"
+         " THEN 'complete' ELSE COALESCE(e.rewards_status, EXCLUDED.rewards_status) END,"
+         " rewards_source = COALESCE(e.rewards_source, EXCLUDED.rewards_source)",
+         merged, chunk, [](SqlWriter& w, const EraRow& r) {
+           w.Int(r.era_id).Raw(",").Int(r.first_block_height).Raw(",").Int(r.last_block_height).Raw(",");
+           w.Text(r.last_block_hash).Raw(",").Text(r.end_timestamp).Raw(",").Text(r.protocol_version).Raw(",");
+           w.Int(r.next_era_gas_price).Raw(",");
+           const char* status = RewardsStatus(r.rewards_status);
+           if (status) {
+             w.Text(status);
+           } else {
+             w.Raw("NULL");
+           }
+           w.Raw(",").Text(r.rewards_source);
+         });
+  }
+  if (!rows.era_validators.empty()) {
+    auto merged = MergeByKey(rows.era_validators,
+                             [](const EraValidatorRow& r) { return std::make_pair(r.era_id, r.public_key); });
+    Emit(out, "era_validators",
+         "INSERT INTO era_validators AS v (era_id, public_key, weight, is_equivocator, is_inactive, era_report_reward)",
+         "ON CONFLICT (era_id, public_key) DO UPDATE SET weight = COALESCE(v.weight, EXCLUDED.weight),"
+         " is_equivocator = v.is_equivocator OR EXCLUDED.is_equivocator,"
+         " is_inactive = v.is_inactive OR EXCLUDED.is_inactive,"
+         " era_report_reward = COALESCE(v.era_report_reward, EXCLUDED.era_report_reward)",
+         merged, chunk, [](SqlWriter& w, const EraValidatorRow& r) {
+           w.Int(r.era_id).Raw(",").Text(r.public_key).Raw(",").Text(r.weight).Raw(",").Bool(r.is_equivocator);
+           w.Raw(",").Bool(r.is_inactive).Raw(",").Text(r.era_report_reward);
+         });
+  }
+  if (!rows.validator_rewards.empty()) {
+    Emit(out, "validator_rewards",
+         "INSERT INTO validator_rewards (era_id, public_key, reward_index, amount, source, switch_block_hash)",
+         "ON CONFLICT (era_id, public_key, reward_index) DO NOTHING", rows.validator_rewards, chunk,
+         [](SqlWriter& w, const ValidatorRewardRow& r) {
+           w.Int(r.era_id).Raw(",").Text(r.public_key).Raw(",").Int(r.reward_index).Raw(",").Text(r.amount).Raw(",");
+           w.Text(r.source).Raw(",").Text(r.switch_block_hash);
+         });
+  }
+  if (!rows.delegator_rewards.empty()) {
+    Emit(out, "delegator_rewards",
+         "INSERT INTO delegator_rewards (era_id, delegator_public_key, validator_public_key, amount, source,"
+         " switch_block_hash)",
+         "ON CONFLICT (era_id, delegator_public_key, validator_public_key) DO NOTHING", rows.delegator_rewards, chunk,
+         [](SqlWriter& w, const DelegatorRewardRow& r) {
+           w.Int(r.era_id).Raw(",").Text(r.delegator_public_key).Raw(",").Text(r.validator_public_key).Raw(",");
+           w.Text(r.amount).Raw(",").Text(r.source).Raw(",").Text(r.switch_block_hash);
+         });
+  }
+  if (!rows.bids.empty()) {
+    Emit(out, "bids",
+         "INSERT INTO bids (transaction_hash, effect_index, entry_index, bid_key, kind, validator_public_key,"
+         " delegator_public_key, delegator_purse, bonding_purse, staked_amount, delegation_rate, inactive, era_id,"
+         " new_validator_public_key, block_hash, timestamp)",
+         "ON CONFLICT (transaction_hash, effect_index, entry_index) DO NOTHING", rows.bids, chunk,
+         [](SqlWriter& w, const BidRow& r) {
+           w.Text(r.transaction_hash).Raw(",").Int(r.effect_index).Raw(",").Int(r.entry_index).Raw(",");
+           w.Text(r.bid_key).Raw(",").Text(r.kind).Raw(",").Text(r.validator_public_key).Raw(",");
+           w.Text(r.delegator_public_key).Raw(",").Text(r.delegator_purse).Raw(",").Text(r.bonding_purse).Raw(",");
+           w.Text(r.staked_amount).Raw(",").Int(r.delegation_rate).Raw(",").Bool(r.inactive).Raw(",");
+           w.Int(r.era_id).Raw(",").Text(r.new_validator_public_key).Raw(",").Text(r.block_hash).Raw(",");
+           w.Text(r.timestamp);
+         });
+  }
+  if (!rows.withdrawals.empty()) {
+    Emit(out, "withdrawals",
+         "INSERT INTO withdrawals (transaction_hash, effect_index, entry_index, withdrawal_key, kind,"
+         " validator_public_key, unbonder_public_key, unbonder_purse, bonding_purse, amount, era_of_creation,"
+         " new_validator, block_hash, timestamp)",
+         "ON CONFLICT (transaction_hash, effect_index, entry_index) DO NOTHING", rows.withdrawals, chunk,
+         [](SqlWriter& w, const WithdrawalRow& r) {
+           w.Text(r.transaction_hash).Raw(",").Int(r.effect_index).Raw(",").Int(r.entry_index).Raw(",");
+           w.Text(r.withdrawal_key).Raw(",").Text(r.kind).Raw(",").Text(r.validator_public_key).Raw(",");
+           w.Text(r.unbonder_public_key).Raw(",").Text(r.unbonder_purse).Raw(",").Text(r.bonding_purse).Raw(",");
+           w.Text(r.amount).Raw(",").Int(r.era_of_creation).Raw(",").Text(r.new_validator).Raw(",");
+           w.Text(r.block_hash).Raw(",").Text(r.timestamp);
+         });
+  }
+  if (!rows.faults.empty()) {
+    Emit(out, "faults", "INSERT INTO faults (era_id, public_key, timestamp)",
+         "ON CONFLICT (era_id, public_key) DO NOTHING", rows.faults, chunk, [](SqlWriter& w, const FaultRow& r) {
+           w.Int(r.era_id).Raw(",").Text(r.public_key).Raw(",").Text(r.timestamp);
+         });
+  }
+  if (!rows.finality_signatures.empty()) {
+    Emit(out, "finality_signatures",
+         "INSERT INTO finality_signatures (block_hash, public_key, era_id, block_height, chain_name_hash, signature,"
+         " version)",
+         "ON CONFLICT (block_hash, public_key) DO NOTHING", rows.finality_signatures, chunk,
+         [](SqlWriter& w, const FinalitySignatureRow& r) {
+           w.Text(r.block_hash).Raw(",").Text(r.public_key).Raw(",").Int(r.era_id).Raw(",").Int(r.block_height);
+           w.Raw(",").Text(r.chain_name_hash).Raw(",").Text(r.signature).Raw(",").Int(r.version);
+         });
+  }
+  if (!rows.steps.empty()) {
+    Emit(out, "steps", "INSERT INTO steps (era_id, effect_count, effect_bytes, format)",
+         "ON CONFLICT (era_id) DO NOTHING", rows.steps, chunk, [](SqlWriter& w, const StepRow& r) {
+           w.Int(r.era_id).Raw(",").Int(r.effect_count).Raw(",").Int(r.effect_bytes).Raw(",").Int(r.format);
+         });
+  }
+  if (!rows.rejected_events.empty()) {
+    Emit(out, "rejected_events",
+         "INSERT INTO rejected_events (source, stream, event_id, topic, kafka_partition, kafka_offset, event_type,"
+         " api_version, reason, payload_bytes, payload_head, received_at)",
+         "ON CONFLICT (source, stream, event_id) DO NOTHING", rows.rejected_events, chunk,
+         [](SqlWriter& w, const RejectedEventRow& r) {
+           w.Text(r.source).Raw(",").Text(r.stream).Raw(",").Int(r.event_id).Raw(",").Text(r.topic).Raw(",");
+           w.Int(r.partition).Raw(",").Int(r.offset).Raw(",").Text(r.event_type).Raw(",").Text(r.api_version);
+           w.Raw(",").Text(r.reason).Raw(",").Int(r.payload_bytes).Raw(",").Text(r.payload_head).Raw(",");
+           w.Text(r.received_at);
+         });
+  }
+}
+
+}  // namespace ces::postgres

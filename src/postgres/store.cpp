@@ -1,0 +1,173 @@
+#include "ces/postgres/store.hpp"
+
+#include <map>
+
+#include "connection_impl.hpp"
+#include "sql.hpp"
+
+namespace ces::postgres {
+namespace {
+
+DbError NotConnected() { return DbError{ErrorKind::kRetry, "not connected to PostgreSQL", ""}; }
+
+// "(topic, partition) IN (…)" for a list of partitions.
+std::string PartitionFilter(const std::vector<PartitionKey>& partitions) {
+  SqlWriter w;
+  w.Raw("(topic, kafka_partition) IN (");
+  for (std::size_t i = 0; i < partitions.size(); ++i) {
+    if (i) w.Raw(",");
+    w.Raw("(").Text(partitions[i].topic).Raw(",").Int(partitions[i].partition).Raw(")");
+  }
+  w.Raw(")");
+  return std::move(w.str());
+}
+
+StoredPositions ReadPositions(pqxx::transaction_base& tx, const std::string& group,
+                              const std::vector<PartitionKey>& partitions) {
+  StoredPositions out;
+  for (const auto& p : partitions) out[p] = std::nullopt;
+  if (partitions.empty()) return out;
+  SqlWriter w;
+  w.Raw("SELECT topic, kafka_partition, next_offset FROM consumer_positions WHERE group_id = ").Text(group);
+  w.Raw(" AND ").Raw(PartitionFilter(partitions));
+  for (const auto& row : tx.exec(w.str())) {
+    out[{row[0].as<std::string>(), row[1].as<std::int32_t>()}] = row[2].as<std::int64_t>();
+  }
+  return out;
+}
+
+}  // namespace
+
+Store::Store(Connection& connection) : connection_(connection) {}
+
+DbError Store::LoadPositions(const std::string& group, const std::vector<PartitionKey>& partitions,
+                             StoredPositions& out) {
+  if (!connection_.IsOpen()) return NotConnected();
+  try {
+    pqxx::work tx(*connection_.impl().conn);
+    out = ReadPositions(tx, group, partitions);
+    tx.commit();
+  } catch (const std::exception& e) {
+    return Classify(e);
+  }
+  return {};
+}
+
+ApplyResult Store::Apply(const std::string& group, const std::vector<PositionUpdate>& positions,
+                         const model::Rows& rows) {
+  ApplyResult result;
+  if (!connection_.IsOpen()) {
+    result.error = NotConnected();
+    return result;
+  }
+  std::vector<Statement> statements;
+  BuildInserts(rows, statements);
+  try {
+    bool conflict = false;
+    {
+      pqxx::work tx(*connection_.impl().conn);
+      // 1. Compare-and-set of the positions: the rows are written only if nobody moved them.
+      std::size_t present = 0, absent = 0;
+      SqlWriter update, insert;
+      update.Raw("WITH input(topic, kafka_partition, expected, next) AS (VALUES ");
+      insert.Raw("INSERT INTO consumer_positions (group_id, topic, kafka_partition, next_offset) VALUES ");
+      for (const PositionUpdate& p : positions) {
+        if (p.expected) {
+          if (present++) update.Raw(",");
+          update.Raw("(").Text(p.partition.topic).Raw(",").Int(p.partition.partition).Raw("::integer,");
+          update.Int(*p.expected).Raw("::bigint,").Int(p.next).Raw("::bigint)");
+        } else {
+          if (absent++) insert.Raw(",");
+          insert.Raw("(").Text(group).Raw(",").Text(p.partition.topic).Raw(",").Int(p.partition.partition);
+          insert.Raw(",").Int(p.next).Raw(")");
+        }
+      }
+      if (present > 0) {
+        update.Raw(") UPDATE consumer_positions p SET next_offset = input.next, updated_at = now() FROM input");
+        update.Raw(" WHERE p.group_id = ").Text(group);
+        update.Raw(" AND p.topic = input.topic AND p.kafka_partition = input.kafka_partition");
+        update.Raw(" AND p.next_offset = input.expected");
+        conflict = tx.exec(update.str()).affected_rows() != present;
+      }
+      if (!conflict && absent > 0) {
+        insert.Raw(" ON CONFLICT (group_id, topic, kafka_partition) DO NOTHING");
+        conflict = tx.exec(insert.str()).affected_rows() != absent;
+      }
+      if (!conflict) {
+        // 2. The rows.
+        std::map<const char*, std::uint64_t> written;
+        for (const Statement& s : statements) written[s.table] += tx.exec(s.sql).affected_rows();
+        tx.commit();
+        for (const auto& [table, n] : written) result.written.push_back({table, n});
+        result.status = ApplyStatus::kApplied;
+        return result;
+      }
+      tx.abort();
+    }
+    // 3. Someone else moved the positions (or this batch was committed before a lost connection):
+    // report where they are now.
+    std::vector<PartitionKey> keys;
+    for (const auto& p : positions) keys.push_back(p.partition);
+    pqxx::work tx(*connection_.impl().conn);
+    result.stored = ReadPositions(tx, group, keys);
+    tx.commit();
+    result.status = ApplyStatus::kConflict;
+  } catch (const std::exception& e) {
+    result.status = ApplyStatus::kFailed;
+    result.error = Classify(e);
+  }
+  return result;
+}
+
+DbError Store::PendingRewardEras(std::size_t limit, std::vector<PendingRewards>& out) {
+  out.clear();
+  if (!connection_.IsOpen()) return NotConnected();
+  try {
+    pqxx::work tx(*connection_.impl().conn);
+    pqxx::result r = tx.exec(
+        "SELECT era_id, last_block_hash, rewards_attempts FROM eras WHERE rewards_status = 'pending'"
+        " AND last_block_hash IS NOT NULL ORDER BY era_id LIMIT " +
+        std::to_string(limit));
+    tx.commit();
+    for (const auto& row : r) {
+      out.push_back({row[0].as<std::int64_t>(), row[1].as<std::string>(), row[2].as<std::int64_t>()});
+    }
+  } catch (const std::exception& e) {
+    return Classify(e);
+  }
+  return {};
+}
+
+DbError Store::CompleteRewards(std::int64_t era_id, const model::Rows& rows) {
+  if (!connection_.IsOpen()) return NotConnected();
+  std::vector<Statement> statements;
+  BuildInserts(rows, statements);
+  try {
+    pqxx::work tx(*connection_.impl().conn);
+    for (const Statement& s : statements) tx.exec(s.sql);
+    tx.exec("UPDATE eras SET rewards_status = 'complete', rewards_source = 'rpc', rewards_error = NULL,"
+            " rewards_attempts = rewards_attempts + 1 WHERE era_id = " +
+            std::to_string(era_id));
+    tx.commit();
+  } catch (const std::exception& e) {
+    return Classify(e);
+  }
+  return {};
+}
+
+DbError Store::RecordRewardsFailure(std::int64_t era_id, const std::string& error) {
+  if (!connection_.IsOpen()) return NotConnected();
+  try {
+    SqlWriter w;
+    w.Raw("UPDATE eras SET rewards_attempts = rewards_attempts + 1, rewards_error = ").Text(error.substr(0, 1000));
+    w.Raw(" WHERE era_id = ").Int(era_id).Raw(" AND rewards_status = 'pending'");
+    pqxx::work tx(*connection_.impl().conn);
+    tx.exec(w.str());
+    tx.commit();
+  } catch (const std::exception& e) {
+    return Classify(e);
+  }
+  return {};
+}
+
+}  // namespace ces::postgres

@@ -1,0 +1,604 @@
+#include "consumer.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <stdexcept>
+#include <ctime>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "ces/common/log.hpp"
+#include "ces/common/metrics.hpp"
+#include "ces/common/shutdown.hpp"
+#include "ces/common/time.hpp"
+#include "ces/ingest/record.hpp"
+#include "ces/model/parser.hpp"
+#include "ces/postgres/connection.hpp"
+#include "ces/postgres/migrations.hpp"
+#include "ces/postgres/store.hpp"
+#include "rpc.hpp"
+
+namespace ces::store_consume {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using kafka::TopicPartition;
+
+// librdkafka's logical offset "beginning of the partition" (RD_KAFKA_OFFSET_BEGINNING).
+constexpr std::int64_t kOffsetBeginning = -2;
+constexpr std::size_t kPayloadHeadBytes = 512;
+
+postgres::PartitionKey Key(const TopicPartition& tp) { return {tp.topic, tp.partition}; }
+
+// "2024-06-12T09:26:25.460Z" -> milliseconds since the epoch.
+std::optional<std::int64_t> ParseMillis(std::string_view t) {
+  if (t.size() != 24 || t[4] != '-' || t[10] != 'T' || t[19] != '.' || t[23] != 'Z') return std::nullopt;
+  auto num = [&](std::size_t pos, std::size_t n) {
+    int v = 0;
+    for (std::size_t i = pos; i < pos + n; ++i) {
+      if (t[i] < '0' || t[i] > '9') return -1;
+      v = v * 10 + (t[i] - '0');
+    }
+    return v;
+  };
+  std::tm tm{};
+  tm.tm_year = num(0, 4) - 1900;
+  tm.tm_mon = num(5, 2) - 1;
+  tm.tm_mday = num(8, 2);
+  tm.tm_hour = num(11, 2);
+  tm.tm_min = num(14, 2);
+  tm.tm_sec = num(17, 2);
+  const int ms = num(20, 3);
+  if (tm.tm_year < 0 || tm.tm_mon < 0 || tm.tm_mday < 0 || tm.tm_hour < 0 || tm.tm_min < 0 || tm.tm_sec < 0 || ms < 0) {
+    return std::nullopt;
+  }
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
+}
+
+// Capped exponential backoff with jitter.
+class Backoff {
+ public:
+  Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds max) : initial_(initial), max_(max), next_(initial) {}
+  std::chrono::milliseconds Next() {
+    std::uniform_int_distribution<long long> jitter(0, next_.count() / 4 + 1);
+    auto delay = next_ + std::chrono::milliseconds(jitter(rng_));
+    next_ = std::min(max_, next_ * 2);
+    return std::min(delay, max_);
+  }
+
+ private:
+  std::chrono::milliseconds initial_, max_, next_;
+  std::mt19937_64 rng_{std::random_device{}()};
+};
+
+// Event types used as metric labels (anything else is "other", to bound the label set).
+std::string TypeLabel(const std::string& type) {
+  static const std::set<std::string> kKnown = {
+      "ApiVersion",      "BlockAdded",        "DeployAccepted",       "DeployExpired",      "DeployProcessed",
+      "TransactionAccepted", "TransactionExpired", "TransactionProcessed", "FinalitySignature", "Fault",
+      "Step",            "Shutdown"};
+  return kKnown.count(type) ? type : "other";
+}
+
+std::string Header(const kafka::Message& m, std::string_view name) {
+  const std::string* value = m.HeaderValue(name);
+  return value ? *value : std::string();
+}
+
+// Per-batch tallies, added to the counters only when the batch is committed.
+struct Tally {
+  std::map<std::string, std::uint64_t> stored, ignored, rejected;
+  std::vector<std::int64_t> received_ms;  // received-at of stored events (latency)
+};
+
+enum class Outcome { kApplied, kConflict, kDataError, kAborted };
+
+}  // namespace
+
+struct StoreConsumer::Impl {
+  Options options;
+  postgres::Connection db;
+  postgres::Store store{db};
+  model::Parser parser;
+  std::atomic<bool> db_ok{false};
+  std::atomic<bool> subscribed{false};
+  std::map<TopicPartition, std::optional<std::int64_t>> positions;  // assigned partitions -> stored position
+  Clock::time_point last_kafka_commit = Clock::now();
+  bool kafka_commit_due = false;
+  std::set<std::string> logged_rejections;
+  std::thread rewards_thread;
+  kafka::Consumer* consumer = nullptr;
+
+  metrics::Registry& reg = metrics::Default();
+  std::map<std::string, metrics::Counter*> events_c, ignored_c, rejected_c, rows_c;
+  metrics::Counter& batches = reg.GetCounter("ces_store_consume_batches_total", "Batches committed to PostgreSQL");
+  metrics::Counter& conflicts = reg.GetCounter(
+      "ces_store_consume_position_conflicts_total",
+      "Batches discarded because the stored positions were not the expected ones (then re-read from there)");
+  metrics::Counter& retries = reg.GetCounter("ces_store_consume_db_retries_total",
+                                             "Failed PostgreSQL attempts that were retried (connection, failover, deadlock)");
+  metrics::Counter& reconnects = reg.GetCounter("ces_store_consume_db_connects_total", "PostgreSQL (re)connections");
+  metrics::Counter& refused = reg.GetCounter("ces_store_consume_db_refused_batches_total",
+                                             "Batches PostgreSQL refused as data, then applied event by event");
+  metrics::Counter& dropped_stale = reg.GetCounter("ces_store_consume_dropped_records_total",
+                                                   "Kafka records skipped before parsing (already stored / not assigned)",
+                                                   {{"reason", "stale"}});
+  metrics::Counter& dropped_unassigned = reg.GetCounter(
+      "ces_store_consume_dropped_records_total", "Kafka records skipped before parsing (already stored / not assigned)",
+      {{"reason", "unassigned"}});
+  metrics::Histogram& batch_seconds = reg.GetHistogram(
+      "ces_store_consume_batch_seconds", "Time to apply one batch in PostgreSQL", {}, metrics::LatencyBuckets());
+  metrics::Histogram& batch_events = reg.GetHistogram("ces_store_consume_batch_events", "Records per committed batch", {},
+                                                      {1, 10, 100, 500, 1000, 2000, 5000, 10000});
+  metrics::Histogram& latency = reg.GetHistogram(
+      "ces_store_consume_event_latency_seconds",
+      "From the producer reading an event (received-at header) to its rows being committed", {},
+      {0.002, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5, 10});
+  metrics::Gauge& assigned = reg.GetGauge("ces_store_consume_assigned_partitions", "Kafka partitions assigned");
+  metrics::Gauge& rewards_pending = reg.GetGauge("ces_store_consume_rewards_pending_eras",
+                                                 "1.x eras whose rewards wait for the node RPC");
+  metrics::Counter& rpc_ok = reg.GetCounter("ces_store_consume_rpc_requests_total", "Node RPC calls for era rewards",
+                                            {{"outcome", "ok"}});
+  metrics::Counter& rpc_error = reg.GetCounter("ces_store_consume_rpc_requests_total", "Node RPC calls for era rewards",
+                                               {{"outcome", "error"}});
+
+  explicit Impl(Options o) : options(std::move(o)), db(options.postgres) {}
+
+  metrics::Counter& Labelled(std::map<std::string, metrics::Counter*>& cache, const char* name, const char* help,
+                             const char* label, const std::string& value) {
+    auto it = cache.find(value);
+    if (it != cache.end()) return *it->second;
+    metrics::Counter& c = reg.GetCounter(name, help, {{label, value}});
+    cache[value] = &c;
+    return c;
+  }
+
+  // ---- PostgreSQL connection ----
+
+  bool EnsureConnected() {
+    if (db.IsOpen()) return true;
+    Backoff backoff(options.backoff_initial, options.backoff_max);
+    int attempts = 0;
+    while (!db.IsOpen()) {
+      postgres::DbError e = db.Connect();
+      if (!e) {
+        reconnects.Inc();
+        log::Info("connected to postgresql", {{"server", db.Server()}});
+        return true;
+      }
+      db_ok = false;
+      if (attempts++ % 20 == 0) log::Warn("postgresql unreachable, retrying", {{"error", e.message}});
+      if (shutdown::WaitFor(backoff.Next())) return false;
+    }
+    return true;
+  }
+
+  // ---- Kafka assignment ----
+
+  kafka::StartOffsets OnAssign(const std::vector<TopicPartition>& tps) {
+    kafka::StartOffsets offsets;
+    std::vector<postgres::PartitionKey> keys;
+    for (const auto& tp : tps) keys.push_back(Key(tp));
+    Backoff backoff(options.backoff_initial, options.backoff_max);
+    while (true) {
+      if (!EnsureConnected()) return offsets;  // shutting down: these partitions are never applied
+      postgres::StoredPositions stored;
+      postgres::DbError e = store.LoadPositions(options.group, keys, stored);
+      if (!e) {
+        db_ok = true;
+        for (const auto& tp : tps) {
+          std::optional<std::int64_t> position = stored[Key(tp)];
+          positions[tp] = position;
+          offsets[tp] = position.value_or(kOffsetBeginning);
+          log::Info("partition assigned", {{"topic", tp.topic},
+                                           {"partition", static_cast<int>(tp.partition)},
+                                           {"position", position ? std::to_string(*position) : std::string("beginning")}});
+        }
+        assigned.Set(static_cast<double>(positions.size()));
+        return offsets;
+      }
+      retries.Inc();
+      log::Warn("loading positions failed, retrying", {{"error", e.message}});
+      db.Disconnect();
+      db_ok = false;
+      if (shutdown::WaitFor(backoff.Next())) return offsets;
+    }
+  }
+
+  void OnRevoke(const std::vector<TopicPartition>& tps) {
+    for (const auto& tp : tps) positions.erase(tp);
+    assigned.Set(static_cast<double>(positions.size()));
+  }
+
+  // ---- parsing ----
+
+  model::RejectedEventRow Rejected(const kafka::Message& m, const std::string& type, const std::string& reason) {
+    model::RejectedEventRow row;
+    const std::string id_text = Header(m, ingest::header::kEventId);
+    std::optional<std::uint32_t> id = ingest::ParseEventId(id_text);
+    if (id) {
+      row.source = Header(m, ingest::header::kSource);
+      row.stream = Header(m, ingest::header::kStream);
+      row.event_id = *id;
+    } else {  // no node identity: the Kafka coordinates are the identity
+      row.source = "kafka:" + m.topic + "/" + std::to_string(m.partition);
+      row.stream = "";
+      row.event_id = m.offset;
+    }
+    row.topic = m.topic;
+    row.partition = m.partition;
+    row.offset = m.offset;
+    row.event_type = type;
+    row.api_version = Header(m, ingest::header::kApiVersion);
+    row.reason = reason;
+    row.payload_bytes = static_cast<std::int64_t>(m.value.size());
+    std::size_t cut = std::min(m.value.size(), kPayloadHeadBytes);
+    while (cut > 0 && cut < m.value.size() && (static_cast<unsigned char>(m.value[cut]) & 0xC0) == 0x80) --cut;
+    row.payload_head = m.value.substr(0, cut);
+    row.received_at = Header(m, ingest::header::kReceivedAt);
+    return row;
+  }
+
+  void Parse(const kafka::Message& m, model::Rows& rows, Tally& tally) {
+    model::ParseResult r = parser.Parse(m.value, rows);
+    const std::string label = TypeLabel(r.event_type);
+    switch (r.outcome) {
+      case model::Outcome::kStored: {
+        ++tally.stored[label];
+        if (auto ms = ParseMillis(Header(m, ingest::header::kReceivedAt))) tally.received_ms.push_back(*ms);
+        break;
+      }
+      case model::Outcome::kIgnored:
+        ++tally.ignored[label];
+        break;
+      case model::Outcome::kRejected: {
+        ++tally.rejected[label];
+        model::RejectedEventRow row = Rejected(m, r.event_type, r.reason);
+        if (logged_rejections.insert(label).second) {
+          log::Warn("event rejected (logged once per event type; all are in rejected_events)",
+                    {{"event_type", r.event_type},
+                     {"reason", r.reason},
+                     {"source", row.source},
+                     {"stream", row.stream},
+                     {"event_id", row.event_id},
+                     {"topic", m.topic},
+                     {"offset", m.offset}});
+        }
+        rows.rejected_events.push_back(std::move(row));
+        break;
+      }
+    }
+  }
+
+  void Count(const Tally& tally, std::size_t records) {
+    for (const auto& [type, n] : tally.stored) {
+      Labelled(events_c, "ces_store_consume_events_total", "Events stored as rows, by type", "type", type).Inc(n);
+    }
+    for (const auto& [type, n] : tally.ignored) {
+      Labelled(ignored_c, "ces_store_consume_ignored_events_total",
+               "Valid events the model does not store (ApiVersion, Shutdown)", "type", type)
+          .Inc(n);
+    }
+    for (const auto& [type, n] : tally.rejected) {
+      Labelled(rejected_c, "ces_store_consume_rejected_events_total",
+               "Events recorded in rejected_events (unknown type or shape)", "type", type)
+          .Inc(n);
+    }
+    const double now_ms = static_cast<double>(time::UnixMillis(time::Now()));
+    for (std::int64_t ms : tally.received_ms) latency.Observe(std::max(0.0, (now_ms - static_cast<double>(ms)) / 1000.0));
+    batches.Inc();
+    batch_events.Observe(static_cast<double>(records));
+  }
+
+  // ---- applying ----
+
+  Outcome ApplyWithRetry(const std::vector<postgres::PositionUpdate>& updates, const model::Rows& rows,
+                         std::string& data_error) {
+    Backoff backoff(options.backoff_initial, options.backoff_max);
+    int failures = 0;
+    while (true) {
+      if (!EnsureConnected()) return Outcome::kAborted;
+      const auto start = Clock::now();
+      postgres::ApplyResult result = store.Apply(options.group, updates, rows);
+      switch (result.status) {
+        case postgres::ApplyStatus::kApplied: {
+          db_ok = true;
+          batch_seconds.Observe(std::chrono::duration<double>(Clock::now() - start).count());
+          for (const auto& t : result.written) {
+            Labelled(rows_c, "ces_store_consume_rows_total", "Rows inserted or updated, by table", "table", t.table)
+                .Inc(t.rows);
+          }
+          for (const auto& u : updates) {
+            TopicPartition tp{u.partition.topic, u.partition.partition};
+            if (positions.count(tp)) positions[tp] = u.next;
+          }
+          kafka_commit_due = true;
+          if (failures > 0) log::Info("batch applied after retries", {{"attempts", failures + 1}});
+          return Outcome::kApplied;
+        }
+        case postgres::ApplyStatus::kConflict: {
+          db_ok = true;
+          conflicts.Inc();
+          for (const auto& [key, stored] : result.stored) {
+            TopicPartition tp{key.topic, key.partition};
+            std::optional<std::int64_t> expected;
+            for (const auto& u : updates) {
+              if (u.partition == key) expected = u.expected;
+            }
+            if (stored == expected) continue;
+            log::Warn("stored position differs from the batch's start, re-reading from the stored position",
+                      {{"topic", key.topic},
+                       {"partition", static_cast<int>(key.partition)},
+                       {"expected", expected ? std::to_string(*expected) : std::string("none")},
+                       {"stored", stored ? std::to_string(*stored) : std::string("none")}});
+            if (positions.count(tp)) {
+              positions[tp] = stored;
+              consumer->Seek(tp, stored.value_or(kOffsetBeginning));
+            }
+          }
+          return Outcome::kConflict;
+        }
+        case postgres::ApplyStatus::kFailed:
+          break;
+      }
+      if (result.error.kind == postgres::ErrorKind::kData) {
+        data_error = result.error.message;
+        return Outcome::kDataError;
+      }
+      retries.Inc();
+      db_ok = false;
+      if (failures++ % 20 == 0) {
+        log::Warn("applying a batch failed, reconnecting and retrying the same batch",
+                  {{"error", result.error.message}, {"sqlstate", result.error.sqlstate}});
+      }
+      db.Disconnect();
+      if (shutdown::WaitFor(backoff.Next())) return Outcome::kAborted;
+    }
+  }
+
+  // PostgreSQL refused a batch's data (it should not happen: the parser validates every value). Apply
+  // its events one by one so only the offending ones end in rejected_events.
+  Outcome ApplyEventByEvent(const std::vector<const kafka::Message*>& messages, const std::string& batch_error) {
+    refused.Inc();
+    log::Error("postgresql refused a batch, applying its events one by one", {{"error", batch_error}});
+    for (const kafka::Message* m : messages) {
+      TopicPartition tp{m->topic, m->partition};
+      auto it = positions.find(tp);
+      if (it == positions.end() || (it->second && m->offset < *it->second)) continue;
+      std::vector<postgres::PositionUpdate> updates = {{Key(tp), it->second, m->offset + 1}};
+      model::Rows rows;
+      Tally tally;
+      Parse(*m, rows, tally);
+      std::string error;
+      Outcome outcome = ApplyWithRetry(updates, rows, error);
+      if (outcome == Outcome::kDataError) {
+        model::Rows rejected, scratch;
+        model::ParseResult r = parser.Parse(m->value, scratch);
+        rejected.rejected_events.push_back(Rejected(*m, r.event_type, "postgresql refused the event's rows: " + error));
+        log::Error("postgresql refused an event's rows, recorded in rejected_events",
+                   {{"topic", m->topic}, {"offset", m->offset}, {"error", error}});
+        tally = Tally{};
+        ++tally.rejected[TypeLabel(r.event_type)];
+        outcome = ApplyWithRetry(updates, rejected, error);
+        if (outcome == Outcome::kDataError) {
+          // Even the rejection record was refused: store the position alone so the stream goes on,
+          // and say so loudly (the event stays in Kafka).
+          log::Error("postgresql refused the rejection record too, skipping the event",
+                     {{"topic", m->topic}, {"offset", m->offset}, {"error", error}});
+          outcome = ApplyWithRetry(updates, model::Rows{}, error);
+          if (outcome == Outcome::kDataError) {  // the positions alone: the database is unusable, wait
+            shutdown::WaitFor(options.backoff_max);
+            return Outcome::kAborted;
+          }
+        }
+      }
+      if (outcome != Outcome::kApplied) return outcome;
+      Count(tally, 1);
+    }
+    return Outcome::kApplied;
+  }
+
+  void ProcessBatch(const std::vector<kafka::Message>& messages) {
+    model::Rows rows;
+    Tally tally;
+    std::map<TopicPartition, postgres::PositionUpdate> updates;
+    std::vector<const kafka::Message*> accepted;
+    accepted.reserve(messages.size());
+    for (const kafka::Message& m : messages) {
+      TopicPartition tp{m.topic, m.partition};
+      auto it = positions.find(tp);
+      if (it == positions.end()) {
+        dropped_unassigned.Inc();
+        continue;
+      }
+      if (it->second && m.offset < *it->second) {
+        dropped_stale.Inc();
+        continue;
+      }
+      auto [u, inserted] = updates.try_emplace(tp);
+      if (inserted) {
+        u->second.partition = Key(tp);
+        u->second.expected = it->second;
+      }
+      u->second.next = m.offset + 1;
+      Parse(m, rows, tally);
+      accepted.push_back(&m);
+    }
+    if (updates.empty()) return;
+    std::vector<postgres::PositionUpdate> list;
+    for (auto& [tp, u] : updates) list.push_back(u);
+    std::string error;
+    Outcome outcome = ApplyWithRetry(list, rows, error);
+    if (outcome == Outcome::kApplied) {
+      Count(tally, accepted.size());
+      return;
+    }
+    if (outcome == Outcome::kDataError) outcome = ApplyEventByEvent(accepted, error);
+    if (outcome == Outcome::kApplied || outcome == Outcome::kConflict) return;  // a conflict already seeked
+    // Not (fully) applied: the consumer has read past these records, so rewind every partition of
+    // the batch to what the database holds; they are read again (or at the next start).
+    for (const auto& u : list) {
+      TopicPartition tp{u.partition.topic, u.partition.partition};
+      auto it = positions.find(tp);
+      if (it != positions.end()) consumer->Seek(tp, it->second.value_or(kOffsetBeginning));
+    }
+  }
+
+  void MaybeCommitKafka(bool force) {
+    if (!kafka_commit_due || (!force && Clock::now() - last_kafka_commit < std::chrono::seconds(1))) return;
+    std::map<TopicPartition, std::int64_t> offsets;
+    for (const auto& [tp, position] : positions) {
+      if (position) offsets[tp] = *position;
+    }
+    std::string error;
+    if (!consumer->Commit(offsets, error)) log::Debug("kafka offset commit failed", {{"error", error}});
+    kafka_commit_due = false;
+    last_kafka_commit = Clock::now();
+  }
+
+  // ---- 1.x era rewards over the node RPC ----
+
+  void RewardsLoop() {
+    postgres::Connection conn(options.postgres);
+    postgres::Store rewards_store(conn);
+    model::Parser rpc_parser;
+    struct Schedule {
+      Clock::time_point next{};
+      std::chrono::milliseconds delay{0};
+    };
+    std::map<std::int64_t, Schedule> schedule;
+    bool warned = false;
+    while (!shutdown::WaitFor(options.rewards_interval)) {
+      if (!conn.IsOpen() && conn.Connect()) continue;
+      std::vector<postgres::PendingRewards> pending;
+      if (postgres::DbError e = rewards_store.PendingRewardEras(100, pending)) {
+        conn.Disconnect();
+        continue;
+      }
+      rewards_pending.Set(static_cast<double>(pending.size()));
+      if (pending.empty()) continue;
+      if (options.node_rpc.empty()) {
+        if (!warned) {
+          log::Warn("1.x era rewards are pending and stay so: no --node-rpc to fetch them from",
+                    {{"pending_eras", static_cast<std::uint64_t>(pending.size())}});
+          warned = true;
+        }
+        continue;
+      }
+      for (const auto& p : pending) {
+        if (shutdown::Requested()) break;
+        Schedule& s = schedule[p.era_id];
+        if (Clock::now() < s.next) continue;
+        RpcResponse response = CallRpc(options.node_rpc, "chain_get_era_info_by_switch_block",
+                                       EraInfoBySwitchBlockParams(p.switch_block_hash));
+        model::Rows rows;
+        std::string error = response.error;
+        bool ok = response.ok && rpc_parser.ParseEraInfoResponse(response.body, p.era_id, p.switch_block_hash, rows, error);
+        if (ok) {
+          if (postgres::DbError e = rewards_store.CompleteRewards(p.era_id, rows)) {
+            log::Warn("storing era rewards failed, will retry", {{"era_id", p.era_id}, {"error", e.message}});
+            conn.Disconnect();
+            break;
+          }
+          rpc_ok.Inc();
+          schedule.erase(p.era_id);
+          log::Info("era rewards stored", {{"era_id", p.era_id},
+                                           {"validator_rewards", static_cast<std::uint64_t>(rows.validator_rewards.size())},
+                                           {"delegator_rewards", static_cast<std::uint64_t>(rows.delegator_rewards.size())}});
+        } else {
+          rpc_error.Inc();
+          s.delay = std::min<std::chrono::milliseconds>(std::chrono::seconds(60),
+                                                        std::max<std::chrono::milliseconds>(std::chrono::seconds(1), s.delay * 2));
+          s.next = Clock::now() + s.delay;
+          log::Warn("era rewards not available yet, will retry",
+                    {{"era_id", p.era_id}, {"attempts", p.attempts + 1}, {"error", error}});
+          rewards_store.RecordRewardsFailure(p.era_id, error);
+        }
+      }
+    }
+  }
+};
+
+StoreConsumer::StoreConsumer(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+StoreConsumer::~StoreConsumer() {
+  if (impl_->rewards_thread.joinable()) {
+    shutdown::Request();
+    impl_->rewards_thread.join();
+  }
+}
+
+void StoreConsumer::Start() {
+  Impl& impl = *impl_;
+  if (impl.options.postgres.empty()) throw std::invalid_argument("--postgres is required");
+  const auto deadline = Clock::now() + impl.options.startup_timeout;
+  postgres::DbError e;
+  while ((e = impl.db.Connect())) {
+    if (Clock::now() >= deadline || shutdown::Requested()) {
+      throw std::runtime_error("cannot connect to PostgreSQL: " + e.message);
+    }
+    log::Warn("postgresql unreachable at start, retrying", {{"error", e.message}});
+    shutdown::WaitFor(std::chrono::seconds(1));
+  }
+  impl.reconnects.Inc();
+  log::Info("connected to postgresql", {{"server", impl.db.Server()}});
+  if (impl.options.migrate) {
+    postgres::MigrateResult m = postgres::Migrate(impl.db);
+    log::Info("schema migrated", {{"from_version", m.from_version},
+                                  {"to_version", m.to_version},
+                                  {"applied", static_cast<std::uint64_t>(m.applied.size())}});
+  } else {
+    postgres::RequireCurrentSchema(impl.db);
+  }
+  impl.db_ok = true;
+}
+
+int StoreConsumer::Run() {
+  Impl& impl = *impl_;
+  kafka::Settings settings = impl.options.kafka_settings;
+  // Topics created after start-up (produce creates them) are found within seconds.
+  settings.try_emplace("topic.metadata.refresh.interval.ms", "5000");
+  kafka::Consumer consumer(impl.options.brokers, impl.options.group, settings);
+  impl.consumer = &consumer;
+  kafka::RebalanceHooks hooks;
+  hooks.on_assign = [&impl](const std::vector<TopicPartition>& tps) { return impl.OnAssign(tps); };
+  hooks.on_revoke = [&impl](const std::vector<TopicPartition>& tps) { impl.OnRevoke(tps); };
+  std::vector<std::string> topics;
+  for (const char* name : {"main", "deploys", "sigs"}) topics.push_back(kafka::TopicName(impl.options.topic_prefix, name));
+  consumer.Subscribe(topics, hooks);
+  impl.subscribed = true;
+  log::Info("consuming", {{"topics", topics[0] + "," + topics[1] + "," + topics[2]}, {"group", impl.options.group}});
+  impl.rewards_thread = std::thread([&impl] { impl.RewardsLoop(); });
+
+  while (!shutdown::Requested()) {
+    std::vector<kafka::Message> messages = consumer.Poll(impl.options.max_batch, impl.options.poll_timeout);
+    if (!messages.empty() && !shutdown::Requested()) impl.ProcessBatch(messages);
+    impl.MaybeCommitKafka(false);
+  }
+  log::Info("stopping after the current batch");
+  impl.MaybeCommitKafka(true);
+  impl.subscribed = false;
+  consumer.Close();
+  impl.consumer = nullptr;
+  if (impl.rewards_thread.joinable()) impl.rewards_thread.join();
+  return 0;
+}
+
+bool StoreConsumer::Ready(std::string& reason) const {
+  if (!impl_->db_ok) {
+    reason = "postgresql not reachable";
+    return false;
+  }
+  if (!impl_->subscribed) {
+    reason = "not subscribed to kafka";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace ces::store_consume

@@ -1,0 +1,56 @@
+#pragma once
+// store-consume: Kafka (main, deploys, sigs) -> ces::model rows -> PostgreSQL, exactly once.
+//
+// Each polled batch is parsed and applied in ONE transaction together with the Kafka positions of
+// its partitions (consumer_positions, compare-and-set on the position the batch started from). On
+// assignment the consumer seeks to the stored positions, so a crash at any point, an in-doubt
+// commit or a failover that lost recent commits neither loses nor doubles anything: a batch whose
+// positions do not match is discarded and reading resumes from what the database holds.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "ces/kafka/client.hpp"
+
+namespace ces::store_consume {
+
+struct Options {
+  std::string brokers = "127.0.0.1:9092";
+  std::string topic_prefix;
+  std::string postgres;
+  std::string node_rpc;  // optional: 1.x era rewards over chain_get_era_info_by_switch_block
+  std::string group = "store-consumer";
+  kafka::Settings kafka_settings;
+  bool migrate = false;
+  std::size_t max_batch = 5000;
+  std::chrono::milliseconds poll_timeout{100};
+  std::chrono::milliseconds backoff_initial{100};
+  std::chrono::milliseconds backoff_max{5000};
+  std::chrono::milliseconds startup_timeout{30000};  // PostgreSQL must answer within this at start
+  std::chrono::milliseconds rewards_interval{2000};
+};
+
+class StoreConsumer {
+ public:
+  explicit StoreConsumer(Options options);
+  ~StoreConsumer();
+  StoreConsumer(const StoreConsumer&) = delete;
+  StoreConsumer& operator=(const StoreConsumer&) = delete;
+
+  // Connects to PostgreSQL (retrying up to startup_timeout), migrates (--migrate) or checks the
+  // schema version. Throws std::runtime_error on failure.
+  void Start();
+  // Consumes until a shutdown is requested (SIGTERM/SIGINT). Returns the exit status.
+  int Run();
+  // For /readyz: PostgreSQL reachable and subscribed to Kafka.
+  bool Ready(std::string& reason) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ces::store_consume
