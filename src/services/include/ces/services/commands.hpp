@@ -13,5 +13,7 @@ void RegisterGenerate(CLI::App& app, int& exit_code);
 void RegisterProduce(CLI::App& app, int& exit_code);
 void RegisterStoreConsume(CLI::App& app, int& exit_code);
 void RegisterMigrate(CLI::App& app, int& exit_code);
+void RegisterAuditConsume(CLI::App& app, int& exit_code);
+void RegisterApi(CLI::App& app, int& exit_code);
 
 }  // namespace ces::services

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# audit-consume sustained throughput into the local store, and a bare bulk-insert baseline.
+#
+#   bench/audit_consume_bench.sh [EVENTS] [WINDOW_SECONDS]
+#
+# 1. EVENTS synthetic mixed events (default 300000; `generate`: ~90% FinalitySignature, blocks,
+#    transactions, era ends) are put into Kafka first: emit (whole file in its replay buffer) -> produce.
+# 2. audit-consume drains them into a fresh database. Its counters (ces_audit_events_total{stored},
+#    ces_audit_bytes_total) are sampled every WINDOW seconds (default 10; counters move by whole
+#    batches of 5000), with the CPU time of audit-consume and of the MongoDB server process (FerretDB)
+#    per window. Reports the median window and the average over the whole drain.
+# 3. Baseline: bench/audit_insert_baseline.cpp inserts the same events with libmongoc alone, as `raw`
+#    documents (payload only) and as `full` documents (what audit-consume writes to `events`).
+#
+# Uses the running stack (scripts/stack env) or starts one on ports 34000+ in .state/bench-audit and
+# stops it afterwards. Binary: CES_BENCH_BINARY (default build-release/casper-event-store, else
+# build/casper-event-store).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+events=${1:-300000}
+window_s=${2:-10}
+bin=${CES_BENCH_BINARY:-build-release/casper-event-store}
+[ -x "$bin" ] || bin=build/casper-event-store
+recordings=${CES_RECORDINGS:-$root/../shared/data/casper}
+work=$(mktemp -d)
+started_stack=0
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ $started_stack = 1 ]; then CES_STATE=$root/.state/bench-audit scripts/stack down >/dev/null 2>&1 || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+if ! scripts/stack status >/dev/null 2>&1; then
+  export CES_STATE=$root/.state/bench-audit CES_PORT_BASE=34000
+  scripts/stack up >/dev/null
+  started_stack=1
+fi
+eval "$(scripts/stack env)"
+state=${CES_STATE:-$root/.state}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+metric() {  # metric PORT REGEX -> sum of the matching samples
+  curl -s "http://127.0.0.1:$1/metrics" | awk -v re="$2" '$0 ~ re {s += $NF} END {printf "%.0f\n", s}'
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+wait_ready() { for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$1/readyz" >/dev/null && return 0; sleep 0.2; done; return 1; }
+
+stamp=$(date +%s)
+prefix="bench-audit-$stamp-"
+db="bench_audit_$stamp"
+mongo_uri="${MONGO_URI%%\?*}"
+mongo_uri="${mongo_uri%/*}/$db"
+server_pid=$(scripts/stack pid ferretdb)
+
+echo "generating $events events"
+"$bin" generate --out "$work/stream" --events "$events" --protocol 2 --seed 11 --recordings "$recordings" >/dev/null
+emit_port=$(free_port)
+produce_port=$(free_port)
+"$bin" emit --listen "127.0.0.1:$emit_port" --stream "$work/stream" --buffer $((events + 10)) >"$work/emit.log" 2>&1 &
+pids+=($!)
+emit_pid=$!
+"$bin" produce --node "http://127.0.0.1:$emit_port" --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" \
+  --listen "127.0.0.1:$produce_port" --log-level warn >"$work/produce.log" 2>&1 &
+pids+=($!)
+produce_pid=$!
+wait_ready "$produce_port"
+while [ "$(metric "$produce_port" '^ces_produce_events_total')" -lt "$events" ]; do sleep 1; done
+kill -TERM "$produce_pid" "$emit_pid"
+wait "$produce_pid" "$emit_pid" 2>/dev/null || true
+echo "kafka backlog: $events events under prefix $prefix"
+
+consume_port=$(free_port)
+"$bin" audit-consume --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" --mongo "$mongo_uri" \
+  --group "$prefix"audit --listen "127.0.0.1:$consume_port" --log-level warn >"$work/consume.log" 2>&1 &
+pids+=($!)
+consume_pid=$!
+wait_ready "$consume_port"
+e0=0; b0=0
+c0=$(cpu_ticks "$consume_pid"); s0=$(cpu_ticks "$server_pid")
+rates=()
+window=0
+start=$(date +%s.%N)
+while :; do
+  sleep "$window_s"
+  window=$((window + 1))
+  e1=$(metric "$consume_port" '^ces_audit_events_total\{result="stored"\}')
+  b1=$(metric "$consume_port" '^ces_audit_bytes_total')
+  c1=$(cpu_ticks "$consume_pid"); s1=$(cpu_ticks "$server_pid")
+  ev=$(awk -v a="$e1" -v b="$e0" -v s="$window_s" 'BEGIN {printf "%.0f", (a - b) / s}')
+  mb=$(awk -v a="$b1" -v b="$b0" -v s="$window_s" 'BEGIN {printf "%.2f", (a - b) / s / 1e6}')
+  ccpu=$(awk -v a="$c1" -v b="$c0" -v s="$window_s" 'BEGIN {printf "%.0f", (a - b) / s}')
+  scpu=$(awk -v a="$s1" -v b="$s0" -v s="$window_s" 'BEGIN {printf "%.0f", (a - b) / s}')
+  echo "window $window: $ev events/s, $mb MB/s; CPU audit-consume $ccpu%, server $scpu%"
+  # Full windows only (the last one may end early).
+  [ "$e1" -lt "$events" ] && rates+=("$ev $mb $ccpu $scpu")
+  e0=$e1; b0=$b1; c0=$c1; s0=$s1
+  [ "$e1" -ge "$events" ] && break
+  [ "$window" -ge 2000 ] && break
+done
+end=$(date +%s.%N)
+total_s=$(awk -v a="$end" -v b="$start" 'BEGIN {printf "%.1f", a - b}')
+printf '%s\n' "${rates[@]}" | sort -n | awk -v total="$events" -v secs="$total_s" '
+  {ev[NR] = $1; mb[NR] = $2; c[NR] = $3; s[NR] = $4}
+  END {m = int((NR + 1) / 2); printf "audit-consume median window: %d events/s, %s MB/s (CPU: audit-consume %d%%, server %d%%); all %d events in %s s\n", ev[m], mb[m], c[m], s[m], total, secs}'
+kill -TERM "$consume_pid" 2>/dev/null || true
+
+echo "baseline (libmongoc insert_many, batches of 5000, same events):"
+c++ -O2 -std=c++20 -Isrc/mongo/include -Isrc/mongo bench/audit_insert_baseline.cpp src/mongo/json_bson.cpp \
+  $(pkg-config --cflags --libs libmongoc-1.0 simdjson) -o "$work/baseline"
+for mode in raw full; do "$work/baseline" "${mongo_uri}_baseline" "$work/stream" "$mode"; done

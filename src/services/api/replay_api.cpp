@@ -1,0 +1,544 @@
+#include "replay_api.hpp"
+
+#include <charconv>
+#include <set>
+#include <thread>
+
+#include "ces/audit/keys.hpp"
+#include "ces/audit/query.hpp"
+#include "ces/audit/record.hpp"
+#include "ces/audit/sse.hpp"
+#include "ces/common/log.hpp"
+#include "ces/common/metrics.hpp"
+#include "ces/common/time.hpp"
+
+namespace ces::services::api {
+
+namespace {
+
+constexpr std::size_t kStreamFlushBytes = 256u * 1024u;
+constexpr std::size_t kStreamBatchBytes = 8u * 1024u * 1024u;
+constexpr std::size_t kListMaxBytes = 16u * 1024u * 1024u;
+
+const http::Headers kCors = {{"Access-Control-Allow-Origin", "*"}};
+
+std::int64_t NowMs() { return time::UnixMillis(time::Now()); }
+
+void AppendJsonString(std::string& out, std::string_view text) {
+  out += '"';
+  log::AppendJsonEscaped(out, text);
+  out += '"';
+}
+
+// One event of the JSON list: metadata and the payload embedded as JSON.
+void AppendEventJson(std::string& out, const mongo::EventRecord& e) {
+  out += "{\"source\":";
+  AppendJsonString(out, e.source);
+  out += ",\"stream\":";
+  AppendJsonString(out, e.stream);
+  out += ",\"event_id\":";
+  out += e.event_id ? std::to_string(*e.event_id) : "null";
+  out += ",\"type\":";
+  AppendJsonString(out, e.type);
+  out += ",\"api_version\":";
+  AppendJsonString(out, e.api_version);
+  out += ",\"received_at\":";
+  AppendJsonString(out, e.received_at);
+  out += ",\"sha256\":";
+  AppendJsonString(out, e.sha256);
+  out += ",\"size\":" + std::to_string(e.size);
+  out += ",\"kafka\":{\"topic\":";
+  AppendJsonString(out, e.topic);
+  out += ",\"partition\":" + std::to_string(e.partition) + ",\"offset\":" + std::to_string(e.offset) + "}";
+  if (e.payload_in_gridfs) {
+    out += ",\"payload\":null,\"payload_in_gridfs\":true";
+  } else if (audit::IsValidJson(e.payload)) {
+    out += ",\"payload\":";
+    out += e.payload;
+  } else {
+    out += ",\"payload\":null,\"payload_text\":";
+    AppendJsonString(out, e.payload);
+  }
+  out += "}";
+}
+
+class StreamSlot {
+ public:
+  StreamSlot(std::atomic<std::size_t>& counter, std::size_t max) : counter_(counter) {
+    acquired_ = counter_.fetch_add(1) < max;
+    if (!acquired_) counter_.fetch_sub(1);
+  }
+  ~StreamSlot() {
+    if (acquired_) counter_.fetch_sub(1);
+  }
+  StreamSlot(const StreamSlot&) = delete;
+  StreamSlot& operator=(const StreamSlot&) = delete;
+  bool acquired() const { return acquired_; }
+
+ private:
+  std::atomic<std::size_t>& counter_;
+  bool acquired_ = false;
+};
+
+}  // namespace
+
+struct ReplayApi::Metrics {
+  explicit Metrics(metrics::Registry& r)
+      : streams(r.GetGauge("ces_api_replay_streams", "Open replay SSE streams")),
+        streams_total(r.GetCounter("ces_api_replay_streams_total", "Replay SSE streams opened")),
+        streams_rejected(r.GetCounter("ces_api_replay_streams_rejected_total",
+                                      "Replay SSE streams refused at the concurrency limit")),
+        events(r.GetCounter("ces_api_replay_events_total", "Events sent on replay SSE streams")),
+        list_requests(r.GetCounter("ces_api_list_requests_total", "JSON event list requests")),
+        bad_requests(r.GetCounter("ces_api_bad_requests_total", "Requests answered 400")),
+        store_errors(r.GetCounter("ces_api_store_errors_total", "Store errors met while serving")),
+        first_event(r.GetHistogram("ces_api_replay_first_event_seconds",
+                                   "Time from request to the first event of a replay stream", {},
+                                   metrics::LatencyBuckets())) {}
+  metrics::Gauge& streams;
+  metrics::Counter& streams_total;
+  metrics::Counter& streams_rejected;
+  metrics::Counter& events;
+  metrics::Counter& list_requests;
+  metrics::Counter& bad_requests;
+  metrics::Counter& store_errors;
+  metrics::Histogram& first_event;
+};
+
+ReplayApi::ReplayApi(mongo::AuditStore& store, ReplayApiOptions options, metrics::Registry& registry)
+    : store_(store),
+      options_(std::move(options)),
+      metrics_(std::make_unique<Metrics>(registry)),
+      log_(store, options_.cache_bytes),
+      watcher_(log_, options_.poll_interval) {}
+
+ReplayApi::~ReplayApi() { Stop(); }
+
+void ReplayApi::Start() {
+  mongo::Status status = store_.DetectServer();
+  if (status.ok) status = log_.Preload();
+  if (!status.ok) log::Warn("mongodb not reachable yet; will keep trying", {{"error", status.message}});
+  watcher_.PollOnce();
+  watcher_.Start();
+}
+
+void ReplayApi::Stop() { watcher_.Stop(); }
+
+bool ReplayApi::Ready(std::string& reason) const {
+  auto snapshot = watcher_.Current();
+  if (!snapshot.ok) reason = "mongodb unavailable: " + snapshot.error;
+  return snapshot.ok;
+}
+
+std::vector<mongo::ChainHead> ReplayApi::Heads(const audit::HeadWatcher::Snapshot& snapshot) const {
+  if (options_.all_prefixes) return snapshot.heads;
+  std::vector<mongo::ChainHead> out;
+  for (const auto& h : snapshot.heads) {
+    if (h.chain.topic == options_.topic_prefix + h.route) out.push_back(h);
+  }
+  return out;
+}
+
+void ReplayApi::Register(http::Server& server, ApiRouter& router) {
+  server.Route("GET", "/events", [this](const http::Request& r, http::ResponseWriter& w) { HandleStream(r, w, {}); });
+  for (const char* route : {"main", "deploys", "sigs"}) {
+    server.Route("GET", std::string("/events/") + route, [this, route](const http::Request& r, http::ResponseWriter& w) {
+      HandleStream(r, w, {route});
+    });
+  }
+  server.Route("GET", "/api/v1/events", [this](const http::Request& r, http::ResponseWriter& w) { HandleList(r, w); });
+  server.Route("GET", "/api/v1/sources", [this](const http::Request& r, http::ResponseWriter& w) { HandleSources(r, w); });
+  router.AddPrefix("GET", "/api/v1/events/", [this](const http::Request& r, http::ResponseWriter& w) { HandleEvent(r, w); });
+}
+
+namespace {
+
+// start_from without a source: the store's only source, if it has one. Fills `streams` with the
+// source's streams (for the checkpoints). False when a 400 was sent.
+bool ResolveStartFrom(mongo::AuditStore& store, audit::ReplayQuery& query, std::vector<std::string>& streams,
+                      http::ResponseWriter& writer, bool& store_error) {
+  store_error = false;
+  if (!query.start_from) return true;
+  auto sources = store.ListSources();
+  if (!sources.ok()) {
+    store_error = true;
+    return false;
+  }
+  if (query.sources.empty()) {
+    std::set<std::string> distinct;
+    for (const auto& s : sources.value) distinct.insert(s.source);
+    if (distinct.size() != 1) {
+      SendJsonError(writer, 400,
+                    "start_from needs a source parameter (event ids are per node; the store holds " +
+                        std::to_string(distinct.size()) + " sources)",
+                    "start_from");
+      return false;
+    }
+    query.sources = {*distinct.begin()};
+  }
+  for (const auto& s : sources.value) {
+    if (s.source == query.sources.front()) streams.push_back(s.stream);
+  }
+  if (streams.empty()) streams = {"events", "main", "deploys", "sigs"};
+  return true;
+}
+
+}  // namespace
+
+void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter& writer,
+                             std::vector<std::string> routes) {
+  const auto started = std::chrono::steady_clock::now();
+  audit::QueryLimits limits{options_.default_page_size, options_.max_page_size};
+  auto parsed = audit::ParseReplayQuery(request.query, audit::QueryKind::kStream, std::move(routes), limits);
+  if (!parsed.query) {
+    metrics_->bad_requests.Inc();
+    SendJsonError(writer, 400, parsed.error.message, parsed.error.parameter);
+    return;
+  }
+  StreamSlot slot(streams_, options_.max_streams);
+  if (!slot.acquired()) {
+    metrics_->streams_rejected.Inc();
+    SendJsonError(writer, 503, "too many concurrent streams (limit " + std::to_string(options_.max_streams) + ")");
+    return;
+  }
+  audit::ReplayQuery query = std::move(*parsed.query);
+  auto snapshot = watcher_.Current();
+  if (!snapshot.ok) {
+    watcher_.PollOnce();
+    snapshot = watcher_.Current();
+  }
+  if (!snapshot.ok) {
+    metrics_->store_errors.Inc();
+    SendJsonError(writer, 503, "the audit store is unavailable: " + snapshot.error);
+    return;
+  }
+  std::vector<std::string> streams;
+  bool store_error = false;
+  if (!ResolveStartFrom(store_, query, streams, writer, store_error)) {
+    if (store_error) {
+      metrics_->store_errors.Inc();
+      SendJsonError(writer, 503, "the audit store is unavailable");
+    } else {
+      metrics_->bad_requests.Inc();
+    }
+    return;
+  }
+  const auto heads = Heads(snapshot);
+  auto positions = audit::InitialPositions(log_, query, audit::ChainsInScope(heads, query), streams);
+  if (!positions.ok()) {
+    metrics_->store_errors.Inc();
+    SendJsonError(writer, 503, "the audit store is unavailable: " + positions.status.message);
+    return;
+  }
+  audit::ReplayReader::Options reader_options;
+  reader_options.prefetch = true;  // overlap the store's work with sending
+  audit::ReplayReader reader(log_, query, positions.value, reader_options);
+  reader.UpdateHeads(heads);
+  if (!writer.StartStream(200, "text/event-stream",
+                          {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}, {"Access-Control-Allow-Origin", "*"}})) {
+    return;
+  }
+  metrics_->streams_total.Inc();
+  metrics_->streams.Add(1);
+  struct Gauge {
+    metrics::Gauge& g;
+    ~Gauge() { g.Add(-1); }
+  } gauge{metrics_->streams};
+
+  std::uint64_t seen_version = snapshot.version;
+  std::string announced;  // ApiVersion last sent
+  bool initial_announcement_done = false;
+  std::uint64_t sent = 0;
+  bool first_event_observed = false;
+  std::string out;
+  auto last_write = std::chrono::steady_clock::now();
+  auto flush = [&]() -> bool {
+    if (out.empty()) return true;
+    const bool ok = writer.WriteChunk(out);
+    out.clear();
+    last_write = std::chrono::steady_clock::now();
+    return ok;
+  };
+  auto cancelled = [&writer] { return writer.Cancelled(); };
+  std::chrono::milliseconds retry{500};
+  while (!writer.Cancelled()) {
+    std::size_t want = 1024;
+    if (query.max_events) want = static_cast<std::size_t>(std::min<std::uint64_t>(want, *query.max_events - sent));
+    audit::ReplayReader::Batch batch;
+    mongo::Status status = reader.Next(want, kStreamBatchBytes, batch);
+    if (!status.ok) {
+      metrics_->store_errors.Inc();
+      log::Warn("replay stream: store read failed; retrying", {{"error", status.message}});
+      if (std::chrono::steady_clock::now() - last_write >= options_.keepalive) {
+        audit::AppendSseKeepAlive(out);
+        if (!flush()) return;
+      }
+      watcher_.WaitForChange(~0ull, retry, cancelled);
+      retry = std::min(retry * 2, std::chrono::milliseconds(5000));
+      continue;
+    }
+    retry = std::chrono::milliseconds(500);
+    for (auto& e : batch.events) {
+      if (e.type == "ApiVersion") continue;  // announced from the events' own api_version instead
+      if (e.payload_in_gridfs) {
+        auto payload = log_.GetPayloadFile(e.id);
+        if (!payload.ok()) {
+          // Ending the stream is the only way not to skip it; the client resumes with start_from.
+          metrics_->store_errors.Inc();
+          log::Warn("replay stream: payload not readable from GridFS; ending the stream",
+                    {{"id", e.id}, {"error", payload.status.message}});
+          flush();
+          return;
+        }
+        e.payload = std::move(payload.value);
+      }
+      if (e.api_version != announced) {
+        audit::AppendSseApiVersion(out, e.api_version);
+        announced = e.api_version;
+        initial_announcement_done = true;
+      }
+      audit::AppendSseEvent(out, e.payload, e.event_id);
+      ++sent;
+      metrics_->events.Inc();
+      if (!first_event_observed) {
+        first_event_observed = true;
+        metrics_->first_event.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        if (!flush()) return;
+      }
+      if (query.max_events && sent >= *query.max_events) {
+        flush();
+        return;
+      }
+      if (out.size() >= kStreamFlushBytes && !flush()) return;
+    }
+    if (!flush()) return;
+    if (!batch.caught_up) continue;
+    if (query.to_ms && NowMs() > *query.to_ms) return;  // nothing after to_time can match any more
+    if (!initial_announcement_done) {
+      // A node starts every stream with its ApiVersion: do the same when the sources agree on one.
+      initial_announcement_done = true;
+      auto sources = store_.ListSources();
+      if (sources.ok()) {
+        std::set<std::string> versions;
+        for (const auto& s : sources.value) {
+          if (query.sources.empty() ||
+              std::find(query.sources.begin(), query.sources.end(), s.source) != query.sources.end()) {
+            versions.insert(s.api_version);
+          }
+        }
+        if (versions.size() == 1 && !versions.begin()->empty()) {
+          announced = *versions.begin();
+          audit::AppendSseApiVersion(out, announced);
+          if (!flush()) return;
+        }
+      }
+    }
+    auto next = watcher_.WaitForChange(
+        seen_version,
+        std::max<std::chrono::milliseconds>(
+            std::chrono::milliseconds(50),
+            options_.keepalive - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now() - last_write)),
+        cancelled);
+    if (next.version != seen_version) {
+      seen_version = next.version;
+      reader.UpdateHeads(Heads(next));
+    } else if (std::chrono::steady_clock::now() - last_write >= options_.keepalive) {
+      audit::AppendSseKeepAlive(out);
+      if (!flush()) return;
+    }
+  }
+}
+
+void ReplayApi::HandleList(const http::Request& request, http::ResponseWriter& writer) {
+  metrics_->list_requests.Inc();
+  audit::QueryLimits limits{options_.default_page_size, options_.max_page_size};
+  auto parsed = audit::ParseReplayQuery(request.query, audit::QueryKind::kList, {}, limits);
+  if (!parsed.query) {
+    metrics_->bad_requests.Inc();
+    SendJsonError(writer, 400, parsed.error.message, parsed.error.parameter);
+    return;
+  }
+  audit::ReplayQuery query = std::move(*parsed.query);
+  auto snapshot = watcher_.Current();
+  if (!snapshot.ok) {
+    watcher_.PollOnce();
+    snapshot = watcher_.Current();
+  }
+  if (!snapshot.ok) {
+    metrics_->store_errors.Inc();
+    SendJsonError(writer, 503, "the audit store is unavailable: " + snapshot.error);
+    return;
+  }
+  std::vector<std::string> streams;
+  bool store_error = false;
+  if (!ResolveStartFrom(store_, query, streams, writer, store_error)) {
+    if (store_error) {
+      metrics_->store_errors.Inc();
+      SendJsonError(writer, 503, "the audit store is unavailable");
+    } else {
+      metrics_->bad_requests.Inc();
+    }
+    return;
+  }
+  const std::string fingerprint = query.Fingerprint();
+  const auto heads = Heads(snapshot);
+  audit::Positions positions;
+  if (query.cursor) {
+    std::string error;
+    auto decoded = audit::DecodeCursor(*query.cursor, fingerprint, error);
+    if (!decoded) {
+      metrics_->bad_requests.Inc();
+      SendJsonError(writer, 400, error, "cursor");
+      return;
+    }
+    positions = std::move(*decoded);
+  } else {
+    auto initial = audit::InitialPositions(log_, query, audit::ChainsInScope(heads, query), streams);
+    if (!initial.ok()) {
+      metrics_->store_errors.Inc();
+      SendJsonError(writer, 503, "the audit store is unavailable: " + initial.status.message);
+      return;
+    }
+    positions = std::move(initial.value);
+  }
+  audit::ReplayReader reader(log_, query, positions);
+  reader.UpdateHeads(heads);
+  audit::ReplayReader::Batch batch;
+  mongo::Status status = reader.Next(query.limit, kListMaxBytes, batch);
+  if (!status.ok) {
+    metrics_->store_errors.Inc();
+    SendJsonError(writer, 503, "the audit store is unavailable: " + status.message);
+    return;
+  }
+  std::string body = "{\"events\":[";
+  for (std::size_t i = 0; i < batch.events.size(); ++i) {
+    if (i) body += ',';
+    AppendEventJson(body, batch.events[i]);
+  }
+  body += "],\"next_cursor\":";
+  AppendJsonString(body, audit::EncodeCursor(reader.positions(), fingerprint));
+  body += ",\"caught_up\":";
+  body += batch.caught_up ? "true" : "false";
+  body += "}";
+  writer.Send(200, "application/json", body, kCors);
+}
+
+void ReplayApi::HandleEvent(const http::Request& request, http::ResponseWriter& writer) {
+  // /api/v1/events/{source}/{stream}/{id}: the source is URL-encoded but may hold '/' once decoded, so
+  // split from the right (stream names and ids have no '/').
+  static constexpr std::string_view kPrefix = "/api/v1/events/";
+  std::string_view rest = std::string_view(request.path).substr(kPrefix.size());
+  const auto id_slash = rest.rfind('/');
+  if (id_slash == std::string_view::npos) {
+    SendJsonError(writer, 404, "expected /api/v1/events/{source}/{stream}/{id}");
+    return;
+  }
+  const std::string_view id_text = rest.substr(id_slash + 1);
+  rest = rest.substr(0, id_slash);
+  const auto stream_slash = rest.rfind('/');
+  if (stream_slash == std::string_view::npos || stream_slash == 0) {
+    SendJsonError(writer, 404, "expected /api/v1/events/{source}/{stream}/{id}");
+    return;
+  }
+  const std::string_view stream = rest.substr(stream_slash + 1);
+  const std::string_view source = rest.substr(0, stream_slash);
+  std::uint32_t id = 0;
+  auto [ptr, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+  if (id_text.empty() || ec != std::errc() || ptr != id_text.data() + id_text.size()) {
+    metrics_->bad_requests.Inc();
+    SendJsonError(writer, 400, "the event id must be a decimal u32, got '" + std::string(id_text) + "'", "id");
+    return;
+  }
+  if (stream.empty()) {
+    SendJsonError(writer, 400, "the stream must not be empty", "stream");
+    return;
+  }
+  const std::string identity = std::string(source) + " " + std::string(stream) + " " + std::to_string(id);
+  mongo::Result<std::optional<mongo::EventRecord>> event;
+  if (store_.server_kind() == mongo::ServerKind::kFerretDb) {
+    // FerretDB reads the whole `events` collection for an _id lookup; the replay log finds the event
+    // through its checkpoint and one segment instead.
+    event = FindInLog(std::string(source), std::string(stream), id);
+  } else {
+    event = store_.GetEvent(identity);
+  }
+  if (!event.ok()) {
+    metrics_->store_errors.Inc();
+    SendJsonError(writer, 503, "the audit store is unavailable: " + event.status.message);
+    return;
+  }
+  if (!event.value) {
+    SendJsonError(writer, 404, "no event " + std::to_string(id) + " of " + std::string(source) + " stream " +
+                                   std::string(stream));
+    return;
+  }
+  http::Headers headers = kCors;
+  headers.push_back({"ETag", "\"" + event.value->sha256 + "\""});
+  headers.push_back({"X-Event-Type", event.value->type});
+  writer.Send(200, "application/json", event.value->payload, headers);
+}
+
+mongo::Result<std::optional<mongo::EventRecord>> ReplayApi::FindInLog(const std::string& source,
+                                                                      const std::string& stream, std::uint32_t id) {
+  using R = mongo::Result<std::optional<mongo::EventRecord>>;
+  audit::ReplayQuery query;
+  query.sources = {source};
+  query.streams = {stream};
+  query.start_from = id;
+  auto snapshot = watcher_.Current();
+  if (!snapshot.ok) return R::Fail(mongo::Status::Error(-1, snapshot.error));
+  const auto heads = Heads(snapshot);
+  auto positions = audit::InitialPositions(log_, query, heads, {stream});
+  if (!positions.ok()) return R::Fail(positions.status);
+  audit::ReplayReader reader(log_, query, positions.value);
+  reader.UpdateHeads(heads);
+  // Ids of one stream grow along the log; look a little further than the first id >= `id` in case a
+  // re-sent event was stored out of order.
+  for (int examined = 0; examined < 64;) {
+    audit::ReplayReader::Batch batch;
+    mongo::Status status = reader.Next(16, 1u << 30, batch);
+    if (!status.ok) return R::Fail(status);
+    for (mongo::EventRecord& e : batch.events) {
+      ++examined;
+      if (e.event_id != id) continue;
+      if (e.payload_in_gridfs) {
+        auto payload = log_.GetPayloadFile(e.id);
+        if (!payload.ok()) return R::Fail(payload.status);
+        e.payload = std::move(payload.value);
+      }
+      return R::Ok(std::move(e));
+    }
+    if (batch.caught_up) break;
+  }
+  return R::Ok(std::nullopt);
+}
+
+void ReplayApi::HandleSources(const http::Request& request, http::ResponseWriter& writer) {
+  if (!request.query.empty()) {
+    SendJsonError(writer, 400, "unknown parameter '" + request.query.front().first + "'", request.query.front().first);
+    return;
+  }
+  auto sources = store_.ListSources();
+  if (!sources.ok()) {
+    metrics_->store_errors.Inc();
+    SendJsonError(writer, 503, "the audit store is unavailable: " + sources.status.message);
+    return;
+  }
+  std::string body = "{\"sources\":[";
+  for (std::size_t i = 0; i < sources.value.size(); ++i) {
+    const auto& s = sources.value[i];
+    if (i) body += ',';
+    body += "{\"source\":";
+    AppendJsonString(body, s.source);
+    body += ",\"stream\":";
+    AppendJsonString(body, s.stream);
+    body += ",\"api_version\":";
+    AppendJsonString(body, s.api_version);
+    body += "}";
+  }
+  body += "]}";
+  writer.Send(200, "application/json", body, kCors);
+}
+
+}  // namespace ces::services::api

@@ -1,0 +1,509 @@
+// audit-consume against the local stack (Kafka + FerretDB): recordings stored once and byte-exact,
+// re-reading the same offsets stores nothing, crashes mid-batch leave exactly one copy, a FerretDB
+// outage loses nothing, a > 16 MiB event round-trips through GridFS, re-sends and conflicts.
+// Every test uses its own topic prefix and its own database.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <map>
+#include <set>
+#include <thread>
+
+#include "ces/audit/record.hpp"
+#include "ces/casper/event.hpp"
+#include "ces/ingest/record.hpp"
+#include "ces/kafka/client.hpp"
+#include "ces/mongo/audit_store.hpp"
+#include "test_support.hpp"
+
+namespace ces::test {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// MONGO_URI with the database replaced (one database per test).
+std::string MongoUri(const std::string& database) {
+  std::string uri = RequireEnv("MONGO_URI");
+  const auto scheme = uri.find("://");
+  const auto slash = uri.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  const auto query = uri.find('?');
+  std::string base = slash == std::string::npos ? uri.substr(0, query) : uri.substr(0, slash);
+  return base + "/" + database + (query == std::string::npos ? "" : uri.substr(query));
+}
+
+std::string DatabaseFor(const std::string& prefix) {
+  std::string db = "audit_" + prefix;
+  while (!db.empty() && db.back() == '-') db.pop_back();
+  return db;
+}
+
+struct Service {
+  std::uint16_t port = 0;
+  std::unique_ptr<Process> process;
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+};
+
+Service StartEmit(const std::string& dir, const std::string& name, std::vector<std::string> args) {
+  Service s;
+  s.port = FreePort();
+  std::vector<std::string> all = {"emit", "--listen", "127.0.0.1:" + std::to_string(s.port), "--keepalive", "1"};
+  all.insert(all.end(), args.begin(), args.end());
+  s.process = std::make_unique<Process>(all, dir + "/" + name + ".log");
+  EXPECT_TRUE(WaitUntil([&] { return HttpGet(s.url() + "/status").first == 200; }, seconds(20))) << s.process->Log();
+  return s;
+}
+
+Service StartProduce(const std::string& dir, const std::string& prefix, const std::vector<std::string>& nodes) {
+  Service s;
+  s.port = FreePort();
+  std::vector<std::string> args = {"produce", "--kafka", RequireEnv("KAFKA_BOOTSTRAP"), "--topic-prefix", prefix,
+                                   "--listen", "127.0.0.1:" + std::to_string(s.port), "--backoff-initial", "0.1",
+                                   "--backoff-max", "1"};
+  for (const auto& n : nodes) {
+    args.push_back("--node");
+    args.push_back(n);
+  }
+  s.process = std::make_unique<Process>(args, dir + "/produce.log");
+  EXPECT_TRUE(WaitUntil([&] { return HttpGet(s.url() + "/readyz").first == 200; }, seconds(60))) << s.process->Log();
+  return s;
+}
+
+Service StartConsume(const std::string& dir, const std::string& prefix, const std::string& database,
+                     std::vector<std::string> extra = {}, const std::string& log_name = "consume") {
+  Service s;
+  s.port = FreePort();
+  // A group per test: a member killed by an earlier test would hold a shared group's rebalance for the
+  // session timeout.
+  std::vector<std::string> args = {"audit-consume", "--kafka", RequireEnv("KAFKA_BOOTSTRAP"), "--topic-prefix", prefix,
+                                   "--mongo", MongoUri(database), "--listen", "127.0.0.1:" + std::to_string(s.port),
+                                   "--backoff-initial", "0.2", "--backoff-max", "2",
+                                   // a killed member holds the group's rebalance for this long
+                                   "--kafka-setting", "session.timeout.ms=6000"};
+  if (std::find(extra.begin(), extra.end(), "--group") == extra.end()) {
+    args.push_back("--group");
+    args.push_back(prefix + "audit");
+  }
+  args.insert(args.end(), extra.begin(), extra.end());
+  s.process = std::make_unique<Process>(args, dir + "/" + log_name + ".log");
+  return s;
+}
+
+// Sum of a metric's samples whose line starts with `prefix` (name plus optional labels).
+double Metric(const Service& s, const std::string& prefix) {
+  auto [status, body] = HttpGet(s.url() + "/metrics");
+  if (status != 200) return -1;
+  double sum = 0;
+  std::istringstream in(body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) == 0) sum += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
+}
+
+mongo::AuditStore OpenStore(const std::string& database) {
+  mongo::StoreOptions options;
+  options.uri = MongoUri(database);
+  return mongo::AuditStore(options);
+}
+
+// Every entry of the replay log, chain by chain, link by link.
+std::vector<mongo::EventRecord> LogEntries(mongo::AuditStore& store) {
+  std::vector<mongo::EventRecord> out;
+  auto chains = store.ListChains();
+  EXPECT_TRUE(chains.ok()) << chains.status.message;
+  const auto limits = store.segment_limits();
+  for (const auto& head : chains.value) {
+    std::int64_t segment = 0;
+    std::int64_t seq = 0;
+    while (true) {
+      auto links = store.ReadLinks(head.chain, segment, seq, 0, true);
+      EXPECT_TRUE(links.ok()) << links.status.message;
+      if (!links.ok() || links.value.empty()) break;
+      for (auto& link : links.value) {
+        EXPECT_EQ(link.seq, seq) << head.chain.Key();
+        ++seq;
+        for (auto& e : link.entries) out.push_back(std::move(e));
+      }
+      mongo::ChainHead last;
+      last.seq = links.value.back().seq;
+      last.segment = links.value.back().segment;
+      last.segment_events = links.value.back().segment_events;
+      last.segment_bytes = links.value.back().segment_bytes;
+      segment = mongo::SegmentAfter(last, limits);
+    }
+  }
+  return out;
+}
+
+std::size_t WithId(const std::vector<mongo::EventRecord>& entries) {
+  std::size_t n = 0;
+  for (const auto& e : entries) n += e.event_id.has_value();
+  return n;
+}
+
+void ExpectUnique(const std::vector<mongo::EventRecord>& entries) {
+  std::set<std::string> ids;
+  for (const auto& e : entries) EXPECT_TRUE(ids.insert(e.id).second) << "twice in the replay log: " << e.id;
+}
+
+std::vector<kafka::Message> KafkaRecords(const std::string& prefix) {
+  std::vector<kafka::Message> all;
+  for (const char* t : {"main", "deploys", "sigs"}) {
+    auto part = kafka::ReadAll(RequireEnv("KAFKA_BOOTSTRAP"), prefix + t);
+    all.insert(all.end(), part.begin(), part.end());
+  }
+  return all;
+}
+
+void CreateTopics(const std::string& prefix) {
+  std::vector<kafka::TopicSpec> specs;
+  for (const char* t : {"main", "deploys", "sigs"}) {
+    specs.push_back({prefix + t, 3, -1, {{"max.message.bytes", std::to_string(kafka::kMaxRecordBytes + 1024 * 1024)}}});
+  }
+  kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), specs);
+}
+
+// Writes records the way produce does (key, headers, topic by type) and waits for the acks.
+class Writer {
+ public:
+  explicit Writer(std::string prefix) : prefix_(std::move(prefix)), producer_(RequireEnv("KAFKA_BOOTSTRAP")) {}
+  void Write(const std::string& source, const std::string& stream, std::optional<std::uint32_t> id,
+             const std::string& type, const std::string& payload, const std::string& api = "2.0.0",
+             std::int64_t received_ms = 1718184385460) {
+    ingest::EventMeta meta{source, stream, id, api, type, audit::FormatRfc3339Millis(received_ms)};
+    const std::string topic = prefix_ + std::string(casper::StreamName(casper::RouteByType(type)));
+    ASSERT_TRUE(producer_.Produce(topic, ingest::RecordKey(source, stream), payload, ingest::RecordHeaders(meta),
+                                  [this](const kafka::DeliveryReport& r) {
+                                    if (!r.ok) failed_ = true;
+                                  }));
+  }
+  void Flush() {
+    ASSERT_TRUE(producer_.Flush(seconds(60)));
+    ASSERT_FALSE(failed_);
+  }
+
+ private:
+  std::string prefix_;
+  kafka::Producer producer_;
+  bool failed_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+TEST(AuditConsume, EveryRecordedV1AndV2EventStoredOnceByteExact) {
+  const std::string dir = TempDir();
+  const std::string prefix = UniquePrefix();
+  const std::string db = DatabaseFor(prefix);
+  const std::string v1 = RecordingsDir() + "/v1/";
+  Service node2 = StartEmit(dir, "emit2", {"--stream", RecordingsDir() + "/v2/events.stream"});
+  Service node1 = StartEmit(dir, "emit1", {"--stream", v1 + "main.stream", "--stream", v1 + "deploys.stream", "--stream",
+                                           v1 + "sigs.stream"});
+  Service produce = StartProduce(dir, prefix, {node2.url(), node1.url()});
+  Service consume = StartConsume(dir, prefix, db);
+
+  struct Expected {
+    std::string source;
+    std::string stream;
+    RecordedEvent event;
+  };
+  std::vector<Expected> expected;
+  for (const auto& e : ReadRecording(RecordingsDir() + "/v2/events.stream")) expected.push_back({node2.url(), "events", e});
+  for (std::string stream : {"main", "deploys", "sigs"}) {
+    for (const auto& e : ReadRecording(v1 + stream + ".stream")) expected.push_back({node1.url(), stream, e});
+  }
+  std::size_t with_id = 0;
+  for (const auto& e : expected) with_id += e.event.id.has_value();
+
+  auto store = OpenStore(db);
+  std::vector<mongo::EventRecord> entries;
+  ASSERT_TRUE(WaitUntil([&] {
+    entries = LogEntries(store);
+    return WithId(entries) >= with_id;
+  }, seconds(90))) << "log has " << WithId(entries) << " of " << with_id << "\n" << consume.process->Log();
+
+  for (const auto& e : expected) {
+    if (!e.event.id) continue;
+    const std::string id = e.source + " " + e.stream + " " + std::to_string(*e.event.id);
+    auto stored = store.GetEvent(id);
+    ASSERT_TRUE(stored.ok()) << stored.status.message;
+    ASSERT_TRUE(stored.value.has_value()) << "missing " << id;
+    EXPECT_EQ(stored.value->payload, e.event.data) << id << " is not byte-identical";
+    EXPECT_EQ(stored.value->sha256, audit::Sha256Hex(e.event.data)) << id;
+    EXPECT_EQ(stored.value->size, static_cast<std::int64_t>(e.event.data.size()));
+    casper::Classifier classifier;
+    EXPECT_EQ(stored.value->type, classifier.Classify(e.event.data).event_type);
+  }
+  // Once: the log holds each identity once, and `events` holds exactly the log's documents.
+  ExpectUnique(entries);
+  EXPECT_EQ(WithId(entries), with_id);
+  auto count = store.CountEvents();
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(count.value, static_cast<std::int64_t>(entries.size()));
+  // ApiVersion messages are kept too (one per connection).
+  std::size_t api_versions = 0;
+  for (const auto& e : entries) api_versions += e.type == "ApiVersion";
+  EXPECT_GE(api_versions, 4u);
+  // Every Kafka record is in the store.
+  produce.process->Signal(SIGTERM);
+  produce.process->Wait(seconds(30));
+  const auto records = KafkaRecords(prefix);
+  ASSERT_TRUE(WaitUntil([&] { return LogEntries(store).size() == records.size(); }, seconds(30)));
+  EXPECT_EQ(Metric(consume, "ces_audit_events_total{result=\"duplicate\"}"), 0);
+}
+
+TEST(AuditConsume, ReplayingTheSameOffsetsStoresNothingNew) {
+  const std::string dir = TempDir();
+  const std::string prefix = UniquePrefix();
+  const std::string db = DatabaseFor(prefix);
+  Service node = StartEmit(dir, "emit", {"--stream", RecordingsDir() + "/v2/events.stream"});
+  Service produce = StartProduce(dir, prefix, {node.url()});
+  Service first = StartConsume(dir, prefix, db);
+  auto store = OpenStore(db);
+  ASSERT_TRUE(WaitUntil([&] { return WithId(LogEntries(store)) >= 18; }, seconds(60))) << first.process->Log();
+  produce.process->Signal(SIGTERM);
+  produce.process->Wait(seconds(30));
+  const std::size_t records = KafkaRecords(prefix).size();
+  ASSERT_TRUE(WaitUntil([&] { return LogEntries(store).size() == records; }, seconds(30)));
+  const auto before = store.CountEvents().value;
+
+  // A second consumer group reads every offset again, while the first keeps running.
+  Service second = StartConsume(dir, prefix, db, {"--group", "audit-replay-check"}, "consume2");
+  ASSERT_TRUE(WaitUntil([&] { return Metric(second, "ces_audit_events_total{result=\"already_linked\"}") >= records; },
+                        seconds(60)))
+      << second.process->Log();
+  EXPECT_EQ(Metric(second, "ces_audit_events_total{result=\"stored\"}"), 0);
+  EXPECT_EQ(Metric(second, "ces_audit_events_total{result=\"recovered\"}"), 0);
+  // The first group, restarted from its committed offsets, has nothing to do either.
+  first.process->Signal(SIGTERM);
+  ASSERT_EQ(first.process->Wait(seconds(30)), 0) << first.process->Log();
+  Service again = StartConsume(dir, prefix, db, {}, "consume3");
+  ASSERT_TRUE(WaitUntil([&] { return HttpGet(again.url() + "/readyz").first == 200; }, seconds(30)));
+  std::this_thread::sleep_for(seconds(3));
+  EXPECT_EQ(Metric(again, "ces_audit_events_total{result=\"stored\"}"), 0);
+  EXPECT_EQ(store.CountEvents().value, before);
+  const auto entries = LogEntries(store);
+  EXPECT_EQ(entries.size(), records);
+  ExpectUnique(entries);
+}
+
+// Writes `count` synthetic events (ids first_id...) of one 2.x source straight to Kafka.
+void WriteSynthetic(Writer& writer, const std::string& source, std::uint32_t first_id, std::uint32_t count) {
+  const auto v2 = ReadRecording(RecordingsDir() + "/v2/events.stream");
+  std::vector<RecordedEvent> events;
+  for (const auto& e : v2) {
+    if (e.id && e.data != "\"Shutdown\"") events.push_back(e);
+  }
+  casper::Classifier classifier;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const auto& e = events[(first_id + i) % events.size()];
+    writer.Write(source, "events", first_id + i, classifier.Classify(e.data).event_type, e.data, "2.0.0",
+                 1718184385460 + first_id + i);
+  }
+  writer.Flush();
+}
+
+void ExpectExactlyOnce(mongo::AuditStore& store, std::size_t with_id) {
+  const auto entries = LogEntries(store);
+  ExpectUnique(entries);
+  EXPECT_EQ(WithId(entries), with_id);
+  auto count = store.CountEvents();
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(count.value, static_cast<std::int64_t>(entries.size()));
+}
+
+TEST(AuditConsume, CrashAfterInsertingBeforeLinkingLeavesOneCopy) {
+  const std::string dir = TempDir();
+  const std::string prefix = UniquePrefix();
+  const std::string db = DatabaseFor(prefix);
+  CreateTopics(prefix);
+  Writer writer(prefix);
+  WriteSynthetic(writer, "http://crash:9999", 0, 3000);
+  // Batch 3 is inserted into `events`, then the process aborts: no link, no commit.
+  Service crashing = StartConsume(dir, prefix, db, {"--batch-events", "400", "--fault-abort-after-insert", "3"});
+  auto status = crashing.process->Wait(seconds(120));
+  ASSERT_TRUE(status.has_value()) << crashing.process->Log();
+  EXPECT_EQ(*status, 128 + SIGABRT) << crashing.process->Log();
+  auto store = OpenStore(db);
+  const auto linked = LogEntries(store).size();
+  const auto inserted = store.CountEvents().value;
+  EXPECT_GT(inserted, static_cast<std::int64_t>(linked)) << "the crash should leave inserted but unlinked events";
+
+  Service restarted = StartConsume(dir, prefix, db, {"--batch-events", "400"}, "consume2");
+  ASSERT_TRUE(WaitUntil([&] { return WithId(LogEntries(store)) >= 3000; }, seconds(120))) << restarted.process->Log();
+  EXPECT_GT(Metric(restarted, "ces_audit_events_total{result=\"recovered\"}"), 0);
+  ExpectExactlyOnce(store, 3000);
+}
+
+TEST(AuditConsume, KillNineMidStreamAndRestartLeavesOneCopy) {
+  const std::string dir = TempDir();
+  const std::string prefix = UniquePrefix();
+  const std::string db = DatabaseFor(prefix);
+  CreateTopics(prefix);
+  Writer writer(prefix);
+  std::atomic<bool> done{false};
+  std::thread feeder([&] {
+    Writer w(prefix);
+    for (std::uint32_t batch = 0; batch < 20; ++batch) {
+      WriteSynthetic(w, "http://kill:9999", batch * 400, 400);
+      std::this_thread::sleep_for(milliseconds(150));
+    }
+    done = true;
+  });
+  auto store = OpenStore(db);
+  for (int round = 0; round < 3; ++round) {
+    Service consume = StartConsume(dir, prefix, db, {"--batch-events", "300"}, "consume" + std::to_string(round));
+    // Let it write a few batches, then kill it wherever it is.
+    ASSERT_TRUE(WaitUntil([&] { return Metric(consume, "ces_audit_batches_total") >= 2 + round; }, seconds(60)))
+        << consume.process->Log();
+    std::this_thread::sleep_for(milliseconds(137 * (round + 1)));
+    consume.process->Kill9();
+  }
+  feeder.join();
+  ASSERT_TRUE(done);
+  Service last = StartConsume(dir, prefix, db, {}, "consume-last");
+  ASSERT_TRUE(WaitUntil([&] { return WithId(LogEntries(store)) >= 8000; }, seconds(180))) << last.process->Log();
+  ExpectExactlyOnce(store, 8000);
+}
+
+TEST(AuditConsume, FerretDbOutageOf30SecondsLosesNothing) {
+  const std::string dir = TempDir();
+  const std::string prefix = UniquePrefix();
+  const std::string db = DatabaseFor(prefix);
+  Service node = StartEmit(dir, "emit", {"--stream", RecordingsDir() + "/v2/events.stream", "--loop", "--synthetic",
+                                         "--rate", "100"});
+  Service produce = StartProduce(dir, prefix, {node.url()});
+  Service consume = StartConsume(dir, prefix, db);
+  auto store = OpenStore(db);
+  ASSERT_TRUE(WaitUntil([&] { return Metric(consume, "ces_audit_events_total{result=\"stored\"}") >= 200; }, seconds(60)))
+      << consume.process->Log();
+
+  ASSERT_EQ(Stack({"stop", "ferretdb"}), 0);
+  const auto stopped_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitUntil([&] { return HttpGet(consume.url() + "/readyz").first == 503; }, seconds(25)))
+      << "the consumer should report the outage";
+  const double stored_during = Metric(consume, "ces_audit_events_total{result=\"stored\"}");
+  std::this_thread::sleep_for(seconds(30) - (std::chrono::steady_clock::now() - stopped_at));
+  EXPECT_EQ(Metric(consume, "ces_audit_events_total{result=\"stored\"}"), stored_during) << "nothing stored while down";
+  ASSERT_EQ(Stack({"start", "ferretdb"}), 0);
+  ASSERT_TRUE(WaitUntil([&] { return HttpGet(consume.url() + "/readyz").first == 200; }, seconds(60)))
+      << consume.process->Log();
+  std::this_thread::sleep_for(seconds(3));
+  node.process->Signal(SIGTERM);
+  node.process->Wait(seconds(10));
+  std::this_thread::sleep_for(seconds(2));
+  produce.process->Signal(SIGTERM);
+  ASSERT_TRUE(produce.process->Wait(seconds(60)).has_value());
+
+  const auto records = KafkaRecords(prefix);
+  ASSERT_GT(records.size(), 3000u);  // ~100 events/s before, during and after the outage
+  ASSERT_TRUE(WaitUntil([&] { return LogEntries(store).size() >= records.size(); }, seconds(120)))
+      << consume.process->Log();
+  std::set<std::string> stored;
+  for (const auto& e : LogEntries(store)) stored.insert(e.id);
+  std::size_t missing = 0;
+  for (const auto& r : records) {
+    const std::string id = audit::BuildRecord(r).record.id;
+    if (!stored.count(id)) ++missing;
+  }
+  EXPECT_EQ(missing, 0u);
+  EXPECT_EQ(stored.size(), records.size());
+  EXPECT_GT(Metric(consume, "ces_audit_write_failures_total"), 0);
+}
+
+TEST(AuditConsume, EventsOverSixteenMiBRoundTripThroughGridFs) {
+  const std::string dir = TempDir();
+  const std::string prefix = UniquePrefix();
+  const std::string db = DatabaseFor(prefix);
+  CreateTopics(prefix);
+  // A Step of ~20 MiB (bigger than any document) and one of ~10 MiB (fits, without a queryable form).
+  auto step = [](std::size_t effects) {
+    std::string s = R"({"Step":{"era_id":9007199254740993,"execution_effects":[)";
+    for (std::size_t i = 0; i < effects; ++i) {
+      if (i) s += ',';
+      s += R"({"key":"balance-)" + std::to_string(100000000 + i) + R"(","kind":{"AddUInt512":"1000000000"}})";
+    }
+    return s + "]}}";
+  };
+  const std::string huge = step(300000);
+  const std::string big = step(150000);
+  ASSERT_GT(huge.size(), 16u * 1024u * 1024u);
+  ASSERT_GT(big.size(), 8u * 1024u * 1024u);
+  Writer writer(prefix);
+  writer.Write("http://big:9999", "events", 1, "BlockAdded", R"({"BlockAdded":{"block_hash":"aa"}})");
+  writer.Write("http://big:9999", "events", 2, "Step", huge);
+  writer.Write("http://big:9999", "events", 3, "Step", big);
+  writer.Write("http://big:9999", "events", 4, "Shutdown", "\"Shutdown\"");
+  writer.Flush();
+  Service consume = StartConsume(dir, prefix, db);
+  auto store = OpenStore(db);
+  ASSERT_TRUE(WaitUntil([&] { return WithId(LogEntries(store)) >= 4; }, seconds(120))) << consume.process->Log();
+  auto stored = store.GetEvent("http://big:9999 events 2");
+  ASSERT_TRUE(stored.ok()) << stored.status.message;
+  ASSERT_TRUE(stored.value);
+  EXPECT_TRUE(stored.value->payload_in_gridfs);
+  EXPECT_TRUE(stored.value->payload == huge) << "GridFS payload differs (" << stored.value->payload.size() << " bytes)";
+  EXPECT_EQ(stored.value->sha256, audit::Sha256Hex(huge));
+  auto medium = store.GetEvent("http://big:9999 events 3");
+  ASSERT_TRUE(medium.ok() && medium.value);
+  EXPECT_FALSE(medium.value->payload_in_gridfs);
+  EXPECT_TRUE(medium.value->payload == big);
+  EXPECT_EQ(Metric(consume, "ces_audit_gridfs_files_total"), 1);
+  EXPECT_GE(Metric(consume, "ces_audit_data_omitted_total"), 2);
+  // The replay log refers to GridFS for the huge one and holds the others inline.
+  for (const auto& e : LogEntries(store)) {
+    if (e.event_id == 2u) {
+      EXPECT_TRUE(e.payload_in_gridfs);
+      EXPECT_TRUE(e.payload.empty());
+    } else {
+      EXPECT_FALSE(e.payload_in_gridfs) << e.id;
+    }
+    if (e.event_id == 3u) {
+      EXPECT_TRUE(e.payload == big);
+    }
+  }
+}
+
+TEST(AuditConsume, ResentEventsAreStoredOnceAndConflictsAreKept) {
+  const std::string dir = TempDir();
+  const std::string prefix = UniquePrefix();
+  const std::string db = DatabaseFor(prefix);
+  CreateTopics(prefix);
+  const std::string a = R"({"FinalitySignature":{"block_hash":"aa","public_key":"01"}})";
+  const std::string b = R"({"FinalitySignature":{"block_hash":"bb","public_key":"01"}})";
+  Writer writer(prefix);
+  writer.Write("http://dup:9999", "events", std::nullopt, "ApiVersion", R"({"ApiVersion":"2.0.0"})");
+  writer.Write("http://dup:9999", "events", 1, "FinalitySignature", a);
+  writer.Write("http://dup:9999", "events", 2, "FinalitySignature", b);
+  writer.Write("http://dup:9999", "events", 1, "FinalitySignature", a);  // a producer re-send
+  writer.Write("http://dup:9999", "events", 2, "FinalitySignature", a);  // same identity, other payload
+  writer.Flush();
+  Service consume = StartConsume(dir, prefix, db, {"--batch-events", "2"});
+  auto store = OpenStore(db);
+  ASSERT_TRUE(WaitUntil([&] {
+    return Metric(consume, "ces_audit_events_total{result=\"duplicate\"}") >= 2 && LogEntries(store).size() >= 3;
+  }, seconds(60))) << consume.process->Log();
+  const auto entries = LogEntries(store);
+  ExpectUnique(entries);
+  EXPECT_EQ(entries.size(), 3u);  // ApiVersion, 1, 2
+  EXPECT_EQ(store.CountEvents().value, 3);
+  EXPECT_EQ(Metric(consume, "ces_audit_events_total{result=\"conflict\"}"), 1);
+  auto first = store.GetEvent("http://dup:9999 events 2");
+  ASSERT_TRUE(first.ok() && first.value);
+  EXPECT_EQ(first.value->payload, b);  // the first one stays
+}
+
+TEST(AuditConsume, BadMongoUriExitsWithStatusOne) {
+  const std::string dir = TempDir();
+  Process p({"audit-consume", "--kafka", RequireEnv("KAFKA_BOOTSTRAP"), "--mongo", "postgres://nope", "--listen",
+             "127.0.0.1:" + std::to_string(FreePort())},
+            dir + "/bad.log");
+  auto status = p.Wait(seconds(20));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(*status, 1);
+  EXPECT_NE(p.Log().find("audit-consume failed"), std::string::npos) << p.Log();
+}
+
+}  // namespace
+}  // namespace ces::test
