@@ -5,8 +5,8 @@
 #
 # 1. EVENTS synthetic mixed events (default 300000; `generate`: ~90% FinalitySignature, blocks,
 #    transactions, era ends) are put into Kafka first: emit (whole file in its replay buffer) -> produce.
-# 2. audit-consume drains them into a fresh database. Its counters (ces_audit_events_total{stored},
-#    ces_audit_bytes_total) are sampled every WINDOW seconds (default 10; counters move by whole
+# 2. audit-consume drains them into a fresh database. Its counters (ces_audit_consume_events_total{stored},
+#    ces_audit_consume_bytes_total) are sampled every WINDOW seconds (default 10; counters move by whole
 #    batches of 5000), with the CPU time of audit-consume and of the MongoDB server process (FerretDB)
 #    per window. Reports the median window and the average over the whole drain.
 # 3. Baseline: bench/audit_insert_baseline.cpp inserts the same events with libmongoc alone, as `raw`
@@ -87,8 +87,8 @@ start=$(date +%s.%N)
 while :; do
   sleep "$window_s"
   window=$((window + 1))
-  e1=$(metric "$consume_port" '^ces_audit_events_total\{result="stored"\}')
-  b1=$(metric "$consume_port" '^ces_audit_bytes_total')
+  e1=$(metric "$consume_port" '^ces_audit_consume_events_total\{result="stored"\}')
+  b1=$(metric "$consume_port" '^ces_audit_consume_bytes_total')
   c1=$(cpu_ticks "$consume_pid"); s1=$(cpu_ticks "$server_pid")
   ev=$(awk -v a="$e1" -v b="$e0" -v s="$window_s" 'BEGIN {printf "%.0f", (a - b) / s}')
   mb=$(awk -v a="$b1" -v b="$b0" -v s="$window_s" 'BEGIN {printf "%.2f", (a - b) / s / 1e6}')

@@ -62,7 +62,7 @@ if [ -z "$db" ]; then
   pids+=($!)
   wait_ready "$consume_port"
   started=$(date +%s)
-  while [ "$(metric "$consume_port" '^ces_audit_events_total\{result="stored"\}')" -lt "$events" ]; do sleep 5; done
+  while [ "$(metric "$consume_port" '^ces_audit_consume_events_total\{result="stored"\}')" -lt "$events" ]; do sleep 5; done
   echo "stored $events events in $(( $(date +%s) - started )) s"
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true

@@ -250,7 +250,7 @@ TEST(AuditConsume, EveryRecordedV1AndV2EventStoredOnceByteExact) {
   produce.process->Wait(seconds(30));
   const auto records = KafkaRecords(prefix);
   ASSERT_TRUE(WaitUntil([&] { return LogEntries(store).size() == records.size(); }, seconds(30)));
-  EXPECT_EQ(Metric(consume, "ces_audit_events_total{result=\"duplicate\"}"), 0);
+  EXPECT_EQ(Metric(consume, "ces_audit_consume_events_total{result=\"duplicate\"}"), 0);
 }
 
 TEST(AuditConsume, ReplayingTheSameOffsetsStoresNothingNew) {
@@ -270,18 +270,18 @@ TEST(AuditConsume, ReplayingTheSameOffsetsStoresNothingNew) {
 
   // A second consumer group reads every offset again, while the first keeps running.
   Service second = StartConsume(dir, prefix, db, {"--group", "audit-replay-check"}, "consume2");
-  ASSERT_TRUE(WaitUntil([&] { return Metric(second, "ces_audit_events_total{result=\"already_linked\"}") >= records; },
+  ASSERT_TRUE(WaitUntil([&] { return Metric(second, "ces_audit_consume_events_total{result=\"already_linked\"}") >= records; },
                         seconds(60)))
       << second.process->Log();
-  EXPECT_EQ(Metric(second, "ces_audit_events_total{result=\"stored\"}"), 0);
-  EXPECT_EQ(Metric(second, "ces_audit_events_total{result=\"recovered\"}"), 0);
+  EXPECT_EQ(Metric(second, "ces_audit_consume_events_total{result=\"stored\"}"), 0);
+  EXPECT_EQ(Metric(second, "ces_audit_consume_events_total{result=\"recovered\"}"), 0);
   // The first group, restarted from its committed offsets, has nothing to do either.
   first.process->Signal(SIGTERM);
   ASSERT_EQ(first.process->Wait(seconds(30)), 0) << first.process->Log();
   Service again = StartConsume(dir, prefix, db, {}, "consume3");
   ASSERT_TRUE(WaitUntil([&] { return HttpGet(again.url() + "/readyz").first == 200; }, seconds(30)));
   std::this_thread::sleep_for(seconds(3));
-  EXPECT_EQ(Metric(again, "ces_audit_events_total{result=\"stored\"}"), 0);
+  EXPECT_EQ(Metric(again, "ces_audit_consume_events_total{result=\"stored\"}"), 0);
   EXPECT_EQ(store.CountEvents().value, before);
   const auto entries = LogEntries(store);
   EXPECT_EQ(entries.size(), records);
@@ -332,7 +332,7 @@ TEST(AuditConsume, CrashAfterInsertingBeforeLinkingLeavesOneCopy) {
 
   Service restarted = StartConsume(dir, prefix, db, {"--batch-events", "400"}, "consume2");
   ASSERT_TRUE(WaitUntil([&] { return WithId(LogEntries(store)) >= 3000; }, seconds(120))) << restarted.process->Log();
-  EXPECT_GT(Metric(restarted, "ces_audit_events_total{result=\"recovered\"}"), 0);
+  EXPECT_GT(Metric(restarted, "ces_audit_consume_events_total{result=\"recovered\"}"), 0);
   ExpectExactlyOnce(store, 3000);
 }
 
@@ -355,7 +355,7 @@ TEST(AuditConsume, KillNineMidStreamAndRestartLeavesOneCopy) {
   for (int round = 0; round < 3; ++round) {
     Service consume = StartConsume(dir, prefix, db, {"--batch-events", "300"}, "consume" + std::to_string(round));
     // Let it write a few batches, then kill it wherever it is.
-    ASSERT_TRUE(WaitUntil([&] { return Metric(consume, "ces_audit_batches_total") >= 2 + round; }, seconds(60)))
+    ASSERT_TRUE(WaitUntil([&] { return Metric(consume, "ces_audit_consume_batches_total") >= 2 + round; }, seconds(60)))
         << consume.process->Log();
     std::this_thread::sleep_for(milliseconds(137 * (round + 1)));
     consume.process->Kill9();
@@ -376,16 +376,16 @@ TEST(AuditConsume, FerretDbOutageOf30SecondsLosesNothing) {
   Service produce = StartProduce(dir, prefix, {node.url()});
   Service consume = StartConsume(dir, prefix, db);
   auto store = OpenStore(db);
-  ASSERT_TRUE(WaitUntil([&] { return Metric(consume, "ces_audit_events_total{result=\"stored\"}") >= 200; }, seconds(60)))
+  ASSERT_TRUE(WaitUntil([&] { return Metric(consume, "ces_audit_consume_events_total{result=\"stored\"}") >= 200; }, seconds(60)))
       << consume.process->Log();
 
   ASSERT_EQ(Stack({"stop", "ferretdb"}), 0);
   const auto stopped_at = std::chrono::steady_clock::now();
   ASSERT_TRUE(WaitUntil([&] { return HttpGet(consume.url() + "/readyz").first == 503; }, seconds(25)))
       << "the consumer should report the outage";
-  const double stored_during = Metric(consume, "ces_audit_events_total{result=\"stored\"}");
+  const double stored_during = Metric(consume, "ces_audit_consume_events_total{result=\"stored\"}");
   std::this_thread::sleep_for(seconds(30) - (std::chrono::steady_clock::now() - stopped_at));
-  EXPECT_EQ(Metric(consume, "ces_audit_events_total{result=\"stored\"}"), stored_during) << "nothing stored while down";
+  EXPECT_EQ(Metric(consume, "ces_audit_consume_events_total{result=\"stored\"}"), stored_during) << "nothing stored while down";
   ASSERT_EQ(Stack({"start", "ferretdb"}), 0);
   ASSERT_TRUE(WaitUntil([&] { return HttpGet(consume.url() + "/readyz").first == 200; }, seconds(60)))
       << consume.process->Log();
@@ -409,7 +409,7 @@ TEST(AuditConsume, FerretDbOutageOf30SecondsLosesNothing) {
   }
   EXPECT_EQ(missing, 0u);
   EXPECT_EQ(stored.size(), records.size());
-  EXPECT_GT(Metric(consume, "ces_audit_write_failures_total"), 0);
+  EXPECT_GT(Metric(consume, "ces_audit_consume_write_failures_total"), 0);
 }
 
 TEST(AuditConsume, EventsOverSixteenMiBRoundTripThroughGridFs) {
@@ -449,8 +449,8 @@ TEST(AuditConsume, EventsOverSixteenMiBRoundTripThroughGridFs) {
   ASSERT_TRUE(medium.ok() && medium.value);
   EXPECT_FALSE(medium.value->payload_in_gridfs);
   EXPECT_TRUE(medium.value->payload == big);
-  EXPECT_EQ(Metric(consume, "ces_audit_gridfs_files_total"), 1);
-  EXPECT_GE(Metric(consume, "ces_audit_data_omitted_total"), 2);
+  EXPECT_EQ(Metric(consume, "ces_audit_consume_gridfs_files_total"), 1);
+  EXPECT_GE(Metric(consume, "ces_audit_consume_data_omitted_total"), 2);
   // The replay log refers to GridFS for the huge one and holds the others inline.
   for (const auto& e : LogEntries(store)) {
     if (e.event_id == 2u) {
@@ -482,16 +482,52 @@ TEST(AuditConsume, ResentEventsAreStoredOnceAndConflictsAreKept) {
   Service consume = StartConsume(dir, prefix, db, {"--batch-events", "2"});
   auto store = OpenStore(db);
   ASSERT_TRUE(WaitUntil([&] {
-    return Metric(consume, "ces_audit_events_total{result=\"duplicate\"}") >= 2 && LogEntries(store).size() >= 3;
+    return Metric(consume, "ces_audit_consume_events_total{result=\"duplicate\"}") >= 2 && LogEntries(store).size() >= 3;
   }, seconds(60))) << consume.process->Log();
   const auto entries = LogEntries(store);
   ExpectUnique(entries);
   EXPECT_EQ(entries.size(), 3u);  // ApiVersion, 1, 2
   EXPECT_EQ(store.CountEvents().value, 3);
-  EXPECT_EQ(Metric(consume, "ces_audit_events_total{result=\"conflict\"}"), 1);
+  EXPECT_EQ(Metric(consume, "ces_audit_consume_events_total{result=\"conflict\"}"), 1);
   auto first = store.GetEvent("http://dup:9999 events 2");
   ASSERT_TRUE(first.ok() && first.value);
   EXPECT_EQ(first.value->payload, b);  // the first one stays
+}
+
+// The MongoDB layout (one unbounded segment collection per chain, links read a few at a time and
+// positioned through their summaries), exercised on FerretDB: store, then replay over SSE.
+TEST(AuditConsume, UnboundedSegmentLayoutReplays) {
+  const std::string dir = TempDir();
+  const std::string prefix = UniquePrefix();
+  const std::string db = DatabaseFor(prefix);
+  CreateTopics(prefix);
+  Writer writer(prefix);
+  WriteSynthetic(writer, "http://flat:9999", 0, 500);
+  Service consume = StartConsume(dir, prefix, db,
+                                 {"--segment-events", "0", "--segment-bytes", "0", "--link-events", "7"});
+  auto store = OpenStore(db);
+  ASSERT_TRUE(WaitUntil([&] { return WithId(LogEntries(store)) >= 500; }, seconds(60))) << consume.process->Log();
+  EXPECT_EQ(store.segment_limits(), mongo::SegmentLimits{});
+  Service api;
+  api.port = FreePort();
+  api.process = std::make_unique<Process>(
+      std::vector<std::string>{"api", "--mongo", MongoUri(db), "--listen", "127.0.0.1:" + std::to_string(api.port)},
+      dir + "/api.log");
+  ASSERT_TRUE(WaitUntil([&] { return HttpGet(api.url() + "/readyz").first == 200; }, seconds(30)));
+  for (std::uint32_t start : {0u, 1u, 250u, 499u}) {
+    SCOPED_TRACE(start);
+    auto [status, body] = HttpGet(api.url() + "/events?start_from=" + std::to_string(start) +
+                                  "&max_events=" + std::to_string(500 - start));
+    ASSERT_EQ(status, 200) << body;
+    std::vector<std::uint32_t> ids;
+    std::istringstream in(body);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("id:", 0) == 0) ids.push_back(static_cast<std::uint32_t>(std::stoul(line.substr(3))));
+    }
+    ASSERT_EQ(ids.size(), 500u - start);
+    for (std::size_t i = 0; i < ids.size(); ++i) ASSERT_EQ(ids[i], start + i);
+  }
 }
 
 TEST(AuditConsume, BadMongoUriExitsWithStatusOne) {
