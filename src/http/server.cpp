@@ -150,6 +150,11 @@ enum class ReadStatus { kOk, kClosed, kBadRequest, kTooLarge, kUnsupported, kBad
 
 }  // namespace
 
+const std::string* Request::Param(std::string_view key) const {
+  auto it = params.find(std::string(key));
+  return it == params.end() ? nullptr : &it->second;
+}
+
 const std::string* Request::QueryValue(std::string_view key) const {
   for (const auto& [k, v] : query) {
     if (k == key) return &v;

@@ -26,9 +26,13 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order (repeatable keys)
   std::map<std::string, std::string> headers;              // lower-case names
   std::string body;
+  std::map<std::string, std::string> params;  // path parameters of the matched pattern (AsyncServer)
+  std::string route;                          // the matched pattern ("/api/v1/blocks/{hash}"); AsyncServer
 
   // First value of a query parameter, or nullptr.
   const std::string* QueryValue(std::string_view key) const;
+  // A path parameter, or nullptr.
+  const std::string* Param(std::string_view key) const;
 };
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
