@@ -5,7 +5,8 @@
 #   fuzz/run.sh [seconds]
 #
 # Environment: CES_FUZZ_BUILD_DIR (default build-fuzz), CES_DATA_DIR (default ../shared/data/casper),
-# CES_FUZZ_TARGETS (default "sse_parser_fuzz classifier_fuzz"), CES_FUZZ_ARGS (extra libFuzzer flags).
+# CES_FUZZ_TARGETS (default "sse_parser_fuzz classifier_fuzz http_request_fuzz"), CES_FUZZ_ARGS (extra
+# libFuzzer flags).
 # The corpus lives in a temporary directory (the recordings are only read); crash reproducers are
 # written to <build dir>/fuzz-artifacts/. Exit status is non-zero if a target found a problem.
 set -euo pipefail
@@ -14,7 +15,7 @@ seconds="${1:-60}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${CES_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 data="${CES_DATA_DIR:-$root/../shared/data/casper}"
-targets="${CES_FUZZ_TARGETS:-sse_parser_fuzz classifier_fuzz}"
+targets="${CES_FUZZ_TARGETS:-sse_parser_fuzz classifier_fuzz http_request_fuzz}"
 
 [[ -d "$data" ]] || { echo "recordings not found: $data" >&2; exit 2; }
 
@@ -32,7 +33,7 @@ mkdir -p "$artifacts"
 
 # Seeds for the SSE parser: every recording; large ones also cut into 16 KiB pieces (libFuzzer works
 # best on small inputs, -max_len below).
-mkdir -p "$work/sse_parser_fuzz" "$work/classifier_fuzz"
+mkdir -p "$work/sse_parser_fuzz" "$work/classifier_fuzz" "$work/http_request_fuzz"
 n=0
 while IFS= read -r -d '' file; do
   n=$((n + 1))
@@ -54,7 +55,20 @@ while IFS= read -r -d '' file; do
     "$file"
 done < <(find "$data/v1" "$data/v2" \( -name '*.stream' -o -path '*/raw/*' \) -type f -print0 | sort -z)
 
-# Dictionaries: SSE field names and line ends; Casper JSON keys.
+# Seeds for the HTTP request parser: requests as the api's clients send them (pipelined, with a body,
+# HTTP/1.0, 100-continue, bare LF line ends).
+printf 'GET /api/v1/blocks?page=1&size=10 HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip, deflate\r\n\r\n' \
+  > "$work/http_request_fuzz/get"
+printf 'GET /events/main?start_from=0 HTTP/1.1\r\nHost: a\r\nLast-Event-ID: 7\r\nIf-None-Match: W/"x", "y"\r\n\r\nHEAD /healthz HTTP/1.1\r\n\r\n' \
+  > "$work/http_request_fuzz/pipelined"
+printf 'POST /echo HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nhello' \
+  > "$work/http_request_fuzz/post"
+printf 'GET /block/%%2Fx%%zz+y HTTP/1.0\nConnection: keep-alive\nOrigin: https://a.example\n\n' \
+  > "$work/http_request_fuzz/http10"
+printf 'OPTIONS * HTTP/1.1\r\nAccess-Control-Request-Method: GET\r\nX: 1\r\nx: 2\r\n\r\n' \
+  > "$work/http_request_fuzz/options"
+
+# Dictionaries: SSE field names and line ends; Casper JSON keys; HTTP request tokens.
 cat > "$work/sse.dict" <<'EOF'
 "data:"
 "id:"
@@ -89,10 +103,40 @@ cat > "$work/json.dict" <<'EOF'
 "null"
 EOF
 
+cat > "$work/http.dict" <<'EOF'
+"GET "
+"HEAD "
+"POST "
+"OPTIONS "
+" HTTP/1.1"
+" HTTP/1.0"
+"HTTP/2"
+"\x0d\x0a"
+"\x0d\x0a\x0d\x0a"
+"\x0a\x0a"
+"Content-Length: "
+"Transfer-Encoding: chunked"
+"Connection: close"
+"Connection: keep-alive"
+"Expect: 100-continue"
+"Accept-Encoding: "
+"gzip;q=0"
+"If-None-Match: "
+"%2F"
+"%"
+"?"
+"&"
+"="
+"+"
+":"
+"18446744073709551616"
+EOF
+
 status=0
 for target in $targets; do
   dict="$work/sse.dict"
   [[ "$target" == classifier_fuzz ]] && dict="$work/json.dict"
+  [[ "$target" == http_request_fuzz ]] && dict="$work/http.dict"
   echo "== $target: ${seconds}s, $(find "$work/$target" -type f | wc -l) seeds"
   # shellcheck disable=SC2086
   if ! "$build/fuzz/$target" "$work/$target" -dict="$dict" -max_total_time="$seconds" -max_len=65536 -timeout=20 \

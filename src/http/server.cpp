@@ -27,6 +27,7 @@
 
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
+#include "request_parser.hpp"
 
 namespace ces::http {
 namespace {
@@ -41,69 +42,12 @@ constexpr auto kIdleTimeout = std::chrono::seconds(60);     // keep-alive connec
 constexpr auto kRequestTimeout = std::chrono::seconds(30);  // to receive the rest of a started request
 constexpr auto kStopGrace = std::chrono::milliseconds(500);  // handlers may end their streams themselves
 
-const char* Reason(int status) {
-  switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Payload Too Large";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
-  }
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::string ToLower(std::string_view text) {
   std::string out(text);
   for (char& c : out) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
   return out;
-}
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) text.remove_suffix(1);
-  return text;
-}
-
-// True if the comma-separated header value holds `token` (case-insensitive).
-bool HasToken(std::string_view value, std::string_view token) {
-  std::size_t start = 0;
-  while (start <= value.size()) {
-    std::size_t comma = value.find(',', start);
-    if (comma == std::string_view::npos) comma = value.size();
-    if (ToLower(Trim(value.substr(start, comma - start))) == token) return true;
-    start = comma + 1;
-  }
-  return false;
 }
 
 // Writes all of `parts` (gathered), retrying on partial writes. False if the peer is gone.
@@ -160,45 +104,6 @@ const std::string* Request::QueryValue(std::string_view key) const {
     if (k == key) return &v;
   }
   return nullptr;
-}
-
-std::string PercentDecode(std::string_view text, bool plus_as_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '%' && i + 2 < text.size()) {
-      int hi = HexDigit(text[i + 1]);
-      int lo = HexDigit(text[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(plus_as_space && c == '+' ? ' ' : c);
-  }
-  return out;
-}
-
-std::vector<std::pair<std::string, std::string>> ParseQuery(std::string_view query) {
-  std::vector<std::pair<std::string, std::string>> out;
-  std::size_t start = 0;
-  while (start <= query.size()) {
-    std::size_t amp = query.find('&', start);
-    if (amp == std::string_view::npos) amp = query.size();
-    std::string_view piece = query.substr(start, amp - start);
-    if (!piece.empty()) {
-      std::size_t eq = piece.find('=');
-      if (eq == std::string_view::npos) {
-        out.emplace_back(PercentDecode(piece, true), std::string());
-      } else {
-        out.emplace_back(PercentDecode(piece.substr(0, eq), true), PercentDecode(piece.substr(eq + 1), true));
-      }
-    }
-    start = amp + 1;
-  }
-  return out;
 }
 
 std::pair<std::string, std::uint16_t> ParseHostPort(std::string_view text) {
@@ -351,7 +256,7 @@ class ConnectionWriter final : public ResponseWriter {
 
  private:
   std::string StatusLine(int status) const {
-    return std::string(http10_ ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(status) + " " + Reason(status) + "\r\n";
+    return std::string(http10_ ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(status) + " " + ReasonPhrase(status) + "\r\n";
   }
 
   static void AppendHeaders(std::string& out, const Headers& headers) {
@@ -372,21 +277,10 @@ class ConnectionWriter final : public ResponseWriter {
 };
 
 void SendSimple(int fd, int status, std::string_view body) {
-  std::string head = "HTTP/1.1 " + std::to_string(status) + " " + Reason(status) +
+  std::string head = "HTTP/1.1 " + std::to_string(status) + " " + ReasonPhrase(status) +
                      "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
                      "\r\nConnection: close\r\n\r\n";
   SendAll(fd, {head, body});
-}
-
-// Position just past the blank line that ends the header block, or npos.
-std::size_t FindHeaderEnd(std::string_view buffer) {
-  std::size_t pos = 0;
-  while ((pos = buffer.find('\n', pos)) != std::string_view::npos) {
-    if (pos + 1 < buffer.size() && buffer[pos + 1] == '\n') return pos + 2;
-    if (pos + 2 < buffer.size() && buffer[pos + 1] == '\r' && buffer[pos + 2] == '\n') return pos + 3;
-    ++pos;
-  }
-  return std::string_view::npos;
 }
 
 }  // namespace
@@ -432,12 +326,12 @@ ReadStatus Server::Impl::ReadRequest(Connection& conn, std::string& buffer, Requ
 
   std::string_view head(buffer.data(), header_end);
   std::size_t line_end = head.find('\n');
-  std::string_view request_line = Trim(head.substr(0, line_end));
+  std::string_view request_line = TrimSpace(head.substr(0, line_end));
   std::size_t sp1 = request_line.find(' ');
   std::size_t sp2 = request_line.rfind(' ');
   if (sp1 == std::string_view::npos || sp2 == sp1) return ReadStatus::kBadRequest;
   request.method = std::string(request_line.substr(0, sp1));
-  request.target = std::string(Trim(request_line.substr(sp1 + 1, sp2 - sp1 - 1)));
+  request.target = std::string(TrimSpace(request_line.substr(sp1 + 1, sp2 - sp1 - 1)));
   std::string_view version = request_line.substr(sp2 + 1);
   if (version == "HTTP/1.1") {
     http10 = false;
@@ -461,7 +355,7 @@ ReadStatus Server::Impl::ReadRequest(Connection& conn, std::string& buffer, Requ
     std::size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) return ReadStatus::kBadRequest;
     std::string name = ToLower(line.substr(0, colon));
-    std::string value(Trim(line.substr(colon + 1)));
+    std::string value(TrimSpace(line.substr(colon + 1)));
     auto [it, inserted] = request.headers.try_emplace(name, value);
     if (!inserted) it->second += ", " + value;
   }
@@ -733,12 +627,13 @@ std::size_t Server::OpenConnections() const {
                                                 [](const auto& conn) { return !conn->done.load(); }));
 }
 
-void AddObservabilityRoutes(Server& server, const metrics::Registry& registry,
-                            std::function<bool(std::string& reason)> ready) {
-  server.Route("GET", "/healthz", [](const Request&, ResponseWriter& writer) {
+std::vector<std::pair<std::string, RouteHandler>> ObservabilityHandlers(const metrics::Registry& registry,
+                                                                        std::function<bool(std::string& reason)> ready) {
+  std::vector<std::pair<std::string, RouteHandler>> out;
+  out.emplace_back("/healthz", [](const Request&, ResponseWriter& writer) {
     writer.Send(200, "text/plain; charset=utf-8", "ok\n");
   });
-  server.Route("GET", "/readyz", [ready = std::move(ready)](const Request&, ResponseWriter& writer) {
+  out.emplace_back("/readyz", [ready = std::move(ready)](const Request&, ResponseWriter& writer) {
     std::string reason;
     if (!ready || ready(reason)) {
       writer.Send(200, "text/plain; charset=utf-8", "ready\n");
@@ -746,9 +641,17 @@ void AddObservabilityRoutes(Server& server, const metrics::Registry& registry,
       writer.Send(503, "text/plain; charset=utf-8", (reason.empty() ? std::string("not ready") : reason) + "\n");
     }
   });
-  server.Route("GET", "/metrics", [&registry](const Request&, ResponseWriter& writer) {
+  out.emplace_back("/metrics", [&registry](const Request&, ResponseWriter& writer) {
     writer.Send(200, "text/plain; version=0.0.4", registry.Render());
   });
+  return out;
+}
+
+void AddObservabilityRoutes(Server& server, const metrics::Registry& registry,
+                            std::function<bool(std::string& reason)> ready) {
+  for (auto& [pattern, handler] : ObservabilityHandlers(registry, std::move(ready))) {
+    server.Route("GET", std::move(pattern), std::move(handler));
+  }
 }
 
 }  // namespace ces::http

@@ -23,6 +23,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "ces/http/server.hpp"
@@ -38,14 +40,20 @@ class StreamSink {
  public:
   virtual ~StreamSink() = default;
   // Queues `data` for the client. Returns false when the connection is gone, or when the queued bytes
-  // would exceed the sink's buffer limit: then the connection is closed (a slow client is dropped,
-  // never waited for) and every later Offer returns false.
+  // would exceed the sink's buffer limit: then the connection is aborted as by Abort() (a slow client
+  // is dropped, never waited for) and every later Offer returns false.
   virtual bool Offer(std::shared_ptr<const std::string> data) = 0;
   bool Offer(std::string data) { return Offer(std::make_shared<const std::string>(std::move(data))); }
   // True once the connection is closed (client gone, dropped as slow, Close() or server stop).
   virtual bool Closed() const = 0;
   // Sends what is queued, then `final_data`, then ends the response and closes the connection.
   virtual void Close(std::string final_data = {}) = 0;
+  // Closes the connection now, discarding what is queued (here and in the kernel's send buffer: the
+  // client gets a reset, not a truncated-but-clean end). For dropping a slow client: Close() would
+  // hold the socket and its buffer until a client that does not read took them, or TCP gave up.
+  // Buffered() is 0 and every later Offer returns false as soon as it returns; OnClose runs shortly
+  // after on an I/O thread.
+  virtual void Abort() = 0;
   // Called once, on an I/O thread, when the connection closes for any reason (set it right after
   // Detach; if the sink is already closed it runs at once on the calling thread). Keep it short.
   virtual void OnClose(std::function<void()> callback) = 0;
@@ -107,6 +115,14 @@ class AsyncServer {
   void Route(std::string method, std::string pattern, AsyncHandler handler, RouteKind kind = RouteKind::kPooled);
   // Adapter for handlers written against ResponseWriter (the services' observability routes).
   void Route(std::string method, std::string pattern, RouteHandler handler, RouteKind kind = RouteKind::kPooled);
+  // Any other callable taking (const Request&, AsyncResponseWriter&): a lambda that takes a plain
+  // ResponseWriter& would otherwise match both overloads above.
+  template <typename F>
+    requires(std::is_invocable_v<F&, const Request&, AsyncResponseWriter&> &&
+             !std::is_same_v<std::decay_t<F>, AsyncHandler> && !std::is_same_v<std::decay_t<F>, RouteHandler>)
+  void Route(std::string method, std::string pattern, F&& handler, RouteKind kind = RouteKind::kPooled) {
+    Route(std::move(method), std::move(pattern), AsyncHandler(std::forward<F>(handler)), kind);
+  }
   // Paths without a route (default: 404 JSON {"code":404,"message":"no such path: …"}).
   void SetNotFound(AsyncHandler handler);
 

@@ -1,0 +1,962 @@
+// ces::http::AsyncServer over real loopback sockets: routing with parameters, server-made responses
+// (404/405/OPTIONS/413/431/429/503), CORS, gzip, ETag, keep-alive and pipelining, blocking and
+// detached streams, graceful stop and thousands of idle connections.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "ces/common/metrics.hpp"
+#include "ces/http/async_server.hpp"
+
+namespace ces::http {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// A blocking HTTP/1.1 client on one connection, reading responses by Content-Length or chunks.
+class RawClient {
+ public:
+  explicit RawClient(std::uint16_t port, int rcvbuf = 0) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd_ < 0) throw std::runtime_error("socket failed");
+    if (rcvbuf > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ::close(fd_);
+      throw std::runtime_error("connect failed");
+    }
+  }
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+  ~RawClient() { Close(); }
+
+  void Close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  void Send(const std::string& text) {
+    ASSERT_EQ(::send(fd_, text.data(), text.size(), MSG_NOSIGNAL), static_cast<ssize_t>(text.size()));
+  }
+
+  struct Response {
+    int status = 0;
+    std::map<std::string, std::string> headers;  // lower-case names
+    std::string body;
+    bool complete = false;
+    std::string Header(const std::string& name) const {
+      auto it = headers.find(name);
+      return it == headers.end() ? std::string() : it->second;
+    }
+  };
+
+  // Reads one response. `head`: no body follows (HEAD request, 304, 204).
+  Response Read(bool head = false, const std::function<bool(const std::string&)>& on_chunk = {}) {
+    Response r;
+    std::size_t end;
+    while ((end = buffer_.find("\r\n\r\n")) == std::string::npos) {
+      if (!Fill()) return r;
+    }
+    std::string head_text = buffer_.substr(0, end);
+    buffer_.erase(0, end + 4);
+    r.status = std::stoi(head_text.substr(9, 3));
+    std::size_t pos = head_text.find("\r\n");
+    while (pos != std::string::npos) {
+      std::size_t next = head_text.find("\r\n", pos + 2);
+      std::string line = head_text.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
+      std::size_t colon = line.find(':');
+      std::string name = line.substr(0, colon);
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      EXPECT_EQ(r.headers.count(name), 0u) << "duplicate header " << name;
+      r.headers[name] = line.substr(colon + 2);
+      pos = next;
+    }
+    if (head || r.status == 304 || r.status == 204) {
+      r.complete = true;
+      return r;
+    }
+    if (r.headers.count("transfer-encoding")) {
+      while (true) {
+        std::size_t line_end;
+        while ((line_end = buffer_.find("\r\n")) == std::string::npos) {
+          if (!Fill()) return r;
+        }
+        std::size_t size = std::stoul(buffer_.substr(0, line_end), nullptr, 16);
+        while (buffer_.size() < line_end + 2 + size + 2) {
+          if (!Fill()) return r;
+        }
+        std::string chunk = buffer_.substr(line_end + 2, size);
+        EXPECT_EQ(buffer_.substr(line_end + 2 + size, 2), "\r\n");
+        buffer_.erase(0, line_end + 2 + size + 2);
+        if (size == 0) {
+          r.complete = true;
+          return r;
+        }
+        r.body += chunk;
+        if (on_chunk && !on_chunk(chunk)) return r;
+      }
+    }
+    std::size_t length = r.headers.count("content-length") ? std::stoul(r.headers["content-length"]) : 0;
+    while (buffer_.size() < length) {
+      if (!Fill()) return r;
+    }
+    r.body = buffer_.substr(0, length);
+    buffer_.erase(0, length);
+    r.complete = true;
+    return r;
+  }
+
+  // True if the server closed the connection (EOF) within `timeout` (other data is skipped).
+  bool ClosedWithin(std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      pollfd pfd{fd_, POLLIN, 0};
+      int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+      if (::poll(&pfd, 1, std::max(left, 1)) <= 0) continue;
+      char chunk[4096];
+      ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (n <= 0) return true;
+    }
+    return false;
+  }
+
+  std::string& buffer() { return buffer_; }
+  bool Fill(int timeout_ms = 5000) {
+    pollfd pfd{fd_, POLLIN, 0};
+    if (::poll(&pfd, 1, timeout_ms) <= 0) return false;
+    char chunk[16384];
+    ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) return false;
+    buffer_.append(chunk, static_cast<std::size_t>(n));
+    return true;
+  }
+
+ private:
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+std::string Get(const std::string& target, const std::string& extra = "", const std::string& method = "GET") {
+  return method + " " + target + " HTTP/1.1\r\nHost: test\r\n" + extra + "\r\n";
+}
+
+std::string Gunzip(const std::string& data) {
+  z_stream z{};
+  EXPECT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
+  std::string out;
+  char buf[16384];
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  int rc;
+  do {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - z.avail_out);
+  } while (rc == Z_OK);
+  EXPECT_EQ(rc, Z_STREAM_END);
+  inflateEnd(&z);
+  return out;
+}
+
+std::string BigJson() {
+  std::string body = "[";
+  for (int i = 0; i < 500; ++i) body += (i ? "," : "") + std::string("{\"height\":") + std::to_string(i) + ",\"hash\":\"ab\"}";
+  return body + "]";
+}
+
+// A one-shot gate handlers can wait on.
+class Gate {
+ public:
+  void Open() {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  bool Wait(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+class AsyncServerTest : public ::testing::Test {
+ protected:
+  void StartServer(AsyncServerOptions options = {}) {
+    options.registry = &registry_;
+    server_ = std::make_unique<AsyncServer>(std::move(options));
+    AddRoutes(*server_);
+    server_->Start();
+    port_ = server_->Port();
+  }
+
+  virtual void AddRoutes(AsyncServer& server) {
+    server.Route("GET", "/x", [](const Request&, AsyncResponseWriter& w) { w.Send(200, "application/json", "{\"ok\":true}"); });
+    server.Route("GET", "/blocks/{hash}", [](const Request& r, AsyncResponseWriter& w) {
+      w.Send(200, "text/plain", "param:" + *r.Param("hash") + " route:" + r.route + " path:" + r.path);
+    });
+    server.Route("GET", "/blocks/latest", [](const Request& r, AsyncResponseWriter& w) {
+      w.Send(200, "text/plain", "latest route:" + r.route);
+    });
+    server.Route("GET", "/a/{x}/c", [](const Request&, AsyncResponseWriter& w) { w.Send(200, "text/plain", "a-x-c"); });
+    server.Route("GET", "/a/b/{y}", [](const Request& r, AsyncResponseWriter& w) {
+      w.Send(200, "text/plain", "a-b-y:" + *r.Param("y"));
+    });
+    server.Route("POST", "/echo", [](const Request& r, AsyncResponseWriter& w) {
+      const std::string* q = r.QueryValue("q");
+      w.Send(200, "text/plain", r.body + "|" + (q ? *q : std::string("-")));
+    });
+    server.Route("GET", "/big", [](const Request&, AsyncResponseWriter& w) {
+      w.Send(200, "application/json", BigJson(), {{"Cache-Control", "max-age=5"}});
+    });
+    server.Route("GET", "/etag", [](const Request&, AsyncResponseWriter& w) {
+      w.Send(200, "application/json", "{\"v\":1}", {{"ETag", "\"v1\""}, {"Cache-Control", "max-age=60"}});
+    });
+    server.Route("GET", "/own-cors", [](const Request&, AsyncResponseWriter& w) {
+      w.Send(200, "application/json", "{}", {{"Access-Control-Allow-Origin", "https://evil.example"}});
+    });
+    // A plain ResponseWriter handler (the adapter).
+    server.Route("GET", "/plain", [](const Request&, ResponseWriter& w) { w.Send(200, "text/plain", "plain"); });
+    AddObservabilityRoutes(server, registry_, [](std::string& reason) {
+      reason = "warming up";
+      return false;
+    });
+  }
+
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+
+  metrics::Registry registry_;
+  std::unique_ptr<AsyncServer> server_;
+  std::uint16_t port_ = 0;
+};
+
+TEST_F(AsyncServerTest, RoutesWithParametersAndPrecedence) {
+  StartServer();
+  RawClient c(port_);
+  c.Send(Get("/blocks/abc"));
+  auto r = c.Read();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "param:abc route:/blocks/{hash} path:/blocks/abc");
+  c.Send(Get("/blocks/latest"));
+  EXPECT_EQ(c.Read().body, "latest route:/blocks/latest");
+  c.Send(Get("/blocks/ab%2Fcd%20e?x=1"));
+  EXPECT_EQ(c.Read().body, "param:ab/cd e route:/blocks/{hash} path:/blocks/ab/cd e");
+  c.Send(Get("/a/b/c"));  // exact "b" in the second segment wins over {x}
+  EXPECT_EQ(c.Read().body, "a-b-y:c");
+  c.Send(Get("/a/z/c"));
+  EXPECT_EQ(c.Read().body, "a-x-c");
+  c.Send("POST /echo?q=a%20b HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_EQ(c.Read().body, "hello|a b");
+  c.Send(Get("/plain"));
+  EXPECT_EQ(c.Read().body, "plain");
+  c.Send(Get("/healthz"));
+  EXPECT_EQ(c.Read().body, "ok\n");
+  c.Send(Get("/readyz"));
+  auto ready = c.Read();
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_EQ(ready.body, "warming up\n");
+
+  auto routes = server_->Routes();
+  EXPECT_EQ(routes.size(), 13u);
+  EXPECT_EQ(routes[1].pattern, "/blocks/{hash}");
+}
+
+TEST_F(AsyncServerTest, NotFoundAndMethodNotAllowedAreJson) {
+  StartServer();
+  RawClient c(port_);
+  c.Send(Get("/nope"));
+  auto r = c.Read();
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.Header("content-type"), "application/json");
+  EXPECT_EQ(r.body, "{\"code\":404,\"message\":\"no such path: /nope\"}");
+  c.Send(Get("/blocks/"));  // an empty segment does not fill a parameter
+  EXPECT_EQ(c.Read().status, 404);
+  c.Send(Get("/blocks/abc", "", "DELETE"));
+  r = c.Read();
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.Header("allow"), "GET, HEAD, OPTIONS");
+  EXPECT_NE(r.body.find("\"code\":405"), std::string::npos);
+  c.Send("GET /echo HTTP/1.1\r\nHost: t\r\n\r\n");
+  r = c.Read();
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.Header("allow"), "POST, OPTIONS");
+  EXPECT_EQ(JsonError(400, "bad \"x\"", "limit"), "{\"code\":400,\"message\":\"bad \\\"x\\\"\",\"parameter\":\"limit\"}");
+}
+
+TEST_F(AsyncServerTest, CustomNotFound) {
+  AsyncServerOptions options;
+  options.registry = &registry_;
+  server_ = std::make_unique<AsyncServer>(options);
+  server_->SetNotFound([](const Request& r, AsyncResponseWriter& w) { w.Send(404, "text/plain", "custom " + r.path); });
+  server_->Start();
+  RawClient c(server_->Port());
+  c.Send(Get("/q"));
+  EXPECT_EQ(c.Read().body, "custom /q");
+}
+
+TEST_F(AsyncServerTest, HeadHasHeadersButNoBody) {
+  StartServer();
+  RawClient c(port_);
+  c.Send(Get("/x", "", "HEAD"));
+  auto r = c.Read(true);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("content-length"), "11");
+  c.Send(Get("/x"));  // the connection is still in sync: no body was sent
+  r = c.Read();
+  EXPECT_EQ(r.body, "{\"ok\":true}");
+}
+
+TEST_F(AsyncServerTest, OptionsAndCors) {
+  AsyncServerOptions options;
+  options.cors_origins = {"https://app.example"};
+  StartServer(options);
+  RawClient c(port_);
+  c.Send(Get("/blocks/abc", "Origin: https://app.example\r\nAccess-Control-Request-Method: GET\r\n", "OPTIONS"));
+  auto r = c.Read();
+  EXPECT_EQ(r.status, 204);
+  EXPECT_EQ(r.Header("allow"), "GET, HEAD, OPTIONS");
+  EXPECT_EQ(r.Header("access-control-allow-origin"), "https://app.example");
+  EXPECT_EQ(r.Header("access-control-allow-methods"), "GET, HEAD, OPTIONS");
+  EXPECT_FALSE(r.Header("access-control-allow-headers").empty());
+  EXPECT_EQ(r.Header("access-control-max-age"), "86400");
+  EXPECT_EQ(r.headers.count("content-length"), 0u);
+
+  c.Send(Get("/blocks/abc", "Origin: https://other.example\r\nAccess-Control-Request-Method: GET\r\n", "OPTIONS"));
+  r = c.Read();
+  EXPECT_EQ(r.status, 204);
+  EXPECT_EQ(r.headers.count("access-control-allow-origin"), 0u);
+  EXPECT_EQ(r.headers.count("access-control-allow-methods"), 0u);
+
+  c.Send(Get("/x", "Origin: https://app.example\r\n"));
+  r = c.Read();
+  EXPECT_EQ(r.Header("access-control-allow-origin"), "https://app.example");
+  EXPECT_EQ(r.Header("access-control-expose-headers"), "ETag");
+  EXPECT_EQ(r.Header("vary"), "Origin");
+  c.Send(Get("/x", "Origin: https://other.example\r\n"));
+  r = c.Read();
+  EXPECT_EQ(r.headers.count("access-control-allow-origin"), 0u);
+  // The handler's own header is replaced by the server's (one header, the allowed origin).
+  c.Send(Get("/own-cors", "Origin: https://app.example\r\n"));
+  r = c.Read();
+  EXPECT_EQ(r.Header("access-control-allow-origin"), "https://app.example");
+  c.Send(Get("/nope", "", "OPTIONS"));
+  EXPECT_EQ(c.Read().status, 404);
+}
+
+TEST_F(AsyncServerTest, CorsAnyOrigin) {
+  AsyncServerOptions options;
+  options.cors_origins = {"*"};
+  StartServer(options);
+  RawClient c(port_);
+  c.Send(Get("/x", "Origin: https://anything.example\r\n"));
+  EXPECT_EQ(c.Read().Header("access-control-allow-origin"), "https://anything.example");
+}
+
+TEST_F(AsyncServerTest, GzipWhenAccepted) {
+  StartServer();
+  RawClient c(port_);
+  c.Send(Get("/big", "Accept-Encoding: deflate, gzip;q=0.8\r\n"));
+  auto r = c.Read();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("content-encoding"), "gzip");
+  EXPECT_EQ(r.Header("vary"), "Accept-Encoding");
+  EXPECT_LT(r.body.size(), BigJson().size() / 4);
+  EXPECT_EQ(Gunzip(r.body), BigJson());
+  c.Send(Get("/big"));
+  r = c.Read();
+  EXPECT_EQ(r.headers.count("content-encoding"), 0u);
+  EXPECT_EQ(r.body, BigJson());
+  c.Send(Get("/big", "Accept-Encoding: gzip;q=0\r\n"));
+  EXPECT_EQ(c.Read().headers.count("content-encoding"), 0u);
+  c.Send(Get("/x", "Accept-Encoding: gzip\r\n"));  // below gzip_min_bytes
+  r = c.Read();
+  EXPECT_EQ(r.headers.count("content-encoding"), 0u);
+  EXPECT_EQ(r.body, "{\"ok\":true}");
+  c.Send(Get("/big", "Accept-Encoding: gzip\r\n", "HEAD"));
+  r = c.Read(true);
+  EXPECT_EQ(r.Header("content-encoding"), "gzip");
+  EXPECT_LT(std::stoul(r.Header("content-length")), BigJson().size() / 4);
+}
+
+TEST_F(AsyncServerTest, IfNoneMatchGives304) {
+  StartServer();
+  RawClient c(port_);
+  c.Send(Get("/etag"));
+  auto r = c.Read();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("etag"), "\"v1\"");
+  for (std::string inm : {"\"v1\"", "\"v0\", W/\"v1\"", "*"}) {
+    c.Send(Get("/etag", "If-None-Match: " + inm + "\r\n"));
+    r = c.Read();
+    EXPECT_EQ(r.status, 304) << inm;
+    EXPECT_EQ(r.Header("etag"), "\"v1\"");
+    EXPECT_EQ(r.Header("cache-control"), "max-age=60");
+    EXPECT_EQ(r.headers.count("content-length"), 0u);
+    EXPECT_TRUE(r.body.empty());
+  }
+  c.Send(Get("/etag", "If-None-Match: \"v0\"\r\n"));
+  r = c.Read();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "{\"v\":1}");
+}
+
+TEST_F(AsyncServerTest, TooLargeBodyAndHeaders) {
+  AsyncServerOptions options;
+  options.max_body_bytes = 1000;
+  options.max_header_bytes = 2000;
+  StartServer(options);
+  {
+    RawClient c(port_);
+    c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1001\r\n\r\n");
+    auto r = c.Read();
+    EXPECT_EQ(r.status, 413);
+    EXPECT_EQ(r.Header("connection"), "close");
+    EXPECT_TRUE(c.ClosedWithin(2s));
+  }
+  {
+    RawClient c(port_);
+    c.Send("GET /x HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(3000, 'a') + "\r\n\r\n");
+    EXPECT_EQ(c.Read().status, 431);
+    EXPECT_TRUE(c.ClosedWithin(2s));
+  }
+  {
+    RawClient c(port_);  // no end of headers yet, but already too long
+    c.Send("GET /x HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(3000, 'a'));
+    EXPECT_EQ(c.Read().status, 431);
+  }
+  {
+    RawClient c(port_);
+    c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+    EXPECT_EQ(c.Read().status, 411);
+  }
+  {
+    RawClient c(port_);
+    c.Send("garbage\r\n\r\n");
+    EXPECT_EQ(c.Read().status, 400);
+  }
+  std::string text = registry_.Render();
+  EXPECT_NE(text.find("ces_api_http_rejected_total{reason=\"too_large\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("ces_api_http_rejected_total{reason=\"header_too_large\"} 2"), std::string::npos);
+}
+
+TEST_F(AsyncServerTest, FullQueueGives503) {
+  Gate release;
+  std::atomic<int> started{0};
+  AsyncServerOptions options;
+  options.worker_threads = 1;
+  options.max_queued_requests = 1;
+  options.registry = &registry_;
+  server_ = std::make_unique<AsyncServer>(options);
+  server_->Route("GET", "/slow", [&](const Request&, AsyncResponseWriter& w) {
+    started.fetch_add(1);
+    release.Wait(10s);
+    w.Send(200, "text/plain", "done");
+  });
+  server_->Start();
+  RawClient a(server_->Port()), b(server_->Port()), c(server_->Port());
+  a.Send(Get("/slow"));
+  ASSERT_TRUE([&] {
+    for (int i = 0; i < 200 && started.load() == 0; ++i) std::this_thread::sleep_for(10ms);
+    return started.load() == 1;
+  }());
+  b.Send(Get("/slow"));  // queued
+  std::this_thread::sleep_for(100ms);
+  c.Send(Get("/slow"));  // queue full
+  auto r = c.Read();
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.Header("retry-after"), "1");
+  EXPECT_EQ(r.Header("content-type"), "application/json");
+  release.Open();
+  EXPECT_EQ(a.Read().body, "done");
+  EXPECT_EQ(b.Read().body, "done");
+  c.Send(Get("/slow"));  // the connection stays usable after a 503
+  EXPECT_EQ(c.Read().body, "done");
+  EXPECT_NE(registry_.Render().find("ces_api_http_rejected_total{reason=\"queue_full\"} 1"), std::string::npos);
+}
+
+TEST_F(AsyncServerTest, RateLimitGives429) {
+  AsyncServerOptions options;
+  options.rate_limit_per_client = 1;  // burst 2
+  StartServer(options);
+  RawClient c(port_);
+  c.Send(Get("/x"));
+  EXPECT_EQ(c.Read().status, 200);
+  c.Send(Get("/x"));
+  EXPECT_EQ(c.Read().status, 200);
+  c.Send(Get("/x"));
+  auto r = c.Read();
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(r.Header("retry-after"), "1");
+  std::this_thread::sleep_for(1100ms);
+  c.Send(Get("/x"));
+  EXPECT_EQ(c.Read().status, 200);
+}
+
+TEST_F(AsyncServerTest, KeepAliveAndPipelining) {
+  StartServer();
+  RawClient c(port_);
+  for (int i = 0; i < 20; ++i) {
+    c.Send(Get("/blocks/" + std::to_string(i)));
+    EXPECT_EQ(c.Read().body, "param:" + std::to_string(i) + " route:/blocks/{hash} path:/blocks/" + std::to_string(i));
+  }
+  std::string batch;
+  for (int i = 0; i < 10; ++i) batch += Get("/blocks/p" + std::to_string(i));
+  batch += "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc";
+  batch += Get("/x", "Connection: close\r\n");
+  c.Send(batch);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(c.Read().body, "param:p" + std::to_string(i) + " route:/blocks/{hash} path:/blocks/p" + std::to_string(i));
+  }
+  EXPECT_EQ(c.Read().body, "abc|-");
+  auto last = c.Read();
+  EXPECT_EQ(last.Header("connection"), "close");
+  EXPECT_TRUE(c.ClosedWithin(2s));
+  EXPECT_TRUE([&] {
+    for (int i = 0; i < 200 && server_->OpenConnections() > 0; ++i) std::this_thread::sleep_for(5ms);
+    return server_->OpenConnections() == 0;
+  }());
+
+  RawClient old(port_);  // HTTP/1.0 closes unless asked to keep alive
+  old.Send("GET /x HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(old.Read().status, 200);
+  EXPECT_TRUE(old.ClosedWithin(2s));
+
+  std::string text = registry_.Render();
+  EXPECT_NE(text.find("ces_api_http_requests_total{route=\"/blocks/{hash}\",method=\"GET\",status=\"200\"} 30"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("ces_api_http_request_seconds_count{route=\"/blocks/{hash}\"} 30"), std::string::npos);
+}
+
+TEST_F(AsyncServerTest, IdleTimeoutClosesConnection) {
+  AsyncServerOptions options;
+  options.idle_timeout = 200ms;
+  options.request_timeout = 300ms;
+  StartServer(options);
+  RawClient idle(port_);
+  EXPECT_TRUE(idle.ClosedWithin(3s));
+  RawClient partial(port_);
+  partial.Send("GET /x HTTP/1.1\r\n");
+  EXPECT_TRUE(partial.ClosedWithin(3s));
+  EXPECT_TRUE([&] {
+    for (int i = 0; i < 100 && server_->OpenConnections() > 0; ++i) std::this_thread::sleep_for(10ms);
+    return server_->OpenConnections() == 0;
+  }());
+}
+
+// Blocking streams: backpressure, then Cancelled() once the client hangs up.
+TEST_F(AsyncServerTest, BlockingStreamBackpressureAndCancel) {
+  std::atomic<std::size_t> written{0};
+  std::atomic<bool> saw_cancel{false};
+  std::atomic<bool> returned{false};
+  std::atomic<long long> longest_write_ms{0};
+  AsyncServerOptions options;
+  options.stream_write_buffer = 64 * 1024;
+  options.registry = &registry_;
+  server_ = std::make_unique<AsyncServer>(options);
+  server_->Route(
+      "GET", "/stream",
+      [&](const Request&, AsyncResponseWriter& w) {
+        w.StartStream(200, "text/event-stream");
+        const std::string chunk(16 * 1024, 'x');
+        while (!w.Cancelled()) {
+          auto start = Clock::now();
+          if (!w.WriteChunk(chunk)) break;
+          auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+          if (ms > longest_write_ms.load()) longest_write_ms.store(ms);
+          written.fetch_add(chunk.size());
+        }
+        saw_cancel.store(true);
+        returned.store(true);
+      },
+      RouteKind::kDedicated);
+  server_->Start();
+  {
+    RawClient c(server_->Port(), 32 * 1024);
+    c.Send(Get("/stream"));
+    ASSERT_TRUE(c.Fill());
+    // The client does not read: the handler blocks once the kernel buffers and 64 KiB are full.
+    std::this_thread::sleep_for(500ms);
+    std::size_t stalled = written.load();
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(written.load(), stalled);
+    EXPECT_LT(stalled, 16u * 1024 * 1024);
+    EXPECT_EQ(registry_.Render().find("ces_api_http_streams 1") != std::string::npos, true);
+    // Reading resumes the writer.
+    for (int i = 0; i < 200; ++i) c.Fill(100);
+    EXPECT_GT(written.load(), stalled);
+    EXPECT_FALSE(returned.load());
+  }
+  EXPECT_TRUE([&] {
+    for (int i = 0; i < 300 && !returned.load(); ++i) std::this_thread::sleep_for(10ms);
+    return returned.load();
+  }());
+  EXPECT_TRUE(saw_cancel.load());
+  EXPECT_GE(longest_write_ms.load(), 200);
+}
+
+class Recorder {
+ public:
+  void Add(std::shared_ptr<StreamSink> sink) {
+    std::lock_guard lock(mutex_);
+    sinks_.push_back(std::move(sink));
+  }
+  std::vector<std::shared_ptr<StreamSink>> Sinks() {
+    std::lock_guard lock(mutex_);
+    return sinks_;
+  }
+  std::size_t Count() {
+    std::lock_guard lock(mutex_);
+    return sinks_.size();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<StreamSink>> sinks_;
+};
+
+TEST_F(AsyncServerTest, DetachedSinksFanOutAndDropSlowClients) {
+  Recorder sinks;
+  std::atomic<int> closed{0};
+  AsyncServerOptions options;
+  options.registry = &registry_;
+  server_ = std::make_unique<AsyncServer>(options);
+  std::shared_ptr<StreamSink> fast_sink;
+  std::shared_ptr<StreamSink> slow_sink;
+  server_->Route("GET", "/events/{who}", [&](const Request& r, AsyncResponseWriter& w) {
+    w.StartStream(200, "text/event-stream", {{"Cache-Control", "no-cache"}});
+    auto sink = w.Detach(256 * 1024);
+    ASSERT_NE(sink, nullptr);
+    sink->OnClose([&] { closed.fetch_add(1); });
+    sink->Offer(std::string(": hello\n\n"));
+    (*r.Param("who") == "fast" ? fast_sink : slow_sink) = sink;
+    sinks.Add(sink);
+  });
+  server_->Start();
+
+  RawClient fast(server_->Port());
+  RawClient slow(server_->Port(), 16 * 1024);
+  fast.Send(Get("/events/fast"));
+  slow.Send(Get("/events/slow"));
+  ASSERT_TRUE([&] {
+    for (int i = 0; i < 300 && sinks.Count() < 2; ++i) std::this_thread::sleep_for(10ms);
+    return sinks.Count() == 2;
+  }());
+  EXPECT_EQ(server_->OpenConnections(), 2u);
+
+  // A reader thread drains the fast client.
+  std::atomic<std::size_t> fast_bytes{0};
+  std::atomic<bool> fast_done{false};
+  std::thread reader([&] {
+    auto r = fast.Read(false, [&](const std::string& chunk) {
+      fast_bytes.fetch_add(chunk.size());
+      return true;
+    });
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.Header("cache-control"), "no-cache");
+    EXPECT_TRUE(r.complete);
+    EXPECT_NE(r.body.find("bye"), std::string::npos);
+    fast_done.store(true);
+  });
+
+  auto frame = std::make_shared<const std::string>("data: " + std::string(32 * 1024, 'e') + "\n\n");
+  std::size_t offered_fast = 0;
+  std::vector<std::shared_ptr<StreamSink>> all = {fast_sink, slow_sink};
+  bool slow_dropped = false;
+  for (int i = 0; i < 2000; ++i) {
+    for (auto& sink : all) {
+      bool ok = sink->Offer(frame);
+      if (sink == all[0] && ok) offered_fast += frame->size();
+    }
+    // Let the fast reader keep up (the sink never blocks: Offer beyond 256 KiB drops).
+    for (int wait = 0; wait < 5000 && all[0]->Buffered() > 128 * 1024; ++wait) std::this_thread::sleep_for(1ms);
+    if (all[1]->Closed()) {
+      slow_dropped = true;
+      if (i > 100) break;
+    }
+  }
+  EXPECT_TRUE(slow_dropped);
+  EXPECT_FALSE(all[0]->Closed());
+  EXPECT_FALSE(all[1]->Offer(frame));
+  EXPECT_TRUE(slow.ClosedWithin(5s));
+  EXPECT_TRUE([&] {
+    for (int i = 0; i < 300 && closed.load() < 1; ++i) std::this_thread::sleep_for(10ms);
+    return closed.load() == 1;
+  }());
+  all[0]->Close("data: bye\n\n");
+  reader.join();
+  EXPECT_TRUE(fast_done.load());
+  EXPECT_GE(fast_bytes.load(), offered_fast);
+  EXPECT_TRUE([&] {
+    for (int i = 0; i < 300 && closed.load() < 2; ++i) std::this_thread::sleep_for(10ms);
+    return closed.load() == 2;
+  }());
+  // OnClose set after the close runs at once.
+  bool late = false;
+  all[0]->OnClose([&] { late = true; });
+  EXPECT_TRUE(late);
+  EXPECT_NE(registry_.Render().find("ces_api_http_rejected_total{reason=\"slow_client\"} 1"), std::string::npos);
+}
+
+// Abort() on a client that stopped reading: the queue is released at once and the server closes the
+// socket now (the client sees EOF or a reset when it reads), while Close() on the same kind of client
+// keeps the connection until everything queued is written.
+TEST_F(AsyncServerTest, AbortClosesANonReadingClientAtOnce) {
+  Recorder sinks;
+  std::atomic<int> closed{0};
+  AsyncServerOptions options;
+  options.registry = &registry_;
+  server_ = std::make_unique<AsyncServer>(options);
+  std::map<std::string, std::shared_ptr<StreamSink>> by_name;
+  std::mutex by_name_mutex;
+  server_->Route("GET", "/events/{who}", [&](const Request& r, AsyncResponseWriter& w) {
+    w.StartStream(200, "text/event-stream", {});
+    auto sink = w.Detach(64u * 1024 * 1024);
+    ASSERT_NE(sink, nullptr);
+    sink->OnClose([&] { closed.fetch_add(1); });
+    std::lock_guard lock(by_name_mutex);
+    by_name[*r.Param("who")] = sink;
+    sinks.Add(sink);
+  });
+  server_->Start();
+
+  RawClient aborted(server_->Port(), 16 * 1024);
+  RawClient graceful(server_->Port(), 16 * 1024);
+  aborted.Send(Get("/events/aborted"));
+  graceful.Send(Get("/events/graceful"));
+  ASSERT_TRUE([&] {
+    for (int i = 0; i < 300 && sinks.Count() < 2; ++i) std::this_thread::sleep_for(10ms);
+    return sinks.Count() == 2;
+  }());
+  std::shared_ptr<StreamSink> abort_sink;
+  std::shared_ptr<StreamSink> close_sink;
+  {
+    std::lock_guard lock(by_name_mutex);
+    abort_sink = by_name["aborted"];
+    close_sink = by_name["graceful"];
+  }
+
+  // Neither client reads: once the kernel buffers are full, the sinks' queues grow.
+  auto frame = std::make_shared<const std::string>("data: " + std::string(32 * 1024, 'e') + "\n\n");
+  for (int i = 0; i < 2000 && (abort_sink->Buffered() < 1024 * 1024 || close_sink->Buffered() < 1024 * 1024); ++i) {
+    ASSERT_TRUE(abort_sink->Offer(frame));
+    ASSERT_TRUE(close_sink->Offer(frame));
+    if (i % 16 == 15) std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_GE(abort_sink->Buffered(), 1024u * 1024u);
+  ASSERT_GE(close_sink->Buffered(), 1024u * 1024u);
+
+  close_sink->Close("data: bye\n\n");
+  const auto aborted_at = Clock::now();
+  abort_sink->Abort();
+  EXPECT_TRUE(abort_sink->Closed());
+  EXPECT_EQ(abort_sink->Buffered(), 0u);
+  EXPECT_FALSE(abort_sink->Offer(frame));
+  abort_sink->Abort();  // idempotent
+  abort_sink->Close();  // no effect after Abort
+
+  // The server side closes now: OnClose has run and the connection is no longer held.
+  ASSERT_TRUE([&] {
+    for (int i = 0; i < 200 && (closed.load() < 1 || server_->OpenConnections() > 1); ++i) std::this_thread::sleep_for(5ms);
+    return closed.load() == 1 && server_->OpenConnections() == 1;
+  }());
+  const auto closed_after = Clock::now() - aborted_at;
+  EXPECT_LT(closed_after, 1s);
+  RecordProperty("server_closed_us",
+                 static_cast<int>(std::chrono::duration_cast<std::chrono::microseconds>(closed_after).count()));
+  RecordProperty("buffered_before_abort", static_cast<int>(close_sink->Buffered()));
+  // The client sees the end (EOF or reset) once it reads, without draining megabytes first.
+  EXPECT_TRUE(aborted.ClosedWithin(2s));
+
+  // The gracefully closed one still holds its connection and queue: its client has not read it.
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(closed.load(), 1);
+  EXPECT_EQ(server_->OpenConnections(), 1u);
+  EXPECT_GT(close_sink->Buffered(), 0u);
+  // Reading it all ends it normally (with the final data).
+  auto r = graceful.Read();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.complete);
+  EXPECT_NE(r.body.find("bye"), std::string::npos);
+  EXPECT_TRUE([&] {
+    for (int i = 0; i < 300 && closed.load() < 2; ++i) std::this_thread::sleep_for(10ms);
+    return closed.load() == 2;
+  }());
+  // Abort is a deliberate drop, not the sink's own over-limit path: no slow_client rejection counted.
+  EXPECT_EQ(registry_.Render().find("ces_api_http_rejected_total{reason=\"slow_client\"} 1"), std::string::npos);
+}
+
+TEST_F(AsyncServerTest, StopEndsStreamsWithFinalData) {
+  Recorder sinks;
+  std::atomic<bool> blocking_started{false};
+  AsyncServerOptions options;
+  options.stream_final_data = "event: bye\n\n";
+  options.drain_timeout = 3000ms;
+  server_ = std::make_unique<AsyncServer>(options);
+  server_->Route("GET", "/detached", [&](const Request&, AsyncResponseWriter& w) {
+    w.StartStream(200, "text/event-stream");
+    sinks.Add(w.Detach(1 << 20));
+  });
+  server_->Route(
+      "GET", "/blocking",
+      [&](const Request&, AsyncResponseWriter& w) {
+        w.StartStream(200, "text/event-stream");
+        w.WriteChunk("data: first\n\n");
+        blocking_started.store(true);
+        while (!w.Cancelled()) std::this_thread::sleep_for(5ms);
+      },
+      RouteKind::kDedicated);
+  server_->Start();
+  RawClient a(server_->Port()), b(server_->Port()), idle(server_->Port());
+  a.Send(Get("/detached"));
+  b.Send(Get("/blocking"));
+  ASSERT_TRUE([&] {
+    for (int i = 0; i < 300 && (sinks.Count() < 1 || !blocking_started.load()); ++i) std::this_thread::sleep_for(10ms);
+    return sinks.Count() == 1 && blocking_started.load();
+  }());
+  sinks.Sinks()[0]->Offer(std::string("data: one\n\n"));
+  std::this_thread::sleep_for(50ms);
+  auto start = Clock::now();
+  server_->Stop();
+  auto took = Clock::now() - start;
+  EXPECT_LT(took, 1500ms);
+  auto ra = a.Read();
+  EXPECT_TRUE(ra.complete);
+  EXPECT_EQ(ra.body, "data: one\n\nevent: bye\n\n");
+  auto rb = b.Read();
+  EXPECT_TRUE(rb.complete);
+  EXPECT_EQ(rb.body, "data: first\n\nevent: bye\n\n");
+  EXPECT_TRUE(idle.ClosedWithin(1s));
+  EXPECT_TRUE(sinks.Sinks()[0]->Closed());
+  EXPECT_FALSE(sinks.Sinks()[0]->Offer(std::string("late")));
+  server_.reset();
+  EXPECT_FALSE(sinks.Sinks()[0]->Offer(std::string("after the server is gone")));
+}
+
+TEST_F(AsyncServerTest, StopAnswersQueuedRequestsWith503) {
+  Gate release;
+  std::atomic<int> started{0};
+  AsyncServerOptions options;
+  options.worker_threads = 1;
+  options.drain_timeout = 2000ms;
+  server_ = std::make_unique<AsyncServer>(options);
+  server_->Route("GET", "/slow", [&](const Request&, AsyncResponseWriter& w) {
+    started.fetch_add(1);
+    release.Wait(1s);
+    w.Send(200, "text/plain", "done");
+  });
+  server_->Start();
+  RawClient a(server_->Port()), b(server_->Port());
+  a.Send(Get("/slow"));
+  while (started.load() == 0) std::this_thread::sleep_for(5ms);
+  b.Send(Get("/slow"));
+  std::this_thread::sleep_for(100ms);
+  std::thread stopper([&] { server_->Stop(); });
+  auto rb = b.Read();
+  EXPECT_EQ(rb.status, 503);
+  release.Open();
+  auto ra = a.Read();
+  EXPECT_EQ(ra.status, 200);
+  EXPECT_EQ(ra.Header("connection"), "close");
+  stopper.join();
+}
+
+TEST_F(AsyncServerTest, HoldsTwoThousandIdleConnections) {
+  rlimit limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
+  if (limit.rlim_cur < 4200 && limit.rlim_max >= 4200) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_cur < 4200) GTEST_SKIP() << "open file limit " << limit.rlim_cur << " is below 4200";
+  StartServer();
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 2000; ++i) clients.push_back(std::make_unique<RawClient>(port_));
+  EXPECT_TRUE([&] {
+    for (int i = 0; i < 500 && server_->OpenConnections() < 2000; ++i) std::this_thread::sleep_for(10ms);
+    return server_->OpenConnections() == 2000;
+  }());
+  RawClient c(port_);
+  c.Send(Get("/x"));
+  EXPECT_EQ(c.Read().status, 200);
+  for (int i = 0; i < 2000; i += 97) {
+    clients[static_cast<std::size_t>(i)]->Send(Get("/x"));
+    EXPECT_EQ(clients[static_cast<std::size_t>(i)]->Read().status, 200);
+  }
+  EXPECT_NE(registry_.Render().find("ces_api_http_connections 2001"), std::string::npos);
+  clients.clear();
+  EXPECT_TRUE([&] {
+    for (int i = 0; i < 500 && server_->OpenConnections() > 1; ++i) std::this_thread::sleep_for(10ms);
+    return server_->OpenConnections() == 1;
+  }());
+}
+
+TEST_F(AsyncServerTest, MaxConnectionsRefusesExtra) {
+  AsyncServerOptions options;
+  options.max_connections = 2;
+  StartServer(options);
+  RawClient a(port_), b(port_);
+  a.Send(Get("/x"));
+  EXPECT_EQ(a.Read().status, 200);
+  b.Send(Get("/x"));
+  EXPECT_EQ(b.Read().status, 200);
+  RawClient c(port_);
+  EXPECT_TRUE(c.ClosedWithin(2s));
+  EXPECT_NE(registry_.Render().find("ces_api_http_rejected_total{reason=\"connections\"} 1"), std::string::npos);
+}
+
+TEST_F(AsyncServerTest, HandlerExceptionGives500) {
+  AsyncServerOptions options;
+  server_ = std::make_unique<AsyncServer>(options);
+  server_->Route("GET", "/throw", [](const Request&, AsyncResponseWriter&) { throw std::runtime_error("boom"); });
+  server_->Route("GET", "/silent", [](const Request&, AsyncResponseWriter&) {});
+  server_->Start();
+  RawClient c(server_->Port());
+  c.Send(Get("/throw"));
+  EXPECT_EQ(c.Read().status, 500);
+  c.Send(Get("/silent"));
+  EXPECT_EQ(c.Read().status, 500);
+}
+
+TEST(AsyncServerStart, BindFailureThrows) {
+  AsyncServerOptions options;
+  AsyncServer first(options);
+  first.Start();
+  options.port = first.Port();
+  AsyncServer second(options);
+  EXPECT_THROW(second.Start(), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace ces::http
