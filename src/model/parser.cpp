@@ -1422,6 +1422,26 @@ void Dispatch(std::string_view type, od::value& body, Rows& out, ParseResult& re
   result.outcome = Outcome::kStored;
 }
 
+// Records the event's identity on the rows that keep one (a transaction under the slot of its event).
+void StampIdentity(Rows& rows, std::string_view event_type, const EventIdentity& identity) {
+  for (auto& r : rows.blocks) r.event = identity;
+  for (auto& r : rows.faults) r.event = identity;
+  for (auto& r : rows.finality_signatures) r.event = identity;
+  for (auto& r : rows.steps) r.event = identity;
+  auto ends_with = [&](std::string_view suffix) {
+    return event_type.size() >= suffix.size() && event_type.substr(event_type.size() - suffix.size()) == suffix;
+  };
+  for (auto& r : rows.transactions) {
+    if (ends_with("Accepted")) {
+      r.accepted_event = identity;
+    } else if (ends_with("Processed")) {
+      r.processed_event = identity;
+    } else if (ends_with("Expired")) {
+      r.expired_event = identity;
+    }
+  }
+}
+
 }  // namespace
 
 struct Parser::Impl {
@@ -1442,7 +1462,7 @@ struct Parser::Impl {
 Parser::Parser() : impl_(std::make_unique<Impl>()) {}
 Parser::~Parser() = default;
 
-ParseResult Parser::Parse(std::string_view payload, Rows& out) {
+ParseResult Parser::Parse(std::string_view payload, Rows& out, const EventIdentity& identity) {
   ParseResult result;
   Rows& rows = impl_->scratch;
   rows.Clear();
@@ -1484,6 +1504,7 @@ ParseResult Parser::Parse(std::string_view payload, Rows& out) {
     result.reason = std::string("invalid JSON (") + e.what() + ")";
     return result;
   }
+  if (identity.Known()) StampIdentity(rows, result.event_type, identity);
   result.rows = rows.Count();
   out.Append(std::move(rows));
   return result;

@@ -10,6 +10,10 @@ void Fill(std::optional<T>& into, const std::optional<T>& from) {
   if (!into && from) into = from;
 }
 
+void Fill(EventIdentity& into, const EventIdentity& from) {
+  if (!into.Known() && from.Known()) into = from;
+}
+
 template <class T>
 void Move(std::vector<T>& into, std::vector<T>& from) {
   if (into.empty()) {
@@ -59,6 +63,9 @@ void Merge(TransactionRow& into, const TransactionRow& from) {
   Fill(into.current_price, from.current_price);
   Fill(into.size_estimate, from.size_estimate);
   Fill(into.transfer_count, from.transfer_count);
+  Fill(into.accepted_event, from.accepted_event);
+  Fill(into.processed_event, from.processed_event);
+  Fill(into.expired_event, from.expired_event);
 }
 
 void Merge(EraRow& into, const EraRow& from) {

@@ -1,5 +1,7 @@
 // The versioned schema migrations, embedded in the binary. Never edit a migration that was
 // released: add a new one (the checksum of every applied migration is verified).
+#include "migration_002.hpp"
+#include "migration_003.hpp"
 #include "ces/postgres/migrations.hpp"
 
 namespace ces::postgres {
@@ -256,6 +258,8 @@ CREATE TABLE consumer_positions (
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "initial schema", kInitialSchema},
+      {2, kMigration002Name, kMigration002},
+      {3, kMigration003Name, kMigration003},
   };
   return kMigrations;
 }

@@ -37,7 +37,7 @@ std::size_t Utf8Length(std::string_view text, std::size_t i) {
 }
 
 template <class Row, class F>
-void Emit(std::vector<Statement>& out, const char* table, const char* head, const char* tail,
+void Emit(std::vector<Statement>& out, const char* table, const char* head, std::string_view tail,
           const std::vector<Row>& rows, std::size_t chunk, F&& values) {
   for (std::size_t start = 0; start < rows.size(); start += chunk) {
     SqlWriter w;
@@ -67,6 +67,26 @@ std::vector<Row> MergeByKey(const std::vector<Row>& rows, KeyF&& key) {
     } else {
       model::Merge(out[it->second], row);
     }
+  }
+  return out;
+}
+
+// The four identity columns (source, stream, event id, api version); NULLs when unknown.
+void Identity(SqlWriter& w, const model::EventIdentity& id) {
+  if (!id.Known()) {
+    w.Raw("NULL,NULL,NULL,NULL");
+    return;
+  }
+  w.Text(id.source).Raw(",").Text(id.stream).Raw(",").Int(id.event_id).Raw(",").Text(id.api_version);
+}
+
+// "<p>_source = CASE WHEN t.<p>_event_id IS NULL THEN EXCLUDED.<p>_source ELSE t.<p>_source END, …":
+// the identity of the first stored event of that kind wins, all four columns together.
+std::string KeepFirstIdentity(const std::string& prefix) {
+  std::string out;
+  for (const char* column : {"_source", "_stream", "_event_id", "_api_version"}) {
+    const std::string c = prefix + column;
+    out += ", " + c + " = CASE WHEN t." + prefix + "_event_id IS NULL THEN EXCLUDED." + c + " ELSE t." + c + " END";
   }
   return out;
 }
@@ -141,14 +161,16 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
     Emit(out, "blocks",
          "INSERT INTO blocks (block_hash, height, era_id, parent_hash, state_root_hash, body_hash, accumulated_seed,"
          " random_bit, timestamp, proposer, protocol_version, is_switch_block, block_version, deploy_count,"
-         " transfer_count, transaction_count, current_gas_price, last_switch_block_hash)",
+         " transfer_count, transaction_count, current_gas_price, last_switch_block_hash, event_source, event_stream,"
+         " event_id, event_api_version)",
          "ON CONFLICT (block_hash) DO NOTHING", rows.blocks, chunk, [](SqlWriter& w, const BlockRow& r) {
            w.Text(r.block_hash).Raw(",").Int(r.height).Raw(",").Int(r.era_id).Raw(",").Text(r.parent_hash).Raw(",");
            w.Text(r.state_root_hash).Raw(",").Text(r.body_hash).Raw(",").Text(r.accumulated_seed).Raw(",");
            w.Bool(r.random_bit).Raw(",").Text(r.timestamp).Raw(",").Text(r.proposer).Raw(",");
            w.Text(r.protocol_version).Raw(",").Bool(r.is_switch_block).Raw(",").Int(r.block_version).Raw(",");
            w.Int(r.deploy_count).Raw(",").Int(r.transfer_count).Raw(",").Int(r.transaction_count).Raw(",");
-           w.Int(r.current_gas_price).Raw(",").Text(r.last_switch_block_hash);
+           w.Int(r.current_gas_price).Raw(",").Text(r.last_switch_block_hash).Raw(",");
+           Identity(w, r.event);
          });
   }
   if (!rows.block_transactions.empty()) {
@@ -167,8 +189,11 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
          "INSERT INTO transactions AS t (transaction_hash, kind, status, accepted, block_hash, initiator_public_key,"
          " initiator_account_hash, timestamp, ttl, chain_name, pricing_mode, gas_price, gas_price_tolerance,"
          " payment_amount, entry_point, target, target_id, approvals_count, execution_version, success, error_message,"
-         " gas_limit, consumed, cost, refund, current_price, size_estimate, transfer_count)",
-         "ON CONFLICT (transaction_hash) DO UPDATE SET"
+         " gas_limit, consumed, cost, refund, current_price, size_estimate, transfer_count, accepted_source,"
+         " accepted_stream, accepted_event_id, accepted_api_version, processed_source, processed_stream,"
+         " processed_event_id, processed_api_version, expired_source, expired_stream, expired_event_id,"
+         " expired_api_version)",
+         std::string("ON CONFLICT (transaction_hash) DO UPDATE SET"
          " status = CASE WHEN t.status = 'processed' OR EXCLUDED.status = 'processed' THEN 'processed'"
          " WHEN t.status = 'expired' OR EXCLUDED.status = 'expired' THEN 'expired' ELSE 'accepted' END,"
          " accepted = t.accepted OR EXCLUDED.accepted,"
@@ -191,7 +216,8 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
          " cost = COALESCE(t.cost, EXCLUDED.cost), refund = COALESCE(t.refund, EXCLUDED.refund),"
          " current_price = COALESCE(t.current_price, EXCLUDED.current_price),"
          " size_estimate = COALESCE(t.size_estimate, EXCLUDED.size_estimate),"
-         " transfer_count = COALESCE(t.transfer_count, EXCLUDED.transfer_count)",
+         " transfer_count = COALESCE(t.transfer_count, EXCLUDED.transfer_count)") +
+             KeepFirstIdentity("accepted") + KeepFirstIdentity("processed") + KeepFirstIdentity("expired"),
          merged, chunk, [](SqlWriter& w, const TransactionRow& r) {
            w.Text(r.transaction_hash).Raw(",").Text(r.kind).Raw(",").Text(TxStatusName(r.status)).Raw(",");
            w.Bool(r.accepted).Raw(",").Text(r.block_hash).Raw(",").Text(r.initiator_public_key).Raw(",");
@@ -201,7 +227,12 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
            w.Text(r.target).Raw(",").Text(r.target_id).Raw(",").Int(r.approvals_count).Raw(",");
            w.Int(r.execution_version).Raw(",").Bool(r.success).Raw(",").Text(r.error_message).Raw(",");
            w.Text(r.gas_limit).Raw(",").Text(r.consumed).Raw(",").Text(r.cost).Raw(",").Text(r.refund).Raw(",");
-           w.Int(r.current_price).Raw(",").Int(r.size_estimate).Raw(",").Int(r.transfer_count);
+           w.Int(r.current_price).Raw(",").Int(r.size_estimate).Raw(",").Int(r.transfer_count).Raw(",");
+           Identity(w, r.accepted_event);
+           w.Raw(",");
+           Identity(w, r.processed_event);
+           w.Raw(",");
+           Identity(w, r.expired_event);
          });
   }
   if (!rows.transfers.empty()) {
@@ -309,25 +340,31 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
          });
   }
   if (!rows.faults.empty()) {
-    Emit(out, "faults", "INSERT INTO faults (era_id, public_key, timestamp)",
+    Emit(out, "faults",
+         "INSERT INTO faults (era_id, public_key, timestamp, event_source, event_stream, event_id, event_api_version)",
          "ON CONFLICT (era_id, public_key) DO NOTHING", rows.faults, chunk, [](SqlWriter& w, const FaultRow& r) {
-           w.Int(r.era_id).Raw(",").Text(r.public_key).Raw(",").Text(r.timestamp);
+           w.Int(r.era_id).Raw(",").Text(r.public_key).Raw(",").Text(r.timestamp).Raw(",");
+           Identity(w, r.event);
          });
   }
   if (!rows.finality_signatures.empty()) {
     Emit(out, "finality_signatures",
          "INSERT INTO finality_signatures (block_hash, public_key, era_id, block_height, chain_name_hash, signature,"
-         " version)",
+         " version, event_source, event_stream, event_id, event_api_version)",
          "ON CONFLICT (block_hash, public_key) DO NOTHING", rows.finality_signatures, chunk,
          [](SqlWriter& w, const FinalitySignatureRow& r) {
            w.Text(r.block_hash).Raw(",").Text(r.public_key).Raw(",").Int(r.era_id).Raw(",").Int(r.block_height);
-           w.Raw(",").Text(r.chain_name_hash).Raw(",").Text(r.signature).Raw(",").Int(r.version);
+           w.Raw(",").Text(r.chain_name_hash).Raw(",").Text(r.signature).Raw(",").Int(r.version).Raw(",");
+           Identity(w, r.event);
          });
   }
   if (!rows.steps.empty()) {
-    Emit(out, "steps", "INSERT INTO steps (era_id, effect_count, effect_bytes, format)",
+    Emit(out, "steps",
+         "INSERT INTO steps (era_id, effect_count, effect_bytes, format, event_source, event_stream, event_id,"
+         " event_api_version)",
          "ON CONFLICT (era_id) DO NOTHING", rows.steps, chunk, [](SqlWriter& w, const StepRow& r) {
-           w.Int(r.era_id).Raw(",").Int(r.effect_count).Raw(",").Int(r.effect_bytes).Raw(",").Int(r.format);
+           w.Int(r.era_id).Raw(",").Int(r.effect_count).Raw(",").Int(r.effect_bytes).Raw(",").Int(r.format).Raw(",");
+           Identity(w, r.event);
          });
   }
   if (!rows.rejected_events.empty()) {

@@ -62,10 +62,16 @@ inline long Count(postgres::Connection& db, const std::string& table, const std:
   return std::stol(Scalar(db, "SELECT count(*) FROM " + table + (where.empty() ? "" : " WHERE " + where)));
 }
 
-// md5 of a table's rows in a canonical order: equal digests = identical tables.
+// md5 of a table's rows in a canonical order: equal digests = identical tables. The event identity
+// columns (migration 2: which node's copy of an event came first) are left out.
 inline std::string Digest(postgres::Connection& db, const std::string& table) {
-  return Scalar(db, "SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '') FROM " +
-                        table + " t");
+  const std::string row =
+      "(to_jsonb(t) - ARRAY['event_source','event_stream','event_id','event_api_version','accepted_source',"
+      "'accepted_stream','accepted_event_id','accepted_api_version','processed_source','processed_stream',"
+      "'processed_event_id','processed_api_version','expired_source','expired_stream','expired_event_id',"
+      "'expired_api_version'])::text";
+  return Scalar(db, "SELECT count(*) || ':' || coalesce(md5(string_agg(" + row + ", E'\\n' ORDER BY " + row +
+                        ")), '') FROM " + table + " t");
 }
 
 inline std::map<std::string, std::string> Digests(postgres::Connection& db) {
@@ -116,6 +122,28 @@ inline Service StartStore(const std::string& dir, const std::string& name, const
   if (wait_ready) {
     EXPECT_TRUE(WaitUntil([&] { return HttpGet(s.url() + "/readyz").first == 200; }, seconds(60))) << s.process->Log();
   }
+  return s;
+}
+
+// MONGO_URI with its database replaced by `database` (keeps hosts and query parameters).
+inline std::string MongoDatabaseUri(const std::string& database) {
+  std::string uri = RequireEnv("MONGO_URI");
+  const auto scheme = uri.find("://");
+  const auto slash = uri.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  const auto query = uri.find('?');
+  std::string base = slash == std::string::npos ? uri.substr(0, query) : uri.substr(0, slash);
+  return base + "/" + database + (query == std::string::npos ? "" : uri.substr(query));
+}
+
+// audit-consume of the pipeline `prefix` into the MongoDB database `database` (group <prefix>audit).
+inline Service StartAuditConsumer(const std::string& dir, const std::string& prefix, const std::string& database) {
+  Service s;
+  s.port = FreePort();
+  std::vector<std::string> args = {"audit-consume", "--kafka", RequireEnv("KAFKA_BOOTSTRAP"), "--topic-prefix", prefix,
+                                   "--mongo", MongoDatabaseUri(database), "--listen",
+                                   "127.0.0.1:" + std::to_string(s.port), "--group", prefix + "audit",
+                                   "--backoff-initial", "0.2", "--backoff-max", "2"};
+  s.process = std::make_unique<Process>(args, dir + "/audit-consume.log");
   return s;
 }
 

@@ -245,7 +245,15 @@ struct StoreConsumer::Impl {
   }
 
   void Parse(const kafka::Message& m, model::Rows& rows, Tally& tally) {
-    model::ParseResult r = parser.Parse(m.value, rows);
+    // The event's identity in the audit store, recorded on its rows (docs/schema.md, migration 2).
+    model::EventIdentity identity;
+    if (std::optional<std::uint32_t> id = ingest::ParseEventId(Header(m, ingest::header::kEventId))) {
+      identity.source = Header(m, ingest::header::kSource);
+      identity.stream = Header(m, ingest::header::kStream);
+      identity.event_id = *id;
+      identity.api_version = Header(m, ingest::header::kApiVersion);
+    }
+    model::ParseResult r = parser.Parse(m.value, rows, identity);
     const std::string label = TypeLabel(r.event_type);
     switch (r.outcome) {
       case model::Outcome::kStored: {

@@ -34,8 +34,10 @@ class Parser {
   Parser(const Parser&) = delete;
   Parser& operator=(const Parser&) = delete;
 
-  // Appends the rows of one event to `out`. On rejection nothing is appended.
-  ParseResult Parse(std::string_view payload, Rows& out);
+  // Appends the rows of one event to `out`. On rejection nothing is appended. `identity` (when known)
+  // is recorded on the rows that keep it: blocks, transactions (as the Accepted, Processed or Expired
+  // event), faults, finality signatures and steps.
+  ParseResult Parse(std::string_view payload, Rows& out, const EventIdentity& identity = {});
 
   // A node JSON-RPC response of chain_get_era_info_by_switch_block (1.x): the era's seigniorage
   // allocations as validator/delegator reward rows (source "rpc"). On failure returns false with

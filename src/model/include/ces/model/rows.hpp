@@ -21,6 +21,17 @@ namespace ces::model {
 using OptText = std::optional<std::string>;
 using OptInt = std::optional<std::int64_t>;
 
+// The node event a row came from: the Kafka headers source, stream, event-id and api-version (the
+// audit store's identity of the event, docs/audit.md). Unknown (event_id empty) for a record without
+// a node identity; the columns are then NULL.
+struct EventIdentity {
+  std::string source;
+  std::string stream;
+  OptInt event_id;
+  std::string api_version;
+  bool Known() const { return event_id.has_value(); }
+};
+
 struct BlockRow {
   std::string block_hash;
   std::int64_t height = 0;
@@ -40,6 +51,7 @@ struct BlockRow {
   int transaction_count = 0;      // every transaction/deploy hash of the block
   OptInt current_gas_price;       // 2.x
   OptText last_switch_block_hash; // 2.x
+  EventIdentity event;            // the BlockAdded event
 };
 
 // Which transactions a block holds, in block order.
@@ -86,9 +98,14 @@ struct TransactionRow {
   OptInt current_price;
   OptInt size_estimate;
   OptInt transfer_count;
+  // The Accepted, Processed and Expired events (each: the first one stored wins).
+  EventIdentity accepted_event;
+  EventIdentity processed_event;
+  EventIdentity expired_event;
 };
 
-// Combines two rows of the same hash (any order gives the same result).
+// Combines two rows of the same hash (any order gives the same result, except for the event
+// identities, where the first row wins).
 void Merge(TransactionRow& into, const TransactionRow& from);
 
 struct TransferRow {
@@ -194,6 +211,7 @@ struct FaultRow {
   std::int64_t era_id = 0;
   std::string public_key;
   std::string timestamp;
+  EventIdentity event;
 };
 
 struct FinalitySignatureRow {
@@ -204,6 +222,7 @@ struct FinalitySignatureRow {
   OptText chain_name_hash;        // V2
   std::string signature;
   int version = 1;                // 1: 1.x flat or 2.x V1; 2: V2
+  EventIdentity event;
 };
 
 struct StepRow {
@@ -211,6 +230,7 @@ struct StepRow {
   std::int64_t effect_count = 0;  // transforms (1.x) / execution_effects (2.x)
   std::int64_t effect_bytes = 0;  // size of the effects JSON
   int format = 1;                 // 1: execution_effect{transforms}; 2: execution_effects[]
+  EventIdentity event;
 };
 
 // An event that could not be turned into rows: identity + reason.
