@@ -35,7 +35,9 @@ RUN ldd build/casper-event-store | awk '/=> \// { print $3 }' \
       | cut -d: -f1 | sort -u \
       | grep -Ev '^(libc6|libgcc-s1)$' > /runtime-packages.txt \
     && cat /runtime-packages.txt \
-    && install -D -m 0755 build/casper-event-store /out/casper-event-store
+    && install -D -m 0755 build/casper-event-store /out/casper-event-store \
+    && . ./versions.env \
+    && cp -r "/opt/casper-event-store/tools/swagger-ui-dist-${SWAGGER_UI_DIST_VERSION}" /out/swagger-ui
 
 FROM ${DEBIAN_IMAGE} AS runtime
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -48,6 +50,9 @@ RUN apt-get update -q \
     && groupadd --system --gid 10001 ces \
     && useradd --system --uid 10001 --gid ces --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ces
 COPY --from=build /out/casper-event-store /usr/local/bin/casper-event-store
+# the static Swagger UI that `api` serves at /swagger-ui/
+COPY --from=build /out/swagger-ui /usr/share/casper-event-store/swagger-ui
+ENV CES_SWAGGER_UI_DIR=/usr/share/casper-event-store/swagger-ui
 # every shared library resolves
 RUN ! ldd /usr/local/bin/casper-event-store | grep -q 'not found' \
     && /usr/local/bin/casper-event-store --version

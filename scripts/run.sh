@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: local stack + a node (the fake node replaying the recordings, or NODE=URL for a real
-# one) + the pipeline so far (produce). Runs in the foreground; Ctrl-C stops the services, the stack
-# keeps running (scripts/stack down stops it).
+# one) + the whole pipeline (produce, store-consume, audit-consume) + the query API. Runs in the
+# foreground; Ctrl-C stops the services, the stack keeps running (scripts/stack down stops it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -46,11 +46,15 @@ $bin store-consume --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "${CES_TOPIC_PREFIX
   --migrate --listen "${CES_STORE_LISTEN:-127.0.0.1:18104}" >"$logs/store-consume.log" 2>&1 &
 pids+=($!)
 
-# Kafka -> MongoDB audit store (docs/audit.md), and the replay API over it (docs/api.md).
+# Kafka -> MongoDB audit store (docs/audit.md).
 $bin audit-consume --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "${CES_TOPIC_PREFIX:-}" --mongo "$MONGO_URI" \
   --listen "${CES_AUDIT_LISTEN:-127.0.0.1:18103}" >"$logs/audit-consume.log" 2>&1 &
 pids+=($!)
-$bin api --mongo "$MONGO_URI" --listen "${CES_API_LISTEN:-127.0.0.1:18105}" >"$logs/api.log" 2>&1 &
+# The query API: REST over the model (docs/api-rest.md), sidecar-compatible lookups (docs/api-sidecar.md),
+# replay of the audit store and live SSE from Kafka (docs/api.md), OpenAPI + Swagger UI (docs/api-docs.md).
+$bin api --postgres "$POSTGRES_URI" --mongo "$MONGO_URI" --kafka "$KAFKA_BOOTSTRAP" \
+  --topic-prefix "${CES_TOPIC_PREFIX:-}" --cors-origin "${CES_CORS_ORIGINS:-*}" \
+  --listen "${CES_API_LISTEN:-127.0.0.1:18105}" >"$logs/api.log" 2>&1 &
 pids+=($!)
 
 cat <<MSG
@@ -59,7 +63,9 @@ pipeline running:
   produce     http://${CES_PRODUCE_LISTEN:-127.0.0.1:18102}/metrics   (log $logs/produce.log)
   store-consume http://${CES_STORE_LISTEN:-127.0.0.1:18104}/metrics   (log $logs/store-consume.log)   psql "$POSTGRES_URI" -c 'select height, era_id from blocks order by height desc limit 5'
   audit-consume http://${CES_AUDIT_LISTEN:-127.0.0.1:18103}/metrics   (log $logs/audit-consume.log)
-  api         http://${CES_API_LISTEN:-127.0.0.1:18105}/events   e.g. curl -N 'http://${CES_API_LISTEN:-127.0.0.1:18105}/events?max_events=5'
+  api         http://${CES_API_LISTEN:-127.0.0.1:18105}/swagger-ui/   (log $logs/api.log)
+              curl 'http://${CES_API_LISTEN:-127.0.0.1:18105}/api/v1/blocks?size=3'
+              curl -N 'http://${CES_API_LISTEN:-127.0.0.1:18105}/events?max_events=5'
   Kafka       $KAFKA_BOOTSTRAP   e.g. kcat -b $KAFKA_BOOTSTRAP -t ${CES_TOPIC_PREFIX:-}main -C -f '%h %s\n' -c 5
 Ctrl-C stops the services.
 MSG

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything needed to build the project and to run the local stack
-# (scripts/stack): Debian packages, the Kafka jars from Maven Central and a
-# FerretDB binary built from its Go module.
+# (scripts/stack): Debian packages, the Kafka jars from Maven Central, a
+# FerretDB binary built from its Go module, and from npm the Swagger UI files
+# the API serves plus puppeteer-core for its browser check.
 #
 # Idempotent: every step first checks whether its result is already there, so a
 # second run only checks and takes a few seconds.
@@ -43,6 +44,8 @@ APT_PACKAGES=(
     libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
     "postgresql-${POSTGRES_MAJOR}" "postgresql-client-${POSTGRES_MAJOR}"
     zookeeper openjdk-17-jre-headless kcat maven curl netcat-openbsd python3
+    zlib1g-dev ccache wrk
+    nodejs chromium
 )
 
 missing_packages() {
@@ -217,10 +220,64 @@ else
 fi
 
 # --------------------------------------------------------------------------
-# 5. Summary
+# 5. Swagger UI (npm swagger-ui-dist, served by `api` at /swagger-ui/) and
+#    puppeteer-core for its browser check (tests/browser), which drives
+#    Debian's chromium (step 1).
+# --------------------------------------------------------------------------
+SWAGGER_UI_DIST_VERSION="${SWAGGER_UI_DIST_VERSION:-5.35.0}"
+PUPPETEER_CORE_VERSION="${PUPPETEER_CORE_VERSION:-24.43.1}"
+# npm: Debian's package only when no npm is there (a NodeSource nodejs ships its own and conflicts with it)
+if ! command -v npm >/dev/null 2>&1; then
+    log "apt: installing npm"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -q || fail "apt-get update failed"
+    $SUDO apt-get install -y -q --no-install-recommends npm || fail "apt-get install failed for: npm"
+fi
+command -v npm >/dev/null 2>&1 || fail "npm not found after installing it"
+rm -rf "$CES_TOOLS"/.swagger-ui-build.* "$CES_TOOLS"/.puppeteer-build.*
+
+SWAGGER_UI_DIR="$CES_TOOLS/swagger-ui-dist-${SWAGGER_UI_DIST_VERSION}"
+if [ -f "$SWAGGER_UI_DIR/swagger-ui-bundle.js" ] && [ -f "$SWAGGER_UI_DIR/index.html" ]; then
+    log "swagger-ui: ${SWAGGER_UI_DIST_VERSION} already in $SWAGGER_UI_DIR"
+else
+    log "swagger-ui: fetching swagger-ui-dist@${SWAGGER_UI_DIST_VERSION} with npm pack"
+    work="$(mktemp -d "$CES_TOOLS/.swagger-ui-build.XXXXXX")"
+    tarball="$(cd "$work" && npm pack --silent "swagger-ui-dist@${SWAGGER_UI_DIST_VERSION}" | tail -n1)" \
+        || { rm -rf "$work"; fail "npm pack swagger-ui-dist@${SWAGGER_UI_DIST_VERSION} failed"; }
+    tar -xzf "$work/$tarball" -C "$work" || { rm -rf "$work"; fail "cannot unpack $tarball"; }
+    [ -f "$work/package/swagger-ui-bundle.js" ] || { rm -rf "$work"; fail "swagger-ui-dist package has no swagger-ui-bundle.js"; }
+    rm -rf "$SWAGGER_UI_DIR"
+    mv "$work/package" "$SWAGGER_UI_DIR"
+    rm -rf "$work"
+    log "swagger-ui: installed $SWAGGER_UI_DIR"
+fi
+
+PUPPETEER_DIR="$CES_TOOLS/puppeteer-core-${PUPPETEER_CORE_VERSION}"
+if [ -f "$PUPPETEER_DIR/node_modules/puppeteer-core/package.json" ] \
+        && grep -q "\"version\": \"${PUPPETEER_CORE_VERSION}\"" "$PUPPETEER_DIR/node_modules/puppeteer-core/package.json"; then
+    log "puppeteer-core: ${PUPPETEER_CORE_VERSION} already in $PUPPETEER_DIR"
+else
+    log "puppeteer-core: installing ${PUPPETEER_CORE_VERSION} with npm"
+    work="$(mktemp -d "$CES_TOOLS/.puppeteer-build.XXXXXX")"
+    if ! (cd "$work" && printf '{"name":"ces-browser-check","private":true}\n' >package.json \
+            && npm install --silent --no-audit --no-fund --ignore-scripts "puppeteer-core@${PUPPETEER_CORE_VERSION}" >npm.log 2>&1); then
+        tail -n 40 "$work/npm.log" >&2 || true
+        rm -rf "$work"
+        fail "npm install puppeteer-core@${PUPPETEER_CORE_VERSION} failed"
+    fi
+    rm -f "$work/npm.log"
+    chmod 755 "$work"
+    rm -rf "$PUPPETEER_DIR"
+    mv "$work" "$PUPPETEER_DIR"
+    log "puppeteer-core: installed into $PUPPETEER_DIR/node_modules"
+fi
+
+# --------------------------------------------------------------------------
+# 6. Summary
 # --------------------------------------------------------------------------
 log "java:     $("$JAVA" -version 2>&1 | head -n1)"
 log "postgres: $("$PG_BIN/postgres" --version)"
 log "kcat:     $(kcat -V 2>&1 | head -n1)"
+log "node:     $(node --version), chromium: $(/usr/bin/chromium --version 2>/dev/null || echo missing)"
 log "tools:    $CES_TOOLS"
 log "done"

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "ces/audit/keys.hpp"
+#include "ces/audit/lookup.hpp"
 #include "ces/audit/query.hpp"
 #include "ces/audit/record.hpp"
 #include "ces/audit/sse.hpp"
@@ -21,6 +22,10 @@ constexpr std::size_t kStreamBatchBytes = 8u * 1024u * 1024u;
 constexpr std::size_t kListMaxBytes = 16u * 1024u * 1024u;
 
 const http::Headers kCors = {{"Access-Control-Allow-Origin", "*"}};
+const http::Headers kStreamHeaders = {
+    {"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}, {"Access-Control-Allow-Origin", "*"}};
+// A replay written through a sink waits while this much is unwritten.
+constexpr std::size_t kSinkHighWater = 1024u * 1024u;
 
 std::int64_t NowMs() { return time::UnixMillis(time::Now()); }
 
@@ -105,12 +110,13 @@ struct ReplayApi::Metrics {
   metrics::Histogram& first_event;
 };
 
-ReplayApi::ReplayApi(mongo::AuditStore& store, ReplayApiOptions options, metrics::Registry& registry)
+ReplayApi::ReplayApi(mongo::AuditStore& store, ReplayApiOptions options, metrics::Registry& registry, LiveHub* hub)
     : store_(store),
       options_(std::move(options)),
       metrics_(std::make_unique<Metrics>(registry)),
       log_(store, options_.cache_bytes),
-      watcher_(log_, options_.poll_interval) {}
+      watcher_(log_, options_.poll_interval),
+      hub_(hub) {}
 
 ReplayApi::~ReplayApi() { Stop(); }
 
@@ -118,6 +124,13 @@ void ReplayApi::Start() {
   mongo::Status status = store_.DetectServer();
   if (status.ok) status = log_.Preload();
   if (!status.ok) log::Warn("mongodb not reachable yet; will keep trying", {{"error", status.message}});
+  if (status.ok && hub_) {
+    // Until a node announces one through Kafka, live subscribers are greeted with the stored version.
+    auto sources = store_.ListSources();
+    if (sources.ok()) {
+      for (const auto& s : sources.value) hub_->SeedApiVersion(s.source, s.api_version);
+    }
+  }
   watcher_.PollOnce();
   watcher_.Start();
 }
@@ -139,11 +152,29 @@ std::vector<mongo::ChainHead> ReplayApi::Heads(const audit::HeadWatcher::Snapsho
   return out;
 }
 
+void ReplayApi::Register(http::AsyncServer& server) {
+  using http::AsyncResponseWriter;
+  using http::Request;
+  server.Route(
+      "GET", "/events", [this](const Request& r, AsyncResponseWriter& w) { HandleStream(r, w, {}, &w); },
+      http::RouteKind::kDedicated);
+  for (const char* route : {"main", "deploys", "sigs"}) {
+    server.Route(
+        "GET", std::string("/events/") + route,
+        [this, route](const Request& r, AsyncResponseWriter& w) { HandleStream(r, w, {route}, &w); },
+        http::RouteKind::kDedicated);
+  }
+  server.Route("GET", "/api/v1/events", [this](const Request& r, AsyncResponseWriter& w) { HandleList(r, w); });
+  server.Route("GET", "/api/v1/sources", [this](const Request& r, AsyncResponseWriter& w) { HandleSources(r, w); });
+  server.Route("GET", "/api/v1/events/{source}/{stream}/{id}",
+               [this](const Request& r, AsyncResponseWriter& w) { HandleEvent(r, w); });
+}
+
 void ReplayApi::Register(http::Server& server, ApiRouter& router) {
-  server.Route("GET", "/events", [this](const http::Request& r, http::ResponseWriter& w) { HandleStream(r, w, {}); });
+  server.Route("GET", "/events", [this](const http::Request& r, http::ResponseWriter& w) { HandleStream(r, w, {}, nullptr); });
   for (const char* route : {"main", "deploys", "sigs"}) {
     server.Route("GET", std::string("/events/") + route, [this, route](const http::Request& r, http::ResponseWriter& w) {
-      HandleStream(r, w, {route});
+      HandleStream(r, w, {route}, nullptr);
     });
   }
   server.Route("GET", "/api/v1/events", [this](const http::Request& r, http::ResponseWriter& w) { HandleList(r, w); });
@@ -185,14 +216,50 @@ bool ResolveStartFrom(mongo::AuditStore& store, audit::ReplayQuery& query, std::
 
 }  // namespace
 
+void ReplayApi::HandleLive(audit::ReplayQuery query, http::ResponseWriter& writer, http::AsyncResponseWriter& async) {
+  auto ticket = hub_->Admit();
+  if (!ticket) {
+    SendJsonError(writer, 503,
+                  "too many live subscribers (limit " + std::to_string(hub_->options().max_subscribers) + ")");
+    return;
+  }
+  if (!writer.StartStream(200, "text/event-stream", kStreamHeaders)) return;
+  auto sink = async.Detach(hub_->SinkLimit());
+  if (!sink) return;
+  LiveHub::Subscription subscription;
+  subscription.query = std::move(query);
+  hub_->Subscribe(std::move(ticket), std::move(sink), std::move(subscription));
+}
+
+std::optional<std::map<kafka::TopicPartition, std::int64_t>> ReplayApi::LiveEdge(
+    const audit::Positions& positions, const std::vector<mongo::ChainHead>& heads) const {
+  const auto topics = hub_->Topics();
+  std::map<kafka::TopicPartition, std::int64_t> out;
+  for (const auto& pos : positions) {
+    if (std::find(topics.begin(), topics.end(), pos.chain.topic) == topics.end()) return std::nullopt;
+    auto head = std::find_if(heads.begin(), heads.end(), [&](const mongo::ChainHead& h) { return h.chain == pos.chain; });
+    if (head == heads.end() || head->seq < 0) {
+      if (pos.seq != 0 || pos.index != 0) return std::nullopt;
+      continue;  // nothing stored of this partition: 0
+    }
+    if (pos.seq != head->seq + 1 || pos.index != 0) return std::nullopt;
+    out[{pos.chain.topic, pos.chain.partition}] = head->end;
+  }
+  return out;
+}
+
 void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter& writer,
-                             std::vector<std::string> routes) {
+                             std::vector<std::string> routes, http::AsyncResponseWriter* async) {
   const auto started = std::chrono::steady_clock::now();
   audit::QueryLimits limits{options_.default_page_size, options_.max_page_size};
   auto parsed = audit::ParseReplayQuery(request.query, audit::QueryKind::kStream, std::move(routes), limits);
   if (!parsed.query) {
     metrics_->bad_requests.Inc();
     SendJsonError(writer, 400, parsed.error.message, parsed.error.parameter);
+    return;
+  }
+  if (hub_ && async && !parsed.query->start_from && !parsed.query->from_ms && !parsed.query->to_ms) {
+    HandleLive(std::move(*parsed.query), writer, *async);
     return;
   }
   StreamSlot slot(streams_, options_.max_streams);
@@ -234,10 +301,23 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
   reader_options.prefetch = true;  // overlap the store's work with sending
   audit::ReplayReader reader(log_, query, positions.value, reader_options);
   reader.UpdateHeads(heads);
-  if (!writer.StartStream(200, "text/event-stream",
-                          {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}, {"Access-Control-Allow-Origin", "*"}})) {
-    return;
+  if (!writer.StartStream(200, "text/event-stream", kStreamHeaders)) return;
+  // With the hub, the stream is written through a sink from the start (flow control on its buffer),
+  // so that it can be handed over to the hub at the live edge.
+  std::shared_ptr<http::StreamSink> sink;
+  if (hub_ && async && !query.to_ms) {
+    sink = async->Detach(hub_->SinkLimit());
+    if (!sink) return;
   }
+  bool handed_over = false;
+  struct EndSink {  // a stream that was not handed over ends with its handler
+    std::shared_ptr<http::StreamSink>& sink;
+    bool& handed_over;
+    ~EndSink() {
+      if (sink && !handed_over) sink->Close();
+    }
+  } end_sink{sink, handed_over};
+  std::vector<mongo::ChainHead> current_heads = heads;
   metrics_->streams_total.Inc();
   metrics_->streams.Add(1);
   struct Gauge {
@@ -252,16 +332,24 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
   bool first_event_observed = false;
   std::string out;
   auto last_write = std::chrono::steady_clock::now();
+  auto cancelled = [&writer, &sink] { return sink ? sink->Closed() : writer.Cancelled(); };
   auto flush = [&]() -> bool {
     if (out.empty()) return true;
-    const bool ok = writer.WriteChunk(out);
+    bool ok = false;
+    if (sink) {
+      while (sink->Buffered() > kSinkHighWater && !sink->Closed()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      ok = sink->Offer(std::move(out));
+    } else {
+      ok = writer.WriteChunk(out);
+    }
     out.clear();
     last_write = std::chrono::steady_clock::now();
     return ok;
   };
-  auto cancelled = [&writer] { return writer.Cancelled(); };
   std::chrono::milliseconds retry{500};
-  while (!writer.Cancelled()) {
+  while (!cancelled()) {
     std::size_t want = 1024;
     if (query.max_events) want = static_cast<std::size_t>(std::min<std::uint64_t>(want, *query.max_events - sent));
     audit::ReplayReader::Batch batch;
@@ -333,6 +421,21 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
         }
       }
     }
+    if (sink) {
+      // The live edge: join the hub if its ring reaches back to where the store ends.
+      if (auto edge = LiveEdge(reader.positions(), current_heads)) {
+        auto ticket = hub_->Admit();
+        if (ticket) {
+          LiveHub::Subscription subscription;
+          subscription.query = query;
+          subscription.sent = sent;
+          subscription.announced = announced;
+          const auto result = hub_->Attach(ticket, sink, std::move(subscription), *edge);
+          if (result == LiveHub::AttachResult::kAttached) handed_over = true;
+          if (result != LiveHub::AttachResult::kNotCovered) return;
+        }
+      }
+    }
     auto next = watcher_.WaitForChange(
         seen_version,
         std::max<std::chrono::milliseconds>(
@@ -342,7 +445,8 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
         cancelled);
     if (next.version != seen_version) {
       seen_version = next.version;
-      reader.UpdateHeads(Heads(next));
+      current_heads = Heads(next);
+      reader.UpdateHeads(current_heads);
     } else if (std::chrono::steady_clock::now() - last_write >= options_.keepalive) {
       audit::AppendSseKeepAlive(out);
       if (!flush()) return;
@@ -428,7 +532,13 @@ void ReplayApi::HandleEvent(const http::Request& request, http::ResponseWriter& 
   // /api/v1/events/{source}/{stream}/{id}: the source is URL-encoded but may hold '/' once decoded, so
   // split from the right (stream names and ids have no '/').
   static constexpr std::string_view kPrefix = "/api/v1/events/";
-  std::string_view rest = std::string_view(request.path).substr(kPrefix.size());
+  std::string joined;  // the AsyncServer's pattern route gives the parts as parameters
+  if (request.Param("source") && request.Param("stream") && request.Param("id")) {
+    joined = *request.Param("source") + "/" + *request.Param("stream") + "/" + *request.Param("id");
+  } else {
+    joined = request.path.substr(std::min(request.path.size(), kPrefix.size()));
+  }
+  std::string_view rest = joined;
   const auto id_slash = rest.rfind('/');
   if (id_slash == std::string_view::npos) {
     SendJsonError(writer, 404, "expected /api/v1/events/{source}/{stream}/{id}");
@@ -454,15 +564,19 @@ void ReplayApi::HandleEvent(const http::Request& request, http::ResponseWriter& 
     SendJsonError(writer, 400, "the stream must not be empty", "stream");
     return;
   }
-  const std::string identity = std::string(source) + " " + std::string(stream) + " " + std::to_string(id);
-  mongo::Result<std::optional<mongo::EventRecord>> event;
+  // On FerretDB the lookup goes through the replay log from the watcher's heads (an _id lookup there
+  // reads the whole `events` collection); on MongoDB through the `events` _id index.
+  std::vector<mongo::ChainHead> heads;
   if (store_.server_kind() == mongo::ServerKind::kFerretDb) {
-    // FerretDB reads the whole `events` collection for an _id lookup; the replay log finds the event
-    // through its checkpoint and one segment instead.
-    event = FindInLog(std::string(source), std::string(stream), id);
-  } else {
-    event = store_.GetEvent(identity);
+    auto snapshot = watcher_.Current();
+    if (!snapshot.ok) {
+      metrics_->store_errors.Inc();
+      SendJsonError(writer, 503, "the audit store is unavailable: " + snapshot.error);
+      return;
+    }
+    heads = Heads(snapshot);
   }
+  auto event = audit::FindEvent(store_, log_, &heads, std::string(source), std::string(stream), id);
   if (!event.ok()) {
     metrics_->store_errors.Inc();
     SendJsonError(writer, 503, "the audit store is unavailable: " + event.status.message);
@@ -477,41 +591,6 @@ void ReplayApi::HandleEvent(const http::Request& request, http::ResponseWriter& 
   headers.push_back({"ETag", "\"" + event.value->sha256 + "\""});
   headers.push_back({"X-Event-Type", event.value->type});
   writer.Send(200, "application/json", event.value->payload, headers);
-}
-
-mongo::Result<std::optional<mongo::EventRecord>> ReplayApi::FindInLog(const std::string& source,
-                                                                      const std::string& stream, std::uint32_t id) {
-  using R = mongo::Result<std::optional<mongo::EventRecord>>;
-  audit::ReplayQuery query;
-  query.sources = {source};
-  query.streams = {stream};
-  query.start_from = id;
-  auto snapshot = watcher_.Current();
-  if (!snapshot.ok) return R::Fail(mongo::Status::Error(-1, snapshot.error));
-  const auto heads = Heads(snapshot);
-  auto positions = audit::InitialPositions(log_, query, heads, {stream});
-  if (!positions.ok()) return R::Fail(positions.status);
-  audit::ReplayReader reader(log_, query, positions.value);
-  reader.UpdateHeads(heads);
-  // Ids of one stream grow along the log; look a little further than the first id >= `id` in case a
-  // re-sent event was stored out of order.
-  for (int examined = 0; examined < 64;) {
-    audit::ReplayReader::Batch batch;
-    mongo::Status status = reader.Next(16, 1u << 30, batch);
-    if (!status.ok) return R::Fail(status);
-    for (mongo::EventRecord& e : batch.events) {
-      ++examined;
-      if (e.event_id != id) continue;
-      if (e.payload_in_gridfs) {
-        auto payload = log_.GetPayloadFile(e.id);
-        if (!payload.ok()) return R::Fail(payload.status);
-        e.payload = std::move(payload.value);
-      }
-      return R::Ok(std::move(e));
-    }
-    if (batch.caught_up) break;
-  }
-  return R::Ok(std::nullopt);
 }
 
 void ReplayApi::HandleSources(const http::Request& request, http::ResponseWriter& writer) {

@@ -1,6 +1,8 @@
 #pragma once
 // The replay endpoints of `api` (docs/api.md):
-//   GET /events, /events/main, /events/deploys, /events/sigs   SSE replay, then live
+//   GET /events, /events/main, /events/deploys, /events/sigs   SSE replay, then live (with a LiveHub:
+//                                                              live-only clients go straight to the hub,
+//                                                              replays are handed over at the live edge)
 //   GET /api/v1/events                                         JSON pages with a cursor
 //   GET /api/v1/events/{source}/{stream}/{id}                  one payload, byte-exact
 //   GET /api/v1/sources                                        the nodes and streams in the store
@@ -12,8 +14,10 @@
 #include <string>
 
 #include "ces/audit/replay.hpp"
+#include "ces/http/async_server.hpp"
 #include "ces/http/server.hpp"
 #include "ces/mongo/audit_store.hpp"
+#include "live_hub.hpp"
 #include "router.hpp"
 
 namespace ces::metrics {
@@ -35,26 +39,36 @@ struct ReplayApiOptions {
 
 class ReplayApi {
  public:
-  ReplayApi(mongo::AuditStore& store, ReplayApiOptions options, metrics::Registry& registry);
+  // `hub` (optional, outlives this object): live events come from Kafka through the hub instead of
+  // by tailing the store.
+  ReplayApi(mongo::AuditStore& store, ReplayApiOptions options, metrics::Registry& registry, LiveHub* hub = nullptr);
   ~ReplayApi();
   ReplayApi(const ReplayApi&) = delete;
   ReplayApi& operator=(const ReplayApi&) = delete;
 
+  // Adds the routes (no I/O): SSE routes run on dedicated threads (a live-only stream returns at once
+  // after handing its connection to the hub), the JSON routes on the worker pool.
+  void Register(http::AsyncServer& server);
+  // The same routes on the thread-per-connection server (no hand-over: live by tailing the store).
   void Register(http::Server& server, ApiRouter& router);
-  // Starts the head watcher (the store may be down: it keeps polling).
+  // Starts the head watcher (the store may be down: it keeps polling); seeds the hub's ApiVersion.
   void Start();
   void Stop();
   bool Ready(std::string& reason) const;
 
  private:
   struct Metrics;
-  void HandleStream(const http::Request& request, http::ResponseWriter& writer, std::vector<std::string> routes);
+  void HandleStream(const http::Request& request, http::ResponseWriter& writer, std::vector<std::string> routes,
+                    http::AsyncResponseWriter* async);
+  // A client without start_from/from_time/to_time: straight to the hub.
+  void HandleLive(audit::ReplayQuery query, http::ResponseWriter& writer, http::AsyncResponseWriter& async);
+  // The replay's next Kafka offset per partition when every chain of `positions` is read to its head
+  // in `heads` and belongs to the hub's topics; nullopt otherwise.
+  std::optional<std::map<kafka::TopicPartition, std::int64_t>> LiveEdge(const audit::Positions& positions,
+                                                                        const std::vector<mongo::ChainHead>& heads) const;
   void HandleList(const http::Request& request, http::ResponseWriter& writer);
   void HandleEvent(const http::Request& request, http::ResponseWriter& writer);
   void HandleSources(const http::Request& request, http::ResponseWriter& writer);
-  // An event by identity through the replay log (FerretDB: no index-backed lookups).
-  mongo::Result<std::optional<mongo::EventRecord>> FindInLog(const std::string& source, const std::string& stream,
-                                                              std::uint32_t id);
   std::vector<mongo::ChainHead> Heads(const audit::HeadWatcher::Snapshot& snapshot) const;
 
   mongo::AuditStore& store_;
@@ -62,6 +76,7 @@ class ReplayApi {
   std::unique_ptr<Metrics> metrics_;
   audit::StoreLogSource log_;
   audit::HeadWatcher watcher_;
+  LiveHub* hub_ = nullptr;
   std::atomic<std::size_t> streams_{0};
 };
 

@@ -1,0 +1,93 @@
+#pragma once
+// A bounded pool of PostgreSQL connections for the query API (libpq underneath, kept out of this
+// header). At most `size` connections exist; a caller waits at most `acquire_timeout` for one, then
+// gets nothing (the API answers 503). Connections open lazily, run in UTC with ISO dates, and keep a
+// per-connection cache of prepared statements keyed by their SQL text.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ces::metrics {
+class Registry;
+}
+
+namespace ces::query {
+
+struct PoolOptions {
+  std::string uri;  // libpq URI or key=value string (a multi-host URI works)
+  std::size_t size = 8;
+  std::chrono::milliseconds acquire_timeout{2000};
+  int connect_timeout_s = 5;
+  int statement_timeout_ms = 10000;  // a runaway query is cancelled by the server
+};
+
+// The rows of one statement, values as PostgreSQL text.
+class ResultSet {
+ public:
+  ResultSet();
+  ~ResultSet();
+  ResultSet(ResultSet&&) noexcept;
+  ResultSet& operator=(ResultSet&&) noexcept;
+  int Rows() const;
+  int Columns() const;
+  bool IsNull(int row, int col) const;
+  std::string_view Value(int row, int col) const;
+
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// What a statement's failure means.
+struct QueryError {
+  bool failed = false;
+  bool bad_input = false;  // SQLSTATE class 22 (data exception): the parameters were refused
+  std::string message;
+  explicit operator bool() const { return failed; }
+};
+
+class Pool;
+
+// A connection borrowed from the pool; returned on destruction.
+class Lease {
+ public:
+  Lease(Lease&&) noexcept;
+  ~Lease();
+  // Runs `sql` as a prepared statement (prepared once per connection) with text parameters.
+  QueryError Execute(const std::string& sql, const std::vector<std::string>& params, ResultSet& out);
+
+ private:
+  friend class Pool;
+  struct Slot;
+  Lease(Pool* pool, Slot* slot);
+  Pool* pool_;
+  Slot* slot_;
+};
+
+class Pool {
+ public:
+  explicit Pool(PoolOptions options, metrics::Registry* registry = nullptr);
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // A connection, or nullopt when none became free within acquire_timeout or none could be opened
+  // (`error` says which).
+  std::optional<Lease> Acquire(std::string* error = nullptr);
+  // Closes idle connections; leased ones close when returned.
+  void Close();
+  std::size_t Open() const;
+  std::size_t InUse() const;
+
+ private:
+  friend class Lease;
+  void Release(Lease::Slot* slot, bool broken);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ces::query

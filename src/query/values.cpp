@@ -1,0 +1,197 @@
+#include "ces/query/values.hpp"
+
+#include <cctype>
+
+#include "blake2b.hpp"
+#include "ces/common/log.hpp"
+
+namespace ces::query {
+namespace {
+
+bool IsHex(std::string_view text) {
+  for (char c : text) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return c - 'A' + 10;
+}
+
+bool Digits(std::string_view text, std::size_t pos, std::size_t n, int& value) {
+  if (pos + n > text.size()) return false;
+  value = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (text[i] < '0' || text[i] > '9') return false;
+    value = value * 10 + (text[i] - '0');
+  }
+  return true;
+}
+
+constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+}  // namespace
+
+std::optional<std::string> ParseHash(std::string_view text) {
+  if (text.size() != 64 || !IsHex(text)) return std::nullopt;
+  return Lower(text);
+}
+
+std::optional<std::string> ParsePublicKey(std::string_view text) {
+  if (!IsHex(text)) return std::nullopt;
+  if (text.size() == 66 && text.substr(0, 2) == "01") return Lower(text);
+  if (text.size() == 68 && text.substr(0, 2) == "02") return Lower(text);
+  return std::nullopt;
+}
+
+std::string AccountHashOf(const std::string& public_key) {
+  std::string preimage = public_key.substr(0, 2) == "01" ? "ed25519" : "secp256k1";
+  preimage.push_back('\0');
+  for (std::size_t i = 2; i + 1 < public_key.size(); i += 2) {
+    preimage.push_back(static_cast<char>(HexValue(public_key[i]) * 16 + HexValue(public_key[i + 1])));
+  }
+  const auto digest = Blake2b256(reinterpret_cast<const std::uint8_t*>(preimage.data()), preimage.size());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(64);
+  for (auto b : digest) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+std::optional<Account> ParseAccount(std::string_view text) {
+  if (auto key = ParsePublicKey(text)) return Account{*key, AccountHashOf(*key)};
+  if (text.substr(0, 13) == "account-hash-") text.remove_prefix(13);
+  if (auto hash = ParseHash(text)) return Account{std::nullopt, *hash};
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> ParseNonNegative(std::string_view text) {
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  std::uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (value > 9223372036854775807ULL) return std::nullopt;
+  return static_cast<std::int64_t>(value);
+}
+
+bool IsRfc3339(std::string_view t) {
+  int year, month, day, hour, minute, second;
+  if (!Digits(t, 0, 4, year) || t.size() < 20 || t[4] != '-' || !Digits(t, 5, 2, month) || t[7] != '-' ||
+      !Digits(t, 8, 2, day) || (t[10] != 'T' && t[10] != 't' && t[10] != ' ') || !Digits(t, 11, 2, hour) ||
+      t[13] != ':' || !Digits(t, 14, 2, minute) || t[16] != ':' || !Digits(t, 17, 2, second)) {
+    return false;
+  }
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > kDays[month - 1] || hour > 23 || minute > 59 ||
+      second > 59) {
+    return false;
+  }
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (month == 2 && day == 29 && !leap) return false;
+  std::size_t pos = 19;
+  if (pos < t.size() && t[pos] == '.') {
+    ++pos;
+    const std::size_t start = pos;
+    while (pos < t.size() && t[pos] >= '0' && t[pos] <= '9') ++pos;
+    if (pos == start || pos - start > 9) return false;
+  }
+  if (pos == t.size()) return false;
+  if (t[pos] == 'Z' || t[pos] == 'z') return pos + 1 == t.size();
+  if (t[pos] != '+' && t[pos] != '-') return false;
+  int oh, om;
+  return pos + 6 == t.size() && Digits(t, pos + 1, 2, oh) && t[pos + 3] == ':' && Digits(t, pos + 4, 2, om) &&
+         oh <= 23 && om <= 59;
+}
+
+std::string Base64UrlEncode(std::string_view data) {
+  std::string out;
+  out.reserve((data.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < data.size(); i += 3) {
+    const std::uint32_t n = (static_cast<std::uint8_t>(data[i]) << 16) | (static_cast<std::uint8_t>(data[i + 1]) << 8) |
+                            static_cast<std::uint8_t>(data[i + 2]);
+    out.push_back(kBase64Url[(n >> 18) & 63]);
+    out.push_back(kBase64Url[(n >> 12) & 63]);
+    out.push_back(kBase64Url[(n >> 6) & 63]);
+    out.push_back(kBase64Url[n & 63]);
+  }
+  if (i < data.size()) {
+    std::uint32_t n = static_cast<std::uint8_t>(data[i]) << 16;
+    if (i + 1 < data.size()) n |= static_cast<std::uint8_t>(data[i + 1]) << 8;
+    out.push_back(kBase64Url[(n >> 18) & 63]);
+    out.push_back(kBase64Url[(n >> 12) & 63]);
+    if (i + 1 < data.size()) out.push_back(kBase64Url[(n >> 6) & 63]);
+  }
+  return out;
+}
+
+std::optional<std::string> Base64UrlDecode(std::string_view text) {
+  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  if (text.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '-') v = 62;
+    else if (c == '_') v = 63;
+    else return std::nullopt;
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+void AppendJsonString(std::string& out, std::string_view text) {
+  out.push_back('"');
+  log::AppendJsonEscaped(out, text);
+  out.push_back('"');
+}
+
+void AppendJsonTime(std::string& out, std::string_view t) {
+  // "YYYY-MM-DD HH:MM:SS[.f…]+00"
+  if (t.size() < 19 || t[10] != ' ') {
+    AppendJsonString(out, t);  // infinity or an unexpected form: as PostgreSQL wrote it
+    return;
+  }
+  out.push_back('"');
+  out.append(t.substr(0, 10));
+  out.push_back('T');
+  out.append(t.substr(11, 8));
+  out.push_back('.');
+  std::size_t pos = 19;
+  int digits = 0;
+  if (pos < t.size() && t[pos] == '.') {
+    ++pos;
+    while (pos < t.size() && t[pos] >= '0' && t[pos] <= '9') {
+      if (digits < 3) out.push_back(t[pos]);
+      ++digits;
+      ++pos;
+    }
+  }
+  for (; digits < 3; ++digits) out.push_back('0');
+  out += "Z\"";
+}
+
+}  // namespace ces::query

@@ -1,0 +1,500 @@
+#include "live_hub.hpp"
+
+#include <librdkafka/rdkafka.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+
+#include "ces/audit/record.hpp"
+#include "ces/audit/sse.hpp"
+#include "ces/common/log.hpp"
+#include "ces/common/metrics.hpp"
+#include "ces/common/time.hpp"
+
+namespace ces::services::api {
+
+namespace {
+
+constexpr std::int64_t kUnknownFrom = std::numeric_limits<std::int64_t>::max();
+constexpr std::chrono::milliseconds kPollTimeout{50};
+constexpr std::chrono::milliseconds kMaintainInterval{500};
+
+std::string UniqueGroupId() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = 0;
+  return "casper-event-store-api-live-" + std::string(host) + "-" + std::to_string(getpid()) + "-" +
+         std::to_string(time::UnixMillis(time::Now()));
+}
+
+// High watermarks of `tps` through a metadata-only handle. nullopt for a partition that did not answer.
+std::map<kafka::TopicPartition, std::int64_t> HighWatermarks(const std::string& brokers, const kafka::Settings& settings,
+                                                             const std::vector<kafka::TopicPartition>& tps) {
+  std::map<kafka::TopicPartition, std::int64_t> out;
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  auto set = [&](const std::string& k, const std::string& v) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+      log::Warn("live hub: kafka setting not applied to the watermark query", {{"setting", k}, {"error", err}});
+    }
+  };
+  set("bootstrap.servers", brokers);
+  for (const auto& [k, v] : settings) {
+    // Only connection settings matter here; consumer-only settings would be rejected by a producer handle.
+    if (k.rfind("security.", 0) == 0 || k.rfind("sasl.", 0) == 0 || k.rfind("ssl.", 0) == 0 ||
+        k == "client.id" || k == "broker.address.family") {
+      set(k, v);
+    }
+  }
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  if (!rk) {
+    log::Warn("live hub: no handle for the watermark query", {{"error", err}});
+    return out;
+  }
+  for (const auto& tp : tps) {
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, tp.topic.c_str(), tp.partition, &low, &high, 10000);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      out[tp] = high;
+    } else {
+      log::Warn("live hub: watermark query failed", {{"topic", tp.topic},
+                                                     {"partition", static_cast<std::int64_t>(tp.partition)},
+                                                     {"error", rd_kafka_err2str(e)}});
+    }
+  }
+  rd_kafka_destroy(rk);
+  return out;
+}
+
+}  // namespace
+
+struct LiveHub::Shared {
+  std::atomic<std::size_t> closed_pending{0};
+};
+
+struct LiveHub::Subscriber {
+  Ticket ticket;
+  std::shared_ptr<http::StreamSink> sink;
+  Subscription sub;
+  // Hand-over: records of these partitions before the offset were sent by the replay.
+  std::vector<std::pair<kafka::TopicPartition, std::int64_t>> min_offsets;
+  std::chrono::steady_clock::time_point last_offer;
+  std::shared_ptr<std::atomic<bool>> closed = std::make_shared<std::atomic<bool>>(false);
+};
+
+struct LiveHub::Entry {
+  mongo::EventRecord record;  // metadata and filter keys (the payload lives in `frame`)
+  std::string route;
+  kafka::TopicPartition tp;
+  std::shared_ptr<const std::string> frame;  // null: not sent (ApiVersion record, re-sent duplicate)
+  std::size_t bytes = 0;
+};
+
+struct LiveHub::Metrics {
+  explicit Metrics(metrics::Registry& r)
+      : subscribers(r.GetGauge("ces_api_sse_subscribers", "Live SSE subscribers attached to the hub")),
+        events(r.GetCounter("ces_api_sse_events_total", "Events read from Kafka and fanned out to live subscribers")),
+        frames(r.GetCounter("ces_api_sse_frames_total", "Event frames queued to live subscribers")),
+        duplicates(r.GetCounter("ces_api_sse_duplicates_total",
+                                "Re-sent records (identity seen recently) not sent again to live subscribers")),
+        rejected(r.GetCounter("ces_api_sse_rejected_total", "Live subscribers refused at --max-subscribers")),
+        handovers(r.GetCounter("ces_api_sse_handovers_total", "Replay streams handed over to the live hub")),
+        dropped_slow(r.GetCounter("ces_api_sse_dropped_subscribers_total",
+                                  "Live subscribers disconnected by the server", {{"reason", "slow"}})),
+        publish(r.GetHistogram("ces_api_sse_publish_seconds",
+                               "Time to queue one event to every live subscriber (the fan-out loop)", {},
+                               metrics::LatencyBuckets())),
+        lag(r.GetHistogram("ces_api_sse_delivery_lag_seconds",
+                           "From received-at (produce read the event) to queued for live subscribers", {},
+                           metrics::LatencyBuckets())) {}
+  metrics::Gauge& subscribers;
+  metrics::Counter& events;
+  metrics::Counter& frames;
+  metrics::Counter& duplicates;
+  metrics::Counter& rejected;
+  metrics::Counter& handovers;
+  metrics::Counter& dropped_slow;
+  metrics::Histogram& publish;
+  metrics::Histogram& lag;
+};
+
+LiveHub::Ticket::~Ticket() {
+  if (count_) count_->fetch_sub(1);
+}
+
+LiveHub::Ticket::Ticket(Ticket&& other) noexcept : count_(other.count_) { other.count_ = nullptr; }
+
+LiveHub::Ticket& LiveHub::Ticket::operator=(Ticket&& other) noexcept {
+  if (this != &other) {
+    if (count_) count_->fetch_sub(1);
+    count_ = other.count_;
+    other.count_ = nullptr;
+  }
+  return *this;
+}
+
+LiveHub::LiveHub(LiveHubOptions options, metrics::Registry& registry)
+    : options_(std::move(options)),
+      metrics_(std::make_unique<Metrics>(registry)),
+      shared_(std::make_shared<Shared>()),
+      keepalive_frame_(std::make_shared<const std::string>(":\n\n")) {
+  if (options_.max_subscribers == 0) throw std::invalid_argument("--max-subscribers must be at least 1");
+  if (options_.subscriber_buffer_bytes == 0) throw std::invalid_argument("--subscriber-buffer must be positive");
+  if (options_.keepalive.count() <= 0) throw std::invalid_argument("--keepalive must be positive");
+  if (options_.group_id.empty()) options_.group_id = UniqueGroupId();
+}
+
+LiveHub::~LiveHub() { Stop(); }
+
+std::size_t LiveHub::SinkLimit() const { return options_.subscriber_buffer_bytes + kafka::kMaxRecordBytes + (1u << 20); }
+
+std::vector<std::string> LiveHub::Topics() const {
+  return {kafka::TopicName(options_.topic_prefix, "main"), kafka::TopicName(options_.topic_prefix, "deploys"),
+          kafka::TopicName(options_.topic_prefix, "sigs")};
+}
+
+std::string LiveHub::RouteOf(const std::string& topic) const { return audit::RouteOfTopic(topic, options_.topic_prefix); }
+
+void LiveHub::Start() {
+  if (options_.kafka_bootstrap.empty() || thread_.joinable()) return;
+  stop_ = false;
+  {
+    std::lock_guard lock(status_mutex_);
+    status_error_ = "waiting for the Kafka partition assignment";
+  }
+  thread_ = std::thread([this] { Run(); });
+}
+
+void LiveHub::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+bool LiveHub::Ready(std::string& reason) const {
+  if (options_.kafka_bootstrap.empty()) return true;
+  std::lock_guard lock(status_mutex_);
+  if (!status_error_.empty()) reason = "live hub: " + status_error_;
+  return status_error_.empty();
+}
+
+void LiveHub::Run() {
+  while (!stop_) {
+    try {
+      kafka::Settings settings = {{"auto.offset.reset", "latest"}};
+      for (const auto& [k, v] : options_.kafka_settings) settings[k] = v;
+      kafka::Consumer consumer(options_.kafka_bootstrap, options_.group_id, settings);
+      kafka::RebalanceHooks hooks;
+      hooks.on_assign = [this](const std::vector<kafka::TopicPartition>& tps) {
+        kafka::StartOffsets start;
+        std::vector<kafka::TopicPartition> unknown;
+        {
+          std::lock_guard lock(mutex_);
+          for (const auto& tp : tps) {
+            auto it = next_.find(tp);
+            if (it != next_.end()) {
+              start[tp] = it->second;  // re-assigned: continue where the hub is
+            } else {
+              unknown.push_back(tp);
+            }
+          }
+        }
+        auto high = HighWatermarks(options_.kafka_bootstrap, options_.kafka_settings, unknown);
+        bool complete = true;
+        for (const auto& tp : unknown) {
+          auto it = high.find(tp);
+          if (it == high.end()) {
+            complete = false;
+            continue;  // auto.offset.reset=latest; the ring never covers this partition (replays stay on the store)
+          }
+          start[tp] = it->second;
+        }
+        OnAssigned(start);
+        std::lock_guard lock(status_mutex_);
+        status_error_ = complete ? "" : "watermarks of some partitions unknown; replays of them stay on the store";
+        if (complete) log::Info("live hub: partitions assigned", {{"count", static_cast<std::uint64_t>(tps.size())}});
+        return start;
+      };
+      hooks.on_revoke = [this](const std::vector<kafka::TopicPartition>&) {
+        std::lock_guard lock(status_mutex_);
+        status_error_ = "Kafka partitions revoked; waiting for the assignment";
+      };
+      consumer.Subscribe(Topics(), hooks);
+      auto last_maintain = std::chrono::steady_clock::now();
+      while (!stop_) {
+        auto messages = consumer.Poll(1000, kPollTimeout);
+        for (const auto& m : messages) Publish(m);
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_maintain >= kMaintainInterval || shared_->closed_pending.load() > 256) {
+          last_maintain = now;
+          Maintain();
+        }
+      }
+      consumer.Close();
+    } catch (const std::exception& e) {
+      log::Error("live hub: kafka consumer failed; restarting", {{"error", e.what()}});
+      {
+        std::lock_guard lock(status_mutex_);
+        status_error_ = std::string("kafka consumer failed: ") + e.what();
+      }
+      for (int i = 0; i < 20 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+}
+
+void LiveHub::OnAssigned(const std::map<kafka::TopicPartition, std::int64_t>& start_offsets) {
+  std::lock_guard lock(mutex_);
+  for (const auto& [tp, offset] : start_offsets) {
+    if (next_.count(tp)) continue;
+    from_[tp] = offset;
+    next_[tp] = offset;
+  }
+  assigned_ = true;
+}
+
+LiveHub::Ticket LiveHub::Admit() {
+  if (admitted_.fetch_add(1) >= options_.max_subscribers) {
+    admitted_.fetch_sub(1);
+    metrics_->rejected.Inc();
+    return Ticket();
+  }
+  return Ticket(&admitted_);
+}
+
+std::size_t LiveHub::Subscribers() const {
+  std::lock_guard lock(mutex_);
+  return subscribers_.size();
+}
+
+void LiveHub::SeedApiVersion(const std::string& source, const std::string& version) {
+  if (version.empty()) return;
+  std::lock_guard lock(mutex_);
+  if (!versions_.count(source)) versions_[source] = version;
+  if (latest_version_.empty()) latest_version_ = version;
+}
+
+std::shared_ptr<const std::string> LiveHub::VersionFrame(const std::string& version) {
+  auto& frame = version_frames_[version];
+  if (!frame) {
+    std::string text;
+    audit::AppendSseApiVersion(text, version);
+    frame = std::make_shared<const std::string>(std::move(text));
+  }
+  return frame;
+}
+
+std::string LiveHub::PreambleVersion(const audit::ReplayQuery& query) const {
+  // One source asked for: its version; otherwise the latest one announced by any node.
+  if (query.sources.size() == 1) {
+    auto it = versions_.find(query.sources.front());
+    if (it != versions_.end()) return it->second;
+  }
+  return latest_version_;
+}
+
+bool LiveHub::OfferTo(Subscriber& sub, const std::shared_ptr<const std::string>& frame,
+                      std::chrono::steady_clock::time_point now) {
+  if (sub.closed->load()) return false;
+  const std::size_t buffered = sub.sink->Buffered();
+  if (buffered > 0 && buffered + frame->size() > options_.subscriber_buffer_bytes) {
+    metrics_->dropped_slow.Inc();
+    log::Debug("live subscriber dropped: too slow", {{"buffered", static_cast<std::uint64_t>(buffered)}});
+    sub.sink->Abort();  // not Close(): a client that does not read would hold the socket and its buffer
+    return false;
+  }
+  if (!sub.sink->Offer(frame)) {
+    // Gone, or past the sink's own (larger) limit: then the sink has dropped the connection itself.
+    if (!sub.closed->load() && buffered > 0) metrics_->dropped_slow.Inc();
+    return false;
+  }
+  sub.last_offer = now;
+  return true;
+}
+
+bool LiveHub::Deliver(Subscriber& sub, const Entry& entry, std::chrono::steady_clock::time_point now) {
+  if (sub.closed->load()) return false;
+  const audit::ReplayQuery& q = sub.sub.query;
+  if (!q.RouteMatches(entry.route) || !q.Matches(entry.record)) return true;
+  for (const auto& [tp, offset] : sub.min_offsets) {
+    if (tp == entry.tp && entry.record.offset < offset) return true;
+  }
+  const std::string& version = entry.record.api_version;
+  if (!version.empty() && version != sub.sub.announced) {
+    if (!OfferTo(sub, VersionFrame(version), now)) return false;
+    sub.sub.announced = version;
+  }
+  if (!OfferTo(sub, entry.frame, now)) return false;
+  metrics_->frames.Inc();
+  ++sub.sub.sent;
+  if (q.max_events && sub.sub.sent >= *q.max_events) {
+    sub.sink->Close();
+    return false;
+  }
+  return true;
+}
+
+void LiveHub::Remove(std::size_t index) {
+  subscribers_[index] = std::move(subscribers_.back());
+  subscribers_.pop_back();
+}
+
+void LiveHub::Publish(const kafka::Message& message) {
+  auto built = audit::BuildRecord(message);
+  auto entry = std::make_shared<Entry>();
+  entry->record = std::move(built.record);
+  entry->route = RouteOf(message.topic);
+  entry->tp = {message.topic, message.partition};
+  mongo::EventRecord& r = entry->record;
+  bool deliverable = r.type != "ApiVersion";
+  std::lock_guard lock(mutex_);
+  if (deliverable && r.event_id) {
+    // A record re-sent by produce (same node stream and id as one just read) is not sent twice.
+    Recent& recent = recent_[r.source + " " + r.stream];
+    if (recent.ids.count(*r.event_id)) {
+      deliverable = false;
+      metrics_->duplicates.Inc();
+    } else {
+      recent.ids[*r.event_id] = 1;
+      recent.order.push_back(*r.event_id);
+      while (recent.order.size() > options_.dedupe_window) {
+        recent.ids.erase(recent.order.front());
+        recent.order.pop_front();
+      }
+    }
+  }
+  if (deliverable) {
+    std::string frame;
+    frame.reserve(r.payload.size() + 32);
+    audit::AppendSseEvent(frame, r.payload, r.event_id);
+    entry->frame = std::make_shared<const std::string>(std::move(frame));
+  }
+  r.payload.clear();
+  r.payload.shrink_to_fit();
+  entry->bytes = (entry->frame ? entry->frame->size() : 0) + 512;
+
+  if (!r.api_version.empty()) {
+    versions_[r.source] = r.api_version;
+    latest_version_ = r.api_version;
+  }
+  auto next = next_.find(entry->tp);
+  if (next == next_.end()) {
+    // Not announced by an assignment (tests publish directly): the hub holds it from this record on.
+    from_[entry->tp] = r.offset;
+    next_[entry->tp] = r.offset + 1;
+  } else {
+    next->second = std::max(next->second, r.offset + 1);
+  }
+  ring_.push_back(entry);
+  ring_bytes_ += entry->bytes;
+  while (ring_.size() > options_.ring_events || (ring_bytes_ > options_.ring_bytes && ring_.size() > 1)) {
+    const auto& old = ring_.front();
+    auto& from = from_[old->tp];
+    if (from != kUnknownFrom) from = std::max(from, old->record.offset + 1);
+    ring_bytes_ -= old->bytes;
+    ring_.pop_front();
+  }
+  if (!deliverable) return;
+  metrics_->events.Inc();
+  const auto now = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < subscribers_.size();) {
+    if (Deliver(*subscribers_[i], *entry, now)) {
+      ++i;
+    } else {
+      Remove(i);
+    }
+  }
+  metrics_->subscribers.Set(static_cast<double>(subscribers_.size()));
+  metrics_->publish.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - now).count());
+  const double lag_s = static_cast<double>(time::UnixMillis(time::Now()) - r.received_ms) / 1000.0;
+  metrics_->lag.Observe(std::max(0.0, lag_s));
+}
+
+void LiveHub::Maintain() {
+  std::lock_guard lock(mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  shared_->closed_pending.store(0);
+  for (std::size_t i = 0; i < subscribers_.size();) {
+    Subscriber& sub = *subscribers_[i];
+    bool keep = !sub.closed->load() && !sub.sink->Closed();
+    if (keep && now - sub.last_offer >= options_.keepalive) keep = OfferTo(sub, keepalive_frame_, now);
+    if (keep) {
+      ++i;
+    } else {
+      Remove(i);
+    }
+  }
+  metrics_->subscribers.Set(static_cast<double>(subscribers_.size()));
+}
+
+namespace {
+
+void WatchClose(const std::shared_ptr<http::StreamSink>& sink, std::shared_ptr<std::atomic<bool>> closed,
+                std::weak_ptr<void> shared, std::atomic<std::size_t>* pending) {
+  sink->OnClose([closed = std::move(closed), shared = std::move(shared), pending] {
+    closed->store(true);
+    if (auto alive = shared.lock()) pending->fetch_add(1);
+  });
+}
+
+}  // namespace
+
+void LiveHub::Subscribe(Ticket ticket, std::shared_ptr<http::StreamSink> sink, Subscription subscription) {
+  if (!sink || !ticket) return;
+  auto sub = std::make_shared<Subscriber>();
+  sub->ticket = std::move(ticket);
+  sub->sink = std::move(sink);
+  sub->sub = std::move(subscription);
+  sub->sub.query.start_from.reset();
+  WatchClose(sub->sink, sub->closed, shared_, &shared_->closed_pending);
+  std::lock_guard lock(mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  sub->last_offer = now;
+  const std::string version = PreambleVersion(sub->sub.query);
+  if (!version.empty() && version != sub->sub.announced) {
+    if (!OfferTo(*sub, VersionFrame(version), now)) return;
+    sub->sub.announced = version;
+  }
+  if (sub->sub.query.max_events && sub->sub.sent >= *sub->sub.query.max_events) {
+    sub->sink->Close();
+    return;
+  }
+  subscribers_.push_back(std::move(sub));
+  metrics_->subscribers.Set(static_cast<double>(subscribers_.size()));
+}
+
+LiveHub::AttachResult LiveHub::Attach(Ticket& ticket, const std::shared_ptr<http::StreamSink>& sink,
+                                      Subscription subscription,
+                                      const std::map<kafka::TopicPartition, std::int64_t>& next_offsets) {
+  if (!sink || sink->Closed()) return AttachResult::kClosed;
+  std::lock_guard lock(mutex_);
+  if (!assigned_ && !options_.kafka_bootstrap.empty()) return AttachResult::kNotCovered;
+  auto sub = std::make_shared<Subscriber>();
+  sub->sink = sink;
+  sub->sub = std::move(subscription);
+  sub->sub.query.start_from.reset();
+  for (const auto& [tp, offset] : next_offsets) {
+    if (!from_.count(tp)) return AttachResult::kNotCovered;  // a partition the hub does not read (yet)
+  }
+  for (const auto& [tp, from] : from_) {
+    if (!sub->sub.query.RouteMatches(RouteOf(tp.topic))) continue;
+    auto it = next_offsets.find(tp);
+    const std::int64_t offset = it == next_offsets.end() ? 0 : it->second;
+    if (from == kUnknownFrom || offset < from) return AttachResult::kNotCovered;
+    sub->min_offsets.emplace_back(tp, offset);
+  }
+  WatchClose(sub->sink, sub->closed, shared_, &shared_->closed_pending);
+  const auto now = std::chrono::steady_clock::now();
+  sub->last_offer = now;
+  for (const auto& entry : ring_) {
+    if (!entry->frame) continue;
+    if (!Deliver(*sub, *entry, now)) return AttachResult::kClosed;
+  }
+  sub->ticket = std::move(ticket);
+  subscribers_.push_back(std::move(sub));
+  metrics_->handovers.Inc();
+  metrics_->subscribers.Set(static_cast<double>(subscribers_.size()));
+  return AttachResult::kAttached;
+}
+
+}  // namespace ces::services::api
