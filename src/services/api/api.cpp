@@ -107,7 +107,8 @@ Components Build(const ApiFlags& flags, bool list_only) {
     o.poll_interval = Millis(flags.poll_interval_s);
     o.cache_bytes = flags.cache_mb * 1024 * 1024;
     o.topic_prefix = flags.topic_prefix;
-    o.all_prefixes = !flags.topic_prefix_set;
+    // With a live hub the replay hands over to it, so it serves the hub's pipeline only.
+    o.all_prefixes = !flags.topic_prefix_set && !c.hub;
     c.replay = std::make_unique<api::ReplayApi>(*c.store, o, registry, c.hub.get());
   }
   if (!postgres.empty()) {

@@ -21,9 +21,9 @@ constexpr std::size_t kStreamFlushBytes = 256u * 1024u;
 constexpr std::size_t kStreamBatchBytes = 8u * 1024u * 1024u;
 constexpr std::size_t kListMaxBytes = 16u * 1024u * 1024u;
 
-const http::Headers kCors = {{"Access-Control-Allow-Origin", "*"}};
-const http::Headers kStreamHeaders = {
-    {"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}, {"Access-Control-Allow-Origin", "*"}};
+// CORS headers come from the server (--cors-origin), as for every route.
+const http::Headers kNoExtraHeaders = {};
+const http::Headers kStreamHeaders = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
 // A replay written through a sink waits while this much is unwritten.
 constexpr std::size_t kSinkHighWater = 1024u * 1024u;
 
@@ -168,18 +168,6 @@ void ReplayApi::Register(http::AsyncServer& server) {
   server.Route("GET", "/api/v1/sources", [this](const Request& r, AsyncResponseWriter& w) { HandleSources(r, w); });
   server.Route("GET", "/api/v1/events/{source}/{stream}/{id}",
                [this](const Request& r, AsyncResponseWriter& w) { HandleEvent(r, w); });
-}
-
-void ReplayApi::Register(http::Server& server, ApiRouter& router) {
-  server.Route("GET", "/events", [this](const http::Request& r, http::ResponseWriter& w) { HandleStream(r, w, {}, nullptr); });
-  for (const char* route : {"main", "deploys", "sigs"}) {
-    server.Route("GET", std::string("/events/") + route, [this, route](const http::Request& r, http::ResponseWriter& w) {
-      HandleStream(r, w, {route}, nullptr);
-    });
-  }
-  server.Route("GET", "/api/v1/events", [this](const http::Request& r, http::ResponseWriter& w) { HandleList(r, w); });
-  server.Route("GET", "/api/v1/sources", [this](const http::Request& r, http::ResponseWriter& w) { HandleSources(r, w); });
-  router.AddPrefix("GET", "/api/v1/events/", [this](const http::Request& r, http::ResponseWriter& w) { HandleEvent(r, w); });
 }
 
 namespace {
@@ -525,7 +513,7 @@ void ReplayApi::HandleList(const http::Request& request, http::ResponseWriter& w
   body += ",\"caught_up\":";
   body += batch.caught_up ? "true" : "false";
   body += "}";
-  writer.Send(200, "application/json", body, kCors);
+  writer.Send(200, "application/json", body, kNoExtraHeaders);
 }
 
 void ReplayApi::HandleEvent(const http::Request& request, http::ResponseWriter& writer) {
@@ -587,7 +575,7 @@ void ReplayApi::HandleEvent(const http::Request& request, http::ResponseWriter& 
                                    std::string(stream));
     return;
   }
-  http::Headers headers = kCors;
+  http::Headers headers = kNoExtraHeaders;
   headers.push_back({"ETag", "\"" + event.value->sha256 + "\""});
   headers.push_back({"X-Event-Type", event.value->type});
   writer.Send(200, "application/json", event.value->payload, headers);
@@ -617,7 +605,7 @@ void ReplayApi::HandleSources(const http::Request& request, http::ResponseWriter
     body += "}";
   }
   body += "]}";
-  writer.Send(200, "application/json", body, kCors);
+  writer.Send(200, "application/json", body, kNoExtraHeaders);
 }
 
 }  // namespace ces::services::api

@@ -18,7 +18,7 @@
 #include "ces/http/server.hpp"
 #include "ces/mongo/audit_store.hpp"
 #include "live_hub.hpp"
-#include "router.hpp"
+#include "json_error.hpp"
 
 namespace ces::metrics {
 class Registry;
@@ -49,8 +49,6 @@ class ReplayApi {
   // Adds the routes (no I/O): SSE routes run on dedicated threads (a live-only stream returns at once
   // after handing its connection to the hub), the JSON routes on the worker pool.
   void Register(http::AsyncServer& server);
-  // The same routes on the thread-per-connection server (no hand-over: live by tailing the store).
-  void Register(http::Server& server, ApiRouter& router);
   // Starts the head watcher (the store may be down: it keeps polling); seeds the hub's ApiVersion.
   void Start();
   void Stop();
