@@ -6,7 +6,10 @@
 // a time: while a handler runs nothing more is read, so pipelined requests wait in the socket.
 //
 // Output goes through one queue per connection (`pending_`, guarded by `out_mutex_`, shared with the
-// handler and publisher threads); the strand swaps it out and writes it gathered. Idle connections
+// handler and publisher threads); the strand swaps it out and writes it gathered, at once when the
+// socket takes it (no completion handler), else through async_write. Other threads do not post a
+// flush per connection: they queue the connection to its flush shard, and one task per shard flushes
+// every queued connection on an I/O thread (see ServerCore::FlushShard). Idle connections
 // wait with async_wait(wait_read) and hold no read buffer; timeouts are checked by one sweep timer.
 
 #include "ces/http/async_server.hpp"
@@ -163,7 +166,9 @@ struct RouteEntry {
 class Connection;
 
 struct ServerCore {
-  explicit ServerCore(AsyncServerOptions opts) : options(std::move(opts)), io(static_cast<int>(std::max(1u, options.io_threads))) {}
+  explicit ServerCore(AsyncServerOptions opts) : options(std::move(opts)), io(static_cast<int>(std::max(1u, options.io_threads))) {
+    for (unsigned i = 0; i < std::max(1u, options.io_threads); ++i) flush_shards.push_back(std::make_unique<FlushShard>());
+  }
 
   AsyncServerOptions options;
   std::uint64_t generation = ++g_server_generation;
@@ -200,6 +205,21 @@ struct ServerCore {
   };
   std::mutex dedicated_mutex;
   std::list<Dedicated> dedicated;
+
+  // Flushes requested from other threads (handlers, the live publisher), batched per shard: the
+  // first request of an empty shard posts ONE task, which flushes every queued connection on an I/O
+  // thread (each on its strand, run inline when the strand is idle). A publisher offering a frame to
+  // 10,000 streams thus costs a few posts per event, not one cross-thread post per connection.
+  struct FlushShard {
+    std::mutex mutex;
+    std::vector<std::shared_ptr<Connection>> queue;
+    std::vector<std::shared_ptr<Connection>> spare;  // the last batch's storage, reused
+    bool posted = false;
+  };
+  std::vector<std::unique_ptr<FlushShard>> flush_shards;
+  std::atomic<std::size_t> next_flush_shard{0};
+  void QueueFlush(std::shared_ptr<Connection> conn, std::size_t shard);
+  void RunFlushShard(std::size_t shard);
 
   // Open connections (owning).
   mutable std::mutex conns_mutex;
@@ -263,7 +283,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using Impl = ServerCore;
 
-  Connection(Impl& server, tcp::socket socket) : server_(server), socket_(std::move(socket)) {}
+  Connection(Impl& server, tcp::socket socket)
+      : server_(server),
+        socket_(std::move(socket)),
+        flush_shard_(server.next_flush_shard.fetch_add(1, std::memory_order_relaxed) % server.flush_shards.size()) {}
+
+  // On an I/O thread (a flush shard's task): flushes on the strand, inline when it is idle.
+  void DispatchFlush() {
+    asio::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->Flush(); });
+  }
 
   void Begin() {
     asio::post(socket_.get_executor(), [self = shared_from_this()] { self->StartRead(); });
@@ -448,9 +476,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   enum class Phase { kReading, kHandling, kStreaming };
   enum class Parse { kIncomplete, kDone };
 
-  void PostFlush() {
-    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->Flush(); });
-  }
+  void PostFlush() { server_.QueueFlush(shared_from_this(), flush_shard_); }
 
   void SetDeadline(std::chrono::milliseconds after) {
     deadline_.store((Clock::now() + after).time_since_epoch().count(), std::memory_order_relaxed);
@@ -460,43 +486,64 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // --- strand ---
 
   void Flush() {
-    After after = After::kNothing;
-    {
-      std::lock_guard lock(out_mutex_);
-      if (closed_) {
-        flush_scheduled_ = false;
+    while (true) {
+      After after = After::kNothing;
+      {
+        std::lock_guard lock(out_mutex_);
+        if (closed_) {
+          flush_scheduled_ = false;
+          return;
+        }
+        if (pending_.empty()) {
+          flush_scheduled_ = false;
+          after = after_;
+          after_ = After::kNothing;
+        } else {
+          writing_.swap(pending_);
+        }
+      }
+      if (writing_.empty()) {
+        DoAfter(after);
         return;
       }
-      if (pending_.empty()) {
-        flush_scheduled_ = false;
-        after = after_;
-        after_ = After::kNothing;
-      } else {
-        writing_.swap(pending_);
+      buffers_.clear();
+      std::size_t total = 0;
+      for (const OutItem& item : writing_) {
+        if (item.prefix_len > 0) buffers_.emplace_back(item.prefix.data(), item.prefix_len);
+        if (item.data && !item.data->empty()) buffers_.emplace_back(item.data->data(), item.data->size());
+        if (item.chunk_suffix) buffers_.emplace_back("\r\n", 2);
+        total += item.Bytes();
       }
-    }
-    if (writing_.empty()) {
-      DoAfter(after);
+      if (!streaming_) SetDeadline(server_.options.request_timeout);
+      // The socket is non-blocking: try the write at once. A frame to a client that reads (the usual
+      // case) is written here, without a completion handler; what is left waits for the socket.
+      boost::system::error_code ec;
+      const std::size_t written = socket_.write_some(buffers_, ec);
+      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+        writing_.clear();
+        CloseNow();
+        return;
+      }
+      if (!ec && written == total) {
+        Written();
+        continue;
+      }
+      if (!ec) {
+        std::size_t skip = written;
+        std::size_t first = 0;
+        while (first < buffers_.size() && skip >= buffers_[first].size()) skip -= buffers_[first++].size();
+        buffers_.erase(buffers_.begin(), buffers_.begin() + static_cast<std::ptrdiff_t>(first));
+        if (skip > 0) buffers_.front() += skip;
+      }
+      asio::async_write(socket_, buffers_, [self = shared_from_this()](const boost::system::error_code& e, std::size_t) {
+        self->OnWritten(e);
+      });
       return;
     }
-    buffers_.clear();
-    for (const OutItem& item : writing_) {
-      if (item.prefix_len > 0) buffers_.emplace_back(item.prefix.data(), item.prefix_len);
-      if (item.data && !item.data->empty()) buffers_.emplace_back(item.data->data(), item.data->size());
-      if (item.chunk_suffix) buffers_.emplace_back("\r\n", 2);
-    }
-    if (!streaming_) SetDeadline(server_.options.request_timeout);
-    asio::async_write(socket_, buffers_, [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-      self->OnWritten(ec);
-    });
   }
 
-  void OnWritten(const boost::system::error_code& ec) {
-    if (ec) {
-      writing_.clear();
-      CloseNow();
-      return;
-    }
+  // `writing_` is on the wire: releases it and its bytes from the queue.
+  void Written() {
     std::size_t bytes = 0;
     for (const OutItem& item : writing_) bytes += item.Bytes();
     writing_.clear();
@@ -505,6 +552,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
       queued_bytes_ -= std::min(queued_bytes_, bytes);
     }
     out_cv_.notify_all();
+  }
+
+  void OnWritten(const boost::system::error_code& ec) {
+    if (ec) {
+      writing_.clear();
+      CloseNow();
+      return;
+    }
+    Written();
     Flush();
   }
 
@@ -818,7 +874,34 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool ended_ = false;
   After after_ = After::kNothing;
   std::function<void()> on_close_;
+  const std::size_t flush_shard_;
 };
+
+void ServerCore::QueueFlush(std::shared_ptr<Connection> conn, std::size_t shard) {
+  FlushShard& s = *flush_shards[shard];
+  bool post = false;
+  {
+    std::lock_guard lock(s.mutex);
+    s.queue.push_back(std::move(conn));
+    if (!s.posted) post = s.posted = true;
+  }
+  if (post) asio::post(io, [this, shard] { RunFlushShard(shard); });
+}
+
+void ServerCore::RunFlushShard(std::size_t shard) {
+  FlushShard& s = *flush_shards[shard];
+  std::vector<std::shared_ptr<Connection>> batch;
+  {
+    std::lock_guard lock(s.mutex);
+    batch.swap(s.spare);
+    batch.swap(s.queue);
+    s.posted = false;
+  }
+  for (auto& conn : batch) conn->DispatchFlush();
+  batch.clear();
+  std::lock_guard lock(s.mutex);
+  if (s.spare.capacity() < batch.capacity()) s.spare.swap(batch);
+}
 
 
 

@@ -728,6 +728,60 @@ TEST_F(AsyncServerTest, DetachedSinksFanOutAndDropSlowClients) {
   EXPECT_NE(registry_.Render().find("ces_api_http_rejected_total{reason=\"slow_client\"} 1"), std::string::npos);
 }
 
+// The publisher's offers to many detached sinks are flushed in batches by the I/O threads (written at
+// once when the socket takes them, through the socket's readiness when it does not): every client
+// gets every frame, in order and byte-exact, small frames and frames larger than a socket buffer.
+TEST_F(AsyncServerTest, DetachedSinksGetEveryFrameInOrderWhenFlushedInBatches) {
+  constexpr int kClients = 48;
+  constexpr int kFrames = 300;
+  Recorder sinks;
+  AsyncServerOptions options;
+  options.registry = &registry_;
+  options.io_threads = 2;
+  server_ = std::make_unique<AsyncServer>(options);
+  server_->Route("GET", "/events", [&](const Request&, AsyncResponseWriter& w) {
+    w.StartStream(200, "text/event-stream", {{"Cache-Control", "no-cache"}});
+    auto sink = w.Detach(64u * 1024u * 1024u);
+    ASSERT_NE(sink, nullptr);
+    sinks.Add(sink);
+  });
+  server_->Start();
+
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<RawClient>(server_->Port(), i % 3 == 0 ? 8 * 1024 : 0));
+    clients.back()->Send(Get("/events"));
+  }
+  ASSERT_TRUE([&] {
+    for (int i = 0; i < 500 && sinks.Count() < kClients; ++i) std::this_thread::sleep_for(10ms);
+    return sinks.Count() == static_cast<std::size_t>(kClients);
+  }());
+  std::vector<RawClient::Response> got(kClients);
+  std::vector<std::thread> readers;
+  for (int i = 0; i < kClients; ++i) readers.emplace_back([&, i] { got[static_cast<std::size_t>(i)] = clients[static_cast<std::size_t>(i)]->Read(); });
+
+  std::string expected;
+  const auto all = sinks.Sinks();
+  for (int f = 0; f < kFrames; ++f) {
+    const std::size_t size = f % 50 == 7 ? 200 * 1024 : 40 + static_cast<std::size_t>(f % 13) * 31;
+    auto frame = std::make_shared<const std::string>("id:" + std::to_string(f) + "\n" + std::string(size, static_cast<char>('a' + f % 26)) + "\n\n");
+    expected += *frame;
+    for (const auto& sink : all) ASSERT_TRUE(sink->Offer(frame));
+    if (f % 20 == 0) std::this_thread::sleep_for(1ms);  // let some flushes find a single frame
+  }
+  for (const auto& sink : all) sink->Close("data: bye\n\n");
+  expected += "data: bye\n\n";
+  for (auto& t : readers) t.join();
+  for (int i = 0; i < kClients; ++i) {
+    const auto& r = got[static_cast<std::size_t>(i)];
+    EXPECT_EQ(r.status, 200) << "client " << i;
+    EXPECT_TRUE(r.complete) << "client " << i;
+    EXPECT_EQ(r.body.size(), expected.size()) << "client " << i;
+    EXPECT_TRUE(r.body == expected) << "client " << i << " got other bytes";
+  }
+  for (const auto& sink : all) EXPECT_EQ(sink->Buffered(), 0u);
+}
+
 // Abort() on a client that stopped reading: the queue is released at once and the server closes the
 // socket now (the client sees EOF or a reset when it reads), while Close() on the same kind of client
 // keeps the connection until everything queued is written.
@@ -766,15 +820,18 @@ TEST_F(AsyncServerTest, AbortClosesANonReadingClientAtOnce) {
     close_sink = by_name["graceful"];
   }
 
-  // Neither client reads: once the kernel buffers are full, the sinks' queues grow.
+  // Neither client reads: once the kernel buffers are full, the sinks' queues grow. The graceful one
+  // queues more than a socket's send buffer can ever take (tcp_wmem's maximum, 4 MiB by default):
+  // otherwise the kernel could absorb its queue, and Close() end the connection at once.
+  constexpr std::size_t kGracefulQueue = 6u * 1024u * 1024u;
   auto frame = std::make_shared<const std::string>("data: " + std::string(32 * 1024, 'e') + "\n\n");
-  for (int i = 0; i < 2000 && (abort_sink->Buffered() < 1024 * 1024 || close_sink->Buffered() < 1024 * 1024); ++i) {
+  for (int i = 0; i < 2000 && (abort_sink->Buffered() < 1024 * 1024 || close_sink->Buffered() < kGracefulQueue); ++i) {
     ASSERT_TRUE(abort_sink->Offer(frame));
     ASSERT_TRUE(close_sink->Offer(frame));
     if (i % 16 == 15) std::this_thread::sleep_for(1ms);
   }
   ASSERT_GE(abort_sink->Buffered(), 1024u * 1024u);
-  ASSERT_GE(close_sink->Buffered(), 1024u * 1024u);
+  ASSERT_GE(close_sink->Buffered(), kGracefulQueue);
 
   close_sink->Close("data: bye\n\n");
   const auto aborted_at = Clock::now();
@@ -789,7 +846,7 @@ TEST_F(AsyncServerTest, AbortClosesANonReadingClientAtOnce) {
   ASSERT_TRUE([&] {
     for (int i = 0; i < 200 && (closed.load() < 1 || server_->OpenConnections() > 1); ++i) std::this_thread::sleep_for(5ms);
     return closed.load() == 1 && server_->OpenConnections() == 1;
-  }());
+  }()) << "closed " << closed.load() << ", open " << server_->OpenConnections();
   const auto closed_after = Clock::now() - aborted_at;
   EXPECT_LT(closed_after, 1s);
   RecordProperty("server_closed_us",
