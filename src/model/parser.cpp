@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "ces/model/values.hpp"
@@ -972,6 +973,7 @@ void BlockAdded(od::value& v, Rows& out) {
       era.rewards_status = RewardsStatus::kPending;
       era.rewards_source = "rpc";
     }
+    era.delegator_rewards_status = RewardsStatus::kPending;
     out.eras.push_back(std::move(era));
     if (r.era_id < std::numeric_limits<std::int64_t>::max() && r.height < std::numeric_limits<std::int64_t>::max()) {
       EraRow next;
@@ -1342,7 +1344,125 @@ void Fault(od::value& v, Rows& out) {
   out.faults.push_back(std::move(row));
 }
 
-// Step: the era and the size of its effects, which are skipped, not materialised.
+// EraInfo.seigniorage_allocations: [{"Validator":{validator_public_key, amount}} |
+// {"Delegator":{delegator_public_key, validator_public_key, amount}} |
+// {"DelegatorKind":{delegator_kind:{"PublicKey"|"Purse": …}, validator_public_key, amount}} (2.0)]
+// -> reward rows of `era_id`. Validator entries are skipped unless `validators` (2.x switch blocks
+// already carry the validator totals).
+void Allocations(od::value& v, std::string_view path, std::int64_t era_id, const char* source,
+                 const OptText& switch_block_hash, bool validators, Rows& out) {
+  std::map<std::string, int> validator_index;
+  Elements(v, path, [&](od::value& a, std::size_t) {
+    Variant(a, "seigniorage_allocations[]", [&](std::string_view kind, od::value& z) {
+      std::string validator, delegator, amount;
+      Fields(z, "seigniorage_allocations[]", [&](std::string_view h, od::value& w) {
+        if (h == "validator_public_key") {
+          validator = PublicKey(w, "allocation.validator_public_key");
+        } else if (h == "delegator_public_key") {
+          delegator = PublicKey(w, "allocation.delegator_public_key");
+        } else if (h == "delegator_kind") {
+          Variant(w, "allocation.delegator_kind", [&](std::string_view dk, od::value& x) {
+            if (dk == "PublicKey") {
+              delegator = PublicKey(x, "allocation.delegator_kind.PublicKey");
+            } else if (dk == "Purse") {
+              delegator = URef(x, "allocation.delegator_kind.Purse");
+            } else {
+              Fail("allocation.delegator_kind", "unknown variant " + std::string(dk));
+            }
+          });
+        } else if (h == "amount") {
+          amount = Motes(w, "allocation.amount");
+        }
+      });
+      if (validator.empty() || amount.empty()) Fail("seigniorage_allocations[]", "missing validator/amount");
+      if (kind == "Validator") {
+        if (!validators) return;
+        ValidatorRewardRow row;
+        row.era_id = era_id;
+        row.public_key = validator;
+        row.reward_index = validator_index[validator]++;
+        row.amount = std::move(amount);
+        row.source = source;
+        row.switch_block_hash = switch_block_hash;
+        out.validator_rewards.push_back(std::move(row));
+      } else if (kind == "Delegator" || kind == "DelegatorKind") {
+        if (delegator.empty()) Fail("seigniorage_allocations[]", "delegator allocation without delegator");
+        DelegatorRewardRow row;
+        row.era_id = era_id;
+        row.delegator_public_key = std::move(delegator);
+        row.validator_public_key = std::move(validator);
+        row.amount = std::move(amount);
+        row.source = source;
+        row.switch_block_hash = switch_block_hash;
+        out.delegator_rewards.push_back(std::move(row));
+      } else {
+        Fail("seigniorage_allocations[]", "unknown allocation " + std::string(kind));
+      }
+    });
+  });
+}
+
+// "era-<n>" -> n.
+std::optional<std::int64_t> EraKey(std::string_view key) {
+  constexpr std::string_view kPrefix = "era-";
+  if (key.substr(0, kPrefix.size()) != kPrefix || key.size() == kPrefix.size() || key.size() > kPrefix.size() + 18) {
+    return std::nullopt;
+  }
+  std::int64_t n = 0;
+  for (char c : key.substr(kPrefix.size())) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
+// 1.x Step transforms: counts them and reads the WriteEraInfo transform(s) (key "era-<n>"): the
+// era's seigniorage allocations in motes, as reward rows (source "step") and era n marked complete.
+// Every other transform is skipped by the On Demand iterator without being materialised.
+std::size_t StepTransforms(od::value& v, Rows& out) {
+  std::size_t count = 0;
+  Elements(v, "Step.execution_effect.transforms", [&](od::value& entry, std::size_t) {
+    ++count;
+    std::string_view key;
+    Rows era_info;
+    bool have_era_info = false;
+    Fields(entry, "Step.transforms[]", [&](std::string_view k, od::value& x) {
+      if (k == "key") {
+        key = Str(x, "Step.transforms[].key");
+        return;
+      }
+      if (k != "transform") return;
+      od::json_type type;
+      if (auto e = x.type().get(type)) Fail("Step.transforms[].transform", "unreadable", e);
+      if (type != od::json_type::object) return;  // "Identity", …
+      Variant(x, "Step.transforms[].transform", [&](std::string_view variant, od::value& inner) {
+        if (variant != "WriteEraInfo") return;
+        have_era_info = true;
+        Fields(inner, "WriteEraInfo", [&](std::string_view f, od::value& allocations) {
+          if (f != "seigniorage_allocations") return;
+          // The era is only known from the key; rows get it below.
+          Allocations(allocations, "WriteEraInfo.seigniorage_allocations", 0, "step", std::nullopt, true, era_info);
+        });
+      });
+    });
+    if (!have_era_info) return;
+    std::optional<std::int64_t> era_id = EraKey(key);
+    if (!era_id) Fail("Step.transforms[]", "WriteEraInfo at a key other than era-<n>");
+    for (auto& r : era_info.validator_rewards) r.era_id = *era_id;
+    for (auto& r : era_info.delegator_rewards) r.era_id = *era_id;
+    EraRow era;
+    era.era_id = *era_id;
+    era.rewards_status = RewardsStatus::kComplete;
+    era.rewards_source = "step";
+    era.delegator_rewards_status = RewardsStatus::kComplete;
+    out.eras.push_back(std::move(era));
+    out.Append(std::move(era_info));
+  });
+  return count;
+}
+
+// Step: the era and the size of its effects, which are skipped, not materialised, except for a 1.x
+// WriteEraInfo transform (the era's rewards in motes).
 void Step(od::value& v, Rows& out) {
   StepRow row;
   bool have_era = false, have_effects = false;
@@ -1367,6 +1487,10 @@ void Step(od::value& v, Rows& out) {
       std::string_view raw;
       if (auto e = object.raw_json().get(raw)) Fail("Step.execution_effect", "malformed object", e);
       if (auto e = object.reset().error()) Fail("Step.execution_effect", "malformed object", e);
+      // Targeted scan: only a Step that names WriteEraInfo has its transforms walked one by one;
+      // the others are just counted (the common case costs a memchr-speed search).
+      constexpr std::string_view kEraInfo = "\"WriteEraInfo\"";
+      const bool has_era_info = ::memmem(raw.data(), raw.size(), kEraInfo.data(), kEraInfo.size()) != nullptr;
       std::size_t count = 0;
       bool have_transforms = false;
       for (auto field_result : object) {
@@ -1375,9 +1499,19 @@ void Step(od::value& v, Rows& out) {
         std::string_view k;
         if (auto e = field.unescaped_key().get(k)) Fail("Step.execution_effect", "malformed key", e);
         if (k != "transforms") continue;
-        od::array transforms;
-        if (auto e = field.value().get_array().get(transforms)) Fail("Step.execution_effect.transforms", "expected an array", e);
-        if (auto e = transforms.count_elements().get(count)) Fail("Step.execution_effect.transforms", "malformed array", e);
+        if (have_transforms) Fail("Step.execution_effect", "duplicate transforms");
+        if (has_era_info) {
+          od::value transforms = field.value();
+          count = StepTransforms(transforms, out);
+        } else {
+          od::array transforms;
+          if (auto e = field.value().get_array().get(transforms)) {
+            Fail("Step.execution_effect.transforms", "expected an array", e);
+          }
+          if (auto e = transforms.count_elements().get(count)) {
+            Fail("Step.execution_effect.transforms", "malformed array", e);
+          }
+        }
         have_transforms = true;
       }
       if (!have_transforms) Fail("Step.execution_effect", "missing transforms");
@@ -1512,6 +1646,16 @@ ParseResult Parser::Parse(std::string_view payload, Rows& out, const EventIdenti
 
 bool Parser::ParseEraInfoResponse(std::string_view response, std::int64_t era_id, const std::string& switch_block_hash,
                                   Rows& out, std::string& error) {
+  return ParseEraSummary(response, era_id, switch_block_hash, true, out, error);
+}
+
+bool Parser::ParseEraSummaryResponse(std::string_view response, std::int64_t era_id,
+                                     const std::string& switch_block_hash, Rows& out, std::string& error) {
+  return ParseEraSummary(response, era_id, switch_block_hash, false, out, error);
+}
+
+bool Parser::ParseEraSummary(std::string_view response, std::int64_t era_id, const std::string& switch_block_hash,
+                             bool validators, Rows& out, std::string& error) {
   Rows& rows = impl_->scratch;
   rows.Clear();
   try {
@@ -1547,40 +1691,8 @@ bool Parser::ParseEraInfoResponse(std::string_view response, std::int64_t era_id
                 if (variant != "EraInfo") Fail("era_summary.stored_value", "is " + std::string(variant) + ", not EraInfo");
                 Fields(info, "EraInfo", [&](std::string_view g, od::value& allocations) {
                   if (g != "seigniorage_allocations") return;
-                  std::map<std::string, int> validator_index;
-                  Elements(allocations, "seigniorage_allocations", [&](od::value& a, std::size_t) {
-                    Variant(a, "seigniorage_allocations[]", [&](std::string_view kind, od::value& z) {
-                      std::string validator, delegator, amount;
-                      Fields(z, "seigniorage_allocations[]", [&](std::string_view h, od::value& w) {
-                        if (h == "validator_public_key") validator = PublicKey(w, "allocation.validator_public_key");
-                        if (h == "delegator_public_key") delegator = PublicKey(w, "allocation.delegator_public_key");
-                        if (h == "amount") amount = Motes(w, "allocation.amount");
-                      });
-                      if (validator.empty() || amount.empty()) Fail("seigniorage_allocations[]", "missing validator/amount");
-                      if (kind == "Validator") {
-                        ValidatorRewardRow row;
-                        row.era_id = era_id;
-                        row.public_key = validator;
-                        row.reward_index = validator_index[validator]++;
-                        row.amount = amount;
-                        row.source = "rpc";
-                        row.switch_block_hash = switch_block_hash;
-                        rows.validator_rewards.push_back(std::move(row));
-                      } else if (kind == "Delegator") {
-                        if (delegator.empty()) Fail("seigniorage_allocations[]", "delegator allocation without delegator");
-                        DelegatorRewardRow row;
-                        row.era_id = era_id;
-                        row.delegator_public_key = delegator;
-                        row.validator_public_key = validator;
-                        row.amount = amount;
-                        row.source = "rpc";
-                        row.switch_block_hash = switch_block_hash;
-                        rows.delegator_rewards.push_back(std::move(row));
-                      } else {
-                        Fail("seigniorage_allocations[]", "unknown allocation " + std::string(kind));
-                      }
-                    });
-                  });
+                  Allocations(allocations, "seigniorage_allocations", era_id, "rpc", switch_block_hash,
+                              validators, rows);
                 });
               });
             }

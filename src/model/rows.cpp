@@ -75,8 +75,18 @@ void Merge(EraRow& into, const EraRow& from) {
   Fill(into.end_timestamp, from.end_timestamp);
   Fill(into.protocol_version, from.protocol_version);
   Fill(into.next_era_gas_price, from.next_era_gas_price);
-  if (static_cast<int>(from.rewards_status) > static_cast<int>(into.rewards_status)) into.rewards_status = from.rewards_status;
+  // The source belongs to the status: a row that completes the rewards brings its source ("step"
+  // replaces the "rpc" a pending 1.x switch block names); a complete row keeps its own.
+  if (from.rewards_status == RewardsStatus::kComplete && into.rewards_status != RewardsStatus::kComplete) {
+    into.rewards_status = from.rewards_status;
+    into.rewards_source = from.rewards_source;
+  } else if (static_cast<int>(from.rewards_status) > static_cast<int>(into.rewards_status)) {
+    into.rewards_status = from.rewards_status;
+  }
   Fill(into.rewards_source, from.rewards_source);
+  if (static_cast<int>(from.delegator_rewards_status) > static_cast<int>(into.delegator_rewards_status)) {
+    into.delegator_rewards_status = from.delegator_rewards_status;
+  }
 }
 
 void Merge(EraValidatorRow& into, const EraValidatorRow& from) {

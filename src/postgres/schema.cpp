@@ -2,6 +2,7 @@
 // released: add a new one (the checksum of every applied migration is verified).
 #include "migration_002.hpp"
 #include "migration_003.hpp"
+#include "migration_004.hpp"
 #include "ces/postgres/migrations.hpp"
 
 namespace ces::postgres {
@@ -260,6 +261,7 @@ const std::vector<Migration>& Migrations() {
       {1, "initial schema", kInitialSchema},
       {2, kMigration002Name, kMigration002},
       {3, kMigration003Name, kMigration003},
+      {4, kMigration004Name, kMigration004},
   };
   return kMigrations;
 }

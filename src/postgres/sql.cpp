@@ -253,7 +253,7 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
     auto merged = MergeByKey(rows.eras, [](const EraRow& r) { return r.era_id; });
     Emit(out, "eras",
          "INSERT INTO eras AS e (era_id, first_block_height, last_block_height, last_block_hash, end_timestamp,"
-         " protocol_version, next_era_gas_price, rewards_status, rewards_source)",
+         " protocol_version, next_era_gas_price, rewards_status, rewards_source, delegator_rewards_status)",
          "ON CONFLICT (era_id) DO UPDATE SET"
          " first_block_height = COALESCE(e.first_block_height, EXCLUDED.first_block_height),"
          " last_block_height = COALESCE(e.last_block_height, EXCLUDED.last_block_height),"
@@ -263,18 +263,27 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
          " next_era_gas_price = COALESCE(e.next_era_gas_price, EXCLUDED.next_era_gas_price),"
          " rewards_status = CASE WHEN e.rewards_status = 'complete' OR EXCLUDED.rewards_status = 'complete'"
          " THEN 'complete' ELSE COALESCE(e.rewards_status, EXCLUDED.rewards_status) END,"
-         " rewards_source = COALESCE(e.rewards_source, EXCLUDED.rewards_source)",
+         " rewards_source = CASE WHEN e.rewards_status = 'complete' THEN e.rewards_source"
+         " WHEN EXCLUDED.rewards_status = 'complete' THEN EXCLUDED.rewards_source"
+         " ELSE COALESCE(e.rewards_source, EXCLUDED.rewards_source) END,"
+         " delegator_rewards_status = CASE WHEN e.delegator_rewards_status = 'complete'"
+         " OR EXCLUDED.delegator_rewards_status = 'complete' THEN 'complete'"
+         " ELSE COALESCE(e.delegator_rewards_status, EXCLUDED.delegator_rewards_status) END",
          merged, chunk, [](SqlWriter& w, const EraRow& r) {
            w.Int(r.era_id).Raw(",").Int(r.first_block_height).Raw(",").Int(r.last_block_height).Raw(",");
            w.Text(r.last_block_hash).Raw(",").Text(r.end_timestamp).Raw(",").Text(r.protocol_version).Raw(",");
            w.Int(r.next_era_gas_price).Raw(",");
-           const char* status = RewardsStatus(r.rewards_status);
-           if (status) {
-             w.Text(status);
-           } else {
-             w.Raw("NULL");
-           }
-           w.Raw(",").Text(r.rewards_source);
+           auto status = [&w](model::RewardsStatus s) {
+             const char* text = RewardsStatus(s);
+             if (text) {
+               w.Text(text);
+             } else {
+               w.Raw("NULL");
+             }
+           };
+           status(r.rewards_status);
+           w.Raw(",").Text(r.rewards_source).Raw(",");
+           status(r.delegator_rewards_status);
          });
   }
   if (!rows.era_validators.empty()) {

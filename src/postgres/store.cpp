@@ -119,15 +119,16 @@ ApplyResult Store::Apply(const std::string& group, const std::vector<PositionUpd
   return result;
 }
 
-DbError Store::PendingRewardEras(std::size_t limit, std::vector<PendingRewards>& out) {
+namespace {
+
+DbError PendingEras(Connection& connection, const std::string& where, std::size_t limit,
+                    std::vector<PendingRewards>& out, const char* attempts_column) {
   out.clear();
-  if (!connection_.IsOpen()) return NotConnected();
+  if (!connection.IsOpen()) return NotConnected();
   try {
-    pqxx::work tx(*connection_.impl().conn);
-    pqxx::result r = tx.exec(
-        "SELECT era_id, last_block_hash, rewards_attempts FROM eras WHERE rewards_status = 'pending'"
-        " AND last_block_hash IS NOT NULL ORDER BY era_id LIMIT " +
-        std::to_string(limit));
+    pqxx::work tx(*connection.impl().conn);
+    pqxx::result r = tx.exec(std::string("SELECT era_id, last_block_hash, ") + attempts_column + " FROM eras WHERE " +
+                             where + " AND last_block_hash IS NOT NULL ORDER BY era_id LIMIT " + std::to_string(limit));
     tx.commit();
     for (const auto& row : r) {
       out.push_back({row[0].as<std::int64_t>(), row[1].as<std::string>(), row[2].as<std::int64_t>()});
@@ -138,16 +139,17 @@ DbError Store::PendingRewardEras(std::size_t limit, std::vector<PendingRewards>&
   return {};
 }
 
-DbError Store::CompleteRewards(std::int64_t era_id, const model::Rows& rows) {
-  if (!connection_.IsOpen()) return NotConnected();
+// Marks the era complete with `update` (which must only match a pending era) and, if it did, stores
+// the rows in the same transaction.
+DbError Complete(Connection& connection, const std::string& update, const model::Rows& rows) {
+  if (!connection.IsOpen()) return NotConnected();
   std::vector<Statement> statements;
   BuildInserts(rows, statements);
   try {
-    pqxx::work tx(*connection_.impl().conn);
+    pqxx::work tx(*connection.impl().conn);
+    pqxx::result r = tx.exec(update);
+    if (r.affected_rows() == 0) return {};  // completed meanwhile (rolled back, nothing to do)
     for (const Statement& s : statements) tx.exec(s.sql);
-    tx.exec("UPDATE eras SET rewards_status = 'complete', rewards_source = 'rpc', rewards_error = NULL,"
-            " rewards_attempts = rewards_attempts + 1 WHERE era_id = " +
-            std::to_string(era_id));
     tx.commit();
   } catch (const std::exception& e) {
     return Classify(e);
@@ -155,19 +157,55 @@ DbError Store::CompleteRewards(std::int64_t era_id, const model::Rows& rows) {
   return {};
 }
 
-DbError Store::RecordRewardsFailure(std::int64_t era_id, const std::string& error) {
-  if (!connection_.IsOpen()) return NotConnected();
+DbError Fail(Connection& connection, const char* prefix, std::int64_t era_id, const std::string& error) {
+  if (!connection.IsOpen()) return NotConnected();
   try {
     SqlWriter w;
-    w.Raw("UPDATE eras SET rewards_attempts = rewards_attempts + 1, rewards_error = ").Text(error.substr(0, 1000));
-    w.Raw(" WHERE era_id = ").Int(era_id).Raw(" AND rewards_status = 'pending'");
-    pqxx::work tx(*connection_.impl().conn);
+    w.Raw("UPDATE eras SET ").Raw(prefix).Raw("_attempts = ").Raw(prefix).Raw("_attempts + 1, ").Raw(prefix);
+    w.Raw("_error = ").Text(error.substr(0, 1000));
+    w.Raw(" WHERE era_id = ").Int(era_id).Raw(" AND ").Raw(prefix).Raw("_status = 'pending'");
+    pqxx::work tx(*connection.impl().conn);
     tx.exec(w.str());
     tx.commit();
   } catch (const std::exception& e) {
     return Classify(e);
   }
   return {};
+}
+
+}  // namespace
+
+DbError Store::PendingRewardEras(std::size_t limit, std::vector<PendingRewards>& out) {
+  return PendingEras(connection_, "rewards_status = 'pending'", limit, out, "rewards_attempts");
+}
+
+DbError Store::CompleteRewards(std::int64_t era_id, const model::Rows& rows) {
+  return Complete(connection_,
+                  "UPDATE eras SET rewards_status = 'complete', rewards_source = 'rpc', rewards_error = NULL,"
+                  " rewards_attempts = rewards_attempts + 1, delegator_rewards_status = 'complete'"
+                  " WHERE era_id = " + std::to_string(era_id) + " AND rewards_status = 'pending'",
+                  rows);
+}
+
+DbError Store::RecordRewardsFailure(std::int64_t era_id, const std::string& error) {
+  return Fail(connection_, "rewards", era_id, error);
+}
+
+DbError Store::PendingDelegatorRewardEras(std::size_t limit, std::vector<PendingRewards>& out) {
+  return PendingEras(connection_, "delegator_rewards_status = 'pending' AND rewards_source = 'era_end'", limit, out,
+                     "delegator_rewards_attempts");
+}
+
+DbError Store::CompleteDelegatorRewards(std::int64_t era_id, const model::Rows& rows) {
+  return Complete(connection_,
+                  "UPDATE eras SET delegator_rewards_status = 'complete', delegator_rewards_error = NULL,"
+                  " delegator_rewards_attempts = delegator_rewards_attempts + 1 WHERE era_id = " +
+                      std::to_string(era_id) + " AND delegator_rewards_status = 'pending'",
+                  rows);
+}
+
+DbError Store::RecordDelegatorRewardsFailure(std::int64_t era_id, const std::string& error) {
+  return Fail(connection_, "delegator_rewards", era_id, error);
 }
 
 }  // namespace ces::postgres

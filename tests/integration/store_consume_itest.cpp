@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <random>
 #include <set>
 #include <thread>
@@ -107,6 +110,10 @@ TEST(StoreConsume, RecordingsOfBothProtocolsBecomeRows) {
             "complete era_end 3991");
   EXPECT_EQ(Scalar(db, "SELECT rewards_status || ' ' || rewards_source FROM eras WHERE era_id = 6930"),
             "pending rpc");  // no --node-rpc: the 1.x rewards say they are pending
+  EXPECT_EQ(Scalar(db, "SELECT delegator_rewards_status FROM eras WHERE era_id = 6930"), "pending");
+  // 2.x: validator totals from era_end; per-delegator rewards wait for the node RPC.
+  EXPECT_EQ(Scalar(db, "SELECT delegator_rewards_status FROM eras WHERE era_id = 363"), "pending");
+  EXPECT_EQ(Count(db, "eras", "delegator_rewards_status IS NULL AND last_block_hash IS NOT NULL"), 0);
   EXPECT_EQ(Scalar(db, "SELECT first_block_height FROM eras WHERE era_id = 6931"), "1239490");
   EXPECT_EQ(Scalar(db, "SELECT count(*) FROM era_validators WHERE era_id = 6930 AND is_inactive AND public_key = "
                        "'0154d7afd43a7b1033259f7a1675edbc3e1c998927d6835e045e7d57e64cabfb32'"),
@@ -349,6 +356,7 @@ TEST(StoreConsume, OneXRewardsAreFetchedOverRpcAndRetriedUntilTheyArrive) {
   EXPECT_EQ(Scalar(db, "SELECT rewards_source || ' ' || rewards_attempts || ' ' || coalesce(rewards_error, '-') FROM "
                        "eras WHERE era_id = 6930"),
             "rpc 3 -");
+  EXPECT_EQ(Scalar(db, "SELECT delegator_rewards_status FROM eras WHERE era_id = 6930"), "complete");
   EXPECT_EQ(Count(db, "validator_rewards", "era_id = 6930 AND source = 'rpc'"), 2);
   EXPECT_EQ(Scalar(db, "SELECT amount FROM validator_rewards WHERE public_key = "
                        "'01018525deae6091abccab6704a0fa44e12c495eec9e8fe6929862e1b75580e715'"),
@@ -358,6 +366,162 @@ TEST(StoreConsume, OneXRewardsAreFetchedOverRpcAndRetriedUntilTheyArrive) {
             "84217776 01018525deae6091abccab6704a0fa44e12c495eec9e8fe6929862e1b75580e715");
   EXPECT_EQ(Metric(store.url(), "ces_store_consume_rpc_requests_total{outcome=\"error\"}"), 2);
   EXPECT_EQ(Metric(store.url(), "ces_store_consume_rpc_requests_total{outcome=\"ok\"}"), 1);
+  StopGracefully(store);
+  StopGracefully(produce);
+}
+
+// The 1.x allocations of era 6930 (the switch block 153d7a0d… of v1/main.stream), as the Step of that
+// era carries them in a WriteEraInfo transform and chain_get_era_info_by_switch_block returns them
+// (FakeRpc above). No recording holds a WriteEraInfo (casper-events.md §5), so the Step is the real
+// v1 Step with its era set to 6930 and this transform appended, in the node's format.
+constexpr const char* kEra6930Allocations =
+    R"({"Validator":{"validator_public_key":"01018525deae6091abccab6704a0fa44e12c495eec9e8fe6929862e1b75580e715","amount":"2914012300000"}},)"
+    R"({"Delegator":{"delegator_public_key":"0101b57c4bf013a837995365e25036f1ddf83f3acd690763b3736101dd35df934b",)"
+    R"("validator_public_key":"01018525deae6091abccab6704a0fa44e12c495eec9e8fe6929862e1b75580e715","amount":"84217776"}},)"
+    R"({"Validator":{"validator_public_key":"0102112a711eb3bee9043ebf036fbdfd4482f0e37d1a65627e09922943713973f8","amount":"700"}})";
+
+std::string StepOfEra6930(const std::string& step_line) {
+  std::string step = step_line.substr(std::string("data:").size());
+  const std::string head = R"({"Step":{"era_id":1,)";
+  EXPECT_EQ(step.substr(0, head.size()), head);
+  step = R"({"Step":{"era_id":6930,)" + step.substr(head.size());
+  const std::string tail = "]}}}";
+  EXPECT_EQ(step.substr(step.size() - tail.size()), tail);
+  return step.substr(0, step.size() - tail.size()) +
+         R"(,{"key":"era-6930","transform":{"WriteEraInfo":{"seigniorage_allocations":[)" + kEra6930Allocations +
+         "]}}}" + tail;
+}
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  ASSERT_TRUE(out.good()) << path;
+}
+
+TEST(StoreConsume, OneXStepRewardsCompleteTheEraWithoutRpc) {
+  const std::string dir = TempDir();
+  const std::string prefix = UniquePrefix();
+  // Node 1: v1/main.stream with its Step replaced by the Step of era 6930 (Step before the switch block,
+  // as nodes send them). Node 2: the same two events in the other order.
+  std::istringstream main(ReadFile(RecordingsDir() + "/v1/main.stream"));
+  std::string node1, line, step, block;
+  while (std::getline(main, line)) {
+    if (line.rfind(R"(data:{"Step":)", 0) == 0) {
+      step = StepOfEra6930(line);
+      line = "data:" + step;
+    } else if (line.rfind(R"(data:{"BlockAdded":{"block_hash":"153d7a0d)", 0) == 0) {
+      block = line.substr(5);
+    }
+    node1 += line + "\n";
+  }
+  ASSERT_FALSE(step.empty());
+  ASSERT_FALSE(block.empty());
+  WriteText(dir + "/node1/main.stream", node1);
+  WriteText(dir + "/node2/main.stream", "data:{\"ApiVersion\":\"1.4.8\"}\n\ndata:" + block + "\nid:0\n\ndata:" + step +
+                                            "\nid:1\n\n");
+  Service emit1 = StartEmit(dir, "emit1", {"--stream", dir + "/node1/main.stream"});
+  Service emit2 = StartEmit(dir, "emit2", {"--stream", dir + "/node2/main.stream"});
+  Service produce = StartProduce(dir, prefix, {emit1.url(), emit2.url()});
+  ASSERT_TRUE(WaitProduced(produce, (23 + 1) + (2 + 1), seconds(60))) << produce.process->Log();
+  const std::string uri = CreateDatabase();
+  Service store = StartStore(dir, "store", prefix, uri);  // no --node-rpc
+  postgres::Connection db(uri);
+  ASSERT_TRUE(WaitCaughtUp(db, "store-consumer", prefix, seconds(60))) << store.process->Log();
+
+  EXPECT_EQ(Scalar(db, "SELECT rewards_status || ' ' || rewards_source || ' ' || last_block_height || ' ' || "
+                       "rewards_attempts FROM eras WHERE era_id = 6930"),
+            "complete step 1239489 0");
+  EXPECT_EQ(Count(db, "eras", "rewards_status = 'pending'"), 0);
+  EXPECT_EQ(Scalar(db, "SELECT delegator_rewards_status FROM eras WHERE era_id = 6930"), "complete");
+  EXPECT_EQ(Count(db, "validator_rewards"), 2);
+  EXPECT_EQ(Count(db, "validator_rewards", "era_id = 6930 AND source = 'step' AND reward_index = 0"), 2);
+  EXPECT_EQ(Count(db, "delegator_rewards"), 1);
+  EXPECT_EQ(Scalar(db, "SELECT amount FROM validator_rewards WHERE public_key = "
+                       "'01018525deae6091abccab6704a0fa44e12c495eec9e8fe6929862e1b75580e715'"),
+            "2914012300000");
+  EXPECT_EQ(Scalar(db, "SELECT amount || ' ' || validator_public_key || ' ' || source FROM delegator_rewards WHERE "
+                       "era_id = 6930 AND delegator_public_key = "
+                       "'0101b57c4bf013a837995365e25036f1ddf83f3acd690763b3736101dd35df934b'"),
+            "84217776 01018525deae6091abccab6704a0fa44e12c495eec9e8fe6929862e1b75580e715 step");
+  EXPECT_EQ(Scalar(db, "SELECT effect_count || ' ' || format FROM steps WHERE era_id = 6930"), "47 1");
+  EXPECT_EQ(Count(db, "rejected_events"), 0);
+  EXPECT_EQ(Metric(store.url(), "ces_store_consume_rewards_pending_eras"), 0);
+  StopGracefully(store);
+  StopGracefully(produce);
+}
+
+// A fake 2.x node JSON-RPC endpoint: chain_get_era_summary for the switch block of era 363
+// (22ea0994…, v2/events.stream); fails `failures` times, then answers (2.0.0 format,
+// DelegatorKind allocations as in schema/v2/rpc_schema.json).
+class FakeEraSummaryRpc {
+ public:
+  explicit FakeEraSummaryRpc(int failures) : failures_(failures), server_("127.0.0.1", 0) {
+    server_.Route("POST", "/rpc", [this](const http::Request& req, http::ResponseWriter& w) {
+      ++calls_;
+      if (req.body.find("\"chain_get_era_summary\"") == std::string::npos ||
+          req.body.find(R"("block_identifier":{"Hash":"22ea09946b4e651d997d5e84c139a1e31c21996d011f4834f28827acf76cc8d7"})") ==
+              std::string::npos) {
+        w.Send(400, "text/plain", "unexpected request");
+        return;
+      }
+      if (calls_ <= failures_) {
+        w.Send(200, "application/json", R"({"jsonrpc":"2.0","id":1,"error":{"code":-32003,"message":"busy"}})");
+        return;
+      }
+      w.Send(200, "application/json",
+             R"({"jsonrpc":"2.0","id":1,"result":{"api_version":"2.0.0","era_summary":{)"
+             R"("block_hash":"22ea09946b4e651d997d5e84c139a1e31c21996d011f4834f28827acf76cc8d7","era_id":363,)"
+             R"("stored_value":{"EraInfo":{"seigniorage_allocations":[)"
+             R"({"DelegatorKind":{"delegator_kind":{"PublicKey":"01e1b46a25baa8a5c28beb3c9cfb79b572effa04076f00befa57eb70b016153f18"},)"
+             R"("validator_public_key":"01195daa7ad97ae97c2e0905cedf14e6694c48a12e881e22b26cd0a06e4f205542","amount":"1000"}},)"
+             R"({"Validator":{"validator_public_key":"01195daa7ad97ae97c2e0905cedf14e6694c48a12e881e22b26cd0a06e4f205542","amount":"18962280550448167"}},)"
+             R"({"Delegator":{"delegator_public_key":"0101b57c4bf013a837995365e25036f1ddf83f3acd690763b3736101dd35df934b",)"
+             R"("validator_public_key":"01195daa7ad97ae97c2e0905cedf14e6694c48a12e881e22b26cd0a06e4f205542","amount":"123456789012345678901234567890"}}]}},)"
+             R"("state_root_hash":"0808080808080808080808080808080808080808080808080808080808080808","merkle_proof":"00"}}})");
+    });
+    server_.Start();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.Port()) + "/rpc"; }
+  int calls() const { return calls_; }
+
+ private:
+  int failures_;
+  std::atomic<int> calls_{0};
+  http::Server server_;
+};
+
+TEST(StoreConsume, TwoXDelegatorRewardsAreFetchedOverRpcAndRetried) {
+  const std::string dir = TempDir();
+  const std::string prefix = UniquePrefix();
+  FakeEraSummaryRpc rpc(2);
+  Service emit = StartEmit(dir, "emit", {"--stream", RecordingsDir() + "/v2/events.stream"});
+  Service produce = StartProduce(dir, prefix, {emit.url()});
+  ASSERT_TRUE(WaitProduced(produce, 18 + 1, seconds(60))) << produce.process->Log();
+  const std::string uri = CreateDatabase();
+  Service store = StartStore(dir, "store", prefix, uri, {"--node-rpc", rpc.url()});
+  postgres::Connection db(uri);
+  ASSERT_TRUE(WaitUntil([&] {
+    return Scalar(db, "SELECT delegator_rewards_status FROM eras WHERE era_id = 363") == "complete";
+  }, seconds(60))) << store.process->Log();
+  EXPECT_EQ(rpc.calls(), 3);
+  EXPECT_EQ(Scalar(db, "SELECT rewards_status || ' ' || rewards_source || ' ' || delegator_rewards_attempts || ' ' || "
+                       "coalesce(delegator_rewards_error, '-') FROM eras WHERE era_id = 363"),
+            "complete era_end 3 -");
+  EXPECT_EQ(Count(db, "delegator_rewards"), 2);
+  EXPECT_EQ(Count(db, "delegator_rewards", "era_id = 363 AND source = 'rpc' AND switch_block_hash = "
+                                           "'22ea09946b4e651d997d5e84c139a1e31c21996d011f4834f28827acf76cc8d7'"),
+            2);
+  EXPECT_EQ(Scalar(db, "SELECT amount || ' ' || validator_public_key FROM delegator_rewards WHERE delegator_public_key = "
+                       "'0101b57c4bf013a837995365e25036f1ddf83f3acd690763b3736101dd35df934b'"),
+            "123456789012345678901234567890 01195daa7ad97ae97c2e0905cedf14e6694c48a12e881e22b26cd0a06e4f205542");
+  // The validator totals stay those of the switch block's era_end.
+  EXPECT_EQ(Count(db, "validator_rewards", "source = 'era_end'"), 10);
+  EXPECT_EQ(Count(db, "validator_rewards", "source = 'rpc'"), 0);
+  EXPECT_EQ(Metric(store.url(), "ces_store_consume_rpc_requests_total{outcome=\"error\"}"), 2);
+  EXPECT_EQ(Metric(store.url(), "ces_store_consume_rpc_requests_total{outcome=\"ok\"}"), 1);
+  EXPECT_TRUE(WaitUntil([&] { return Metric(store.url(), "ces_store_consume_delegator_rewards_pending_eras") == 0; },
+                        seconds(10)));
   StopGracefully(store);
   StopGracefully(produce);
 }

@@ -286,6 +286,94 @@ TEST(StorePostgres, EveryRecordingIsStored) {
   EXPECT_EQ(Scalar(db.conn, "SELECT rewards_status FROM eras WHERE era_id = 6930"), "complete");
 }
 
+// The v1 Step with its era set to 6930 and a WriteEraInfo transform for era 6930 appended (no
+// recording holds one; node format of casper-node 1.5).
+std::string StepWithRewardsOfEra6930() {
+  std::string step = EventFile("v1/events/Step.json");
+  step.replace(0, std::string(R"({"Step":{"era_id":1,)").size(), R"({"Step":{"era_id":6930,)");
+  step.resize(step.size() - 4);  // "]}}}"
+  return step +
+         R"(,{"key":"era-6930","transform":{"WriteEraInfo":{"seigniorage_allocations":[)"
+         R"({"Validator":{"validator_public_key":"01018525deae6091abccab6704a0fa44e12c495eec9e8fe6929862e1b75580e715","amount":"2914012300000"}},)"
+         R"({"Delegator":{"delegator_public_key":"0101b57c4bf013a837995365e25036f1ddf83f3acd690763b3736101dd35df934b",)"
+         R"("validator_public_key":"01018525deae6091abccab6704a0fa44e12c495eec9e8fe6929862e1b75580e715","amount":"84217776"}}]}}}]}}})";
+}
+
+TEST(StorePostgres, StepRewardsAndSwitchBlockGiveTheSameEraInAnyOrder) {
+  const std::string step = StepWithRewardsOfEra6930();
+  const std::string block = EventFile("v1/events/BlockAdded.era_end.json");
+  std::vector<std::map<std::string, std::string>> digests;
+  for (const std::vector<std::vector<std::string>>& batches :
+       std::vector<std::vector<std::vector<std::string>>>{{{block}, {step}},
+                                                          {{step}, {block}},
+                                                          {{step, block}},
+                                                          {{block, step}, {step}, {block}}}) {
+    Db db;
+    postgres::Store store(db.conn);
+    std::int64_t position = 0;
+    for (const auto& batch : batches) {
+      auto r = Apply(store, Parse(batch), position == 0 ? std::nullopt : std::optional<std::int64_t>(position),
+                     position + 1);
+      ASSERT_EQ(r.status, postgres::ApplyStatus::kApplied) << r.error.message;
+      ++position;
+    }
+    EXPECT_EQ(Scalar(db.conn, "SELECT rewards_status || ' ' || rewards_source || ' ' || delegator_rewards_status || ' ' "
+                              "|| last_block_height FROM eras WHERE era_id = 6930"),
+              "complete step complete 1239489");
+    EXPECT_EQ(Count(db.conn, "validator_rewards", "era_id = 6930 AND source = 'step'"), 1);
+    EXPECT_EQ(Count(db.conn, "delegator_rewards", "era_id = 6930 AND source = 'step'"), 1);
+    std::vector<postgres::PendingRewards> pending;
+    ASSERT_FALSE(store.PendingRewardEras(10, pending));
+    EXPECT_TRUE(pending.empty());  // the RPC worker skips it
+    // A late RPC answer for the same era changes nothing.
+    model::Rows late;
+    model::ValidatorRewardRow v;
+    v.era_id = 6930;
+    v.public_key = "0102112a711eb3bee9043ebf036fbdfd4482f0e37d1a65627e09922943713973f8";
+    v.amount = "1";
+    v.source = "rpc";
+    late.validator_rewards.push_back(v);
+    ASSERT_FALSE(store.CompleteRewards(6930, late));
+    digests.push_back(Digests(db.conn));
+  }
+  for (std::size_t i = 1; i < digests.size(); ++i) EXPECT_EQ(digests[i], digests[0]) << "order " << i;
+}
+
+TEST(StorePostgres, TwoXDelegatorRewardsArePendingUntilCompleted) {
+  Db db;
+  postgres::Store store(db.conn);
+  ASSERT_EQ(Apply(store, Parse({EventFile("v2/events/BlockAdded.era_end.json")}), std::nullopt, 1).status,
+            postgres::ApplyStatus::kApplied);
+  std::vector<postgres::PendingRewards> pending;
+  ASSERT_FALSE(store.PendingRewardEras(10, pending));
+  EXPECT_TRUE(pending.empty());
+  ASSERT_FALSE(store.PendingDelegatorRewardEras(10, pending));
+  ASSERT_EQ(pending.size(), 1u);
+  const std::int64_t era = pending[0].era_id;
+  EXPECT_EQ(Scalar(db.conn, "SELECT rewards_status || ' ' || delegator_rewards_status FROM eras WHERE era_id = " +
+                                std::to_string(era)),
+            "complete pending");
+  ASSERT_FALSE(store.RecordDelegatorRewardsFailure(era, "node down"));
+  model::Rows rows;
+  model::DelegatorRewardRow d;
+  d.era_id = era;
+  d.delegator_public_key = "0101b57c4bf013a837995365e25036f1ddf83f3acd690763b3736101dd35df934b";
+  d.validator_public_key = "01018525deae6091abccab6704a0fa44e12c495eec9e8fe6929862e1b75580e715";
+  d.amount = "5";
+  d.source = "rpc";
+  rows.delegator_rewards.push_back(d);
+  ASSERT_FALSE(store.CompleteDelegatorRewards(era, rows));
+  EXPECT_EQ(Scalar(db.conn, "SELECT delegator_rewards_status || ' ' || delegator_rewards_attempts || ' ' || "
+                            "coalesce(delegator_rewards_error, '-') FROM eras WHERE era_id = " + std::to_string(era)),
+            "complete 2 -");
+  EXPECT_EQ(Count(db.conn, "delegator_rewards"), 1);
+  // The same switch block again (another node) does not make it pending again.
+  ASSERT_EQ(Apply(store, Parse({EventFile("v2/events/BlockAdded.era_end.json")}), 1, 2).status,
+            postgres::ApplyStatus::kApplied);
+  ASSERT_FALSE(store.PendingDelegatorRewardEras(10, pending));
+  EXPECT_TRUE(pending.empty());
+}
+
 TEST(StorePostgres, ConnectionErrorsAreRetryableValues) {
   postgres::Connection conn("postgresql://postgres@127.0.0.1:" + std::to_string(FreePort()) + "/nothing");
   postgres::DbError e = conn.Connect();

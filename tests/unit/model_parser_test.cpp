@@ -90,7 +90,7 @@ TEST(ModelBlockAdded, V1SwitchBlockGivesEraValidatorsWithCorrectFlagsAndPendingR
   EXPECT_EQ(ended.last_block_hash, "153d7a0d0313033cf4636187c02f44d9c68de5c273fa075f8a0e479700a7f4ee");
   EXPECT_EQ(ended.end_timestamp, "2022-11-08T13:43:09.568Z");
   EXPECT_EQ(ended.protocol_version, "1.4.8");
-  EXPECT_EQ(ended.rewards_status, RewardsStatus::kPending);  // 1.x: motes only over the node RPC
+  EXPECT_EQ(ended.rewards_status, RewardsStatus::kPending);  // 1.x: motes from the era's Step or the node RPC
   EXPECT_EQ(ended.rewards_source, "rpc");
   EXPECT_FALSE(ended.first_block_height.has_value());
   const EraRow& next = rows.eras[1];

@@ -142,6 +142,9 @@ struct StoreConsumer::Impl {
   metrics::Gauge& assigned = reg.GetGauge("ces_store_consume_assigned_partitions", "Kafka partitions assigned");
   metrics::Gauge& rewards_pending = reg.GetGauge("ces_store_consume_rewards_pending_eras",
                                                  "1.x eras whose rewards wait for the node RPC");
+  metrics::Gauge& delegator_rewards_pending = reg.GetGauge(
+      "ces_store_consume_delegator_rewards_pending_eras",
+      "2.x eras whose per-delegator rewards wait for the node RPC (chain_get_era_summary)");
   metrics::Counter& rpc_ok = reg.GetCounter("ces_store_consume_rpc_requests_total", "Node RPC calls for era rewards",
                                             {{"outcome", "ok"}});
   metrics::Counter& rpc_error = reg.GetCounter("ces_store_consume_rpc_requests_total", "Node RPC calls for era rewards",
@@ -469,64 +472,93 @@ struct StoreConsumer::Impl {
     last_kafka_commit = Clock::now();
   }
 
-  // ---- 1.x era rewards over the node RPC ----
+  // ---- era rewards over the node RPC ----
+  // 1.x eras whose Step (WriteEraInfo) was never seen: chain_get_era_info_by_switch_block; 2.x eras:
+  // per-delegator rewards from chain_get_era_summary. Each era is retried with a backoff (1 s doubling
+  // to 60 s) until the node answers; nothing is dropped.
+
+  struct Schedule {
+    Clock::time_point next{};
+    std::chrono::milliseconds delay{0};
+  };
+
+  enum class RewardsKind { kEraInfo, kDelegators };
+
+  // One pass over the pending eras of one kind; false when the database connection was lost.
+  bool FetchRewards(RewardsKind kind, const std::vector<postgres::PendingRewards>& pending, postgres::Store& store,
+                    model::Parser& parser, std::map<std::int64_t, Schedule>& schedule) {
+    const bool era_info = kind == RewardsKind::kEraInfo;
+    const char* method = era_info ? "chain_get_era_info_by_switch_block" : "chain_get_era_summary";
+    for (const auto& p : pending) {
+      if (shutdown::Requested()) break;
+      Schedule& s = schedule[p.era_id];
+      if (Clock::now() < s.next) continue;
+      RpcResponse response = CallRpc(options.node_rpc, method, EraInfoBySwitchBlockParams(p.switch_block_hash));
+      model::Rows rows;
+      std::string error = response.error;
+      bool ok = response.ok &&
+                (era_info ? parser.ParseEraInfoResponse(response.body, p.era_id, p.switch_block_hash, rows, error)
+                          : parser.ParseEraSummaryResponse(response.body, p.era_id, p.switch_block_hash, rows, error));
+      if (ok) {
+        postgres::DbError e = era_info ? store.CompleteRewards(p.era_id, rows)
+                                       : store.CompleteDelegatorRewards(p.era_id, rows);
+        if (e) {
+          log::Warn("storing era rewards failed, will retry",
+                    {{"era_id", p.era_id}, {"method", method}, {"error", e.message}});
+          return false;
+        }
+        rpc_ok.Inc();
+        schedule.erase(p.era_id);
+        log::Info("era rewards stored", {{"era_id", p.era_id},
+                                         {"method", method},
+                                         {"validator_rewards", static_cast<std::uint64_t>(rows.validator_rewards.size())},
+                                         {"delegator_rewards", static_cast<std::uint64_t>(rows.delegator_rewards.size())}});
+      } else {
+        rpc_error.Inc();
+        s.delay = std::min<std::chrono::milliseconds>(std::chrono::seconds(60),
+                                                      std::max<std::chrono::milliseconds>(std::chrono::seconds(1), s.delay * 2));
+        s.next = Clock::now() + s.delay;
+        log::Warn("era rewards not available yet, will retry",
+                  {{"era_id", p.era_id}, {"method", method}, {"attempts", p.attempts + 1}, {"error", error}});
+        if (era_info) {
+          store.RecordRewardsFailure(p.era_id, error);
+        } else {
+          store.RecordDelegatorRewardsFailure(p.era_id, error);
+        }
+      }
+    }
+    return true;
+  }
 
   void RewardsLoop() {
     postgres::Connection conn(options.postgres);
     postgres::Store rewards_store(conn);
     model::Parser rpc_parser;
-    struct Schedule {
-      Clock::time_point next{};
-      std::chrono::milliseconds delay{0};
-    };
-    std::map<std::int64_t, Schedule> schedule;
+    std::map<std::int64_t, Schedule> era_info_schedule, delegator_schedule;
     bool warned = false;
     while (!shutdown::WaitFor(options.rewards_interval)) {
       if (!conn.IsOpen() && conn.Connect()) continue;
-      std::vector<postgres::PendingRewards> pending;
-      if (postgres::DbError e = rewards_store.PendingRewardEras(100, pending)) {
+      std::vector<postgres::PendingRewards> pending, pending_delegators;
+      if (rewards_store.PendingRewardEras(100, pending) ||
+          rewards_store.PendingDelegatorRewardEras(100, pending_delegators)) {
         conn.Disconnect();
         continue;
       }
       rewards_pending.Set(static_cast<double>(pending.size()));
-      if (pending.empty()) continue;
+      delegator_rewards_pending.Set(static_cast<double>(pending_delegators.size()));
+      if (pending.empty() && pending_delegators.empty()) continue;
       if (options.node_rpc.empty()) {
         if (!warned) {
-          log::Warn("1.x era rewards are pending and stay so: no --node-rpc to fetch them from",
-                    {{"pending_eras", static_cast<std::uint64_t>(pending.size())}});
+          log::Warn("era rewards are pending and stay so: no --node-rpc to fetch them from",
+                    {{"pending_eras", static_cast<std::uint64_t>(pending.size())},
+                     {"pending_delegator_reward_eras", static_cast<std::uint64_t>(pending_delegators.size())}});
           warned = true;
         }
         continue;
       }
-      for (const auto& p : pending) {
-        if (shutdown::Requested()) break;
-        Schedule& s = schedule[p.era_id];
-        if (Clock::now() < s.next) continue;
-        RpcResponse response = CallRpc(options.node_rpc, "chain_get_era_info_by_switch_block",
-                                       EraInfoBySwitchBlockParams(p.switch_block_hash));
-        model::Rows rows;
-        std::string error = response.error;
-        bool ok = response.ok && rpc_parser.ParseEraInfoResponse(response.body, p.era_id, p.switch_block_hash, rows, error);
-        if (ok) {
-          if (postgres::DbError e = rewards_store.CompleteRewards(p.era_id, rows)) {
-            log::Warn("storing era rewards failed, will retry", {{"era_id", p.era_id}, {"error", e.message}});
-            conn.Disconnect();
-            break;
-          }
-          rpc_ok.Inc();
-          schedule.erase(p.era_id);
-          log::Info("era rewards stored", {{"era_id", p.era_id},
-                                           {"validator_rewards", static_cast<std::uint64_t>(rows.validator_rewards.size())},
-                                           {"delegator_rewards", static_cast<std::uint64_t>(rows.delegator_rewards.size())}});
-        } else {
-          rpc_error.Inc();
-          s.delay = std::min<std::chrono::milliseconds>(std::chrono::seconds(60),
-                                                        std::max<std::chrono::milliseconds>(std::chrono::seconds(1), s.delay * 2));
-          s.next = Clock::now() + s.delay;
-          log::Warn("era rewards not available yet, will retry",
-                    {{"era_id", p.era_id}, {"attempts", p.attempts + 1}, {"error", error}});
-          rewards_store.RecordRewardsFailure(p.era_id, error);
-        }
+      if (!FetchRewards(RewardsKind::kEraInfo, pending, rewards_store, rpc_parser, era_info_schedule) ||
+          !FetchRewards(RewardsKind::kDelegators, pending_delegators, rewards_store, rpc_parser, delegator_schedule)) {
+        conn.Disconnect();
       }
     }
   }

@@ -21,7 +21,7 @@ struct Options {
   std::string brokers = "127.0.0.1:9092";
   std::string topic_prefix;
   std::string postgres;
-  std::string node_rpc;  // optional: 1.x era rewards over chain_get_era_info_by_switch_block
+  std::string node_rpc;  // optional: 1.x era rewards without a Step, 2.x per-delegator rewards
   std::string group = "store-consumer";
   kafka::Settings kafka_settings;
   bool migrate = false;

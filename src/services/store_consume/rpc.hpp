@@ -1,5 +1,5 @@
 #pragma once
-// The node JSON-RPC calls store-consume needs (1.x era rewards), over libcurl.
+// The node JSON-RPC calls store-consume needs (era rewards the events do not carry), over libcurl.
 
 #include <chrono>
 #include <cstdint>
@@ -18,7 +18,7 @@ struct RpcResponse {
 RpcResponse CallRpc(const std::string& url, const std::string& method, const std::string& params_json,
                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
-// params of chain_get_era_info_by_switch_block for a switch block hash.
+// params of chain_get_era_info_by_switch_block (1.x) and chain_get_era_summary (2.x) for a switch block hash.
 std::string EraInfoBySwitchBlockParams(const std::string& block_hash);
 
 }  // namespace ces::store_consume

@@ -75,7 +75,8 @@ void RegisterStoreConsume(CLI::App& app, int& exit_code) {
       ->envname("CES_POSTGRES")
       ->required();
   cmd->add_option("--node-rpc", o.node_rpc,
-                  "Node JSON-RPC URL (e.g. http://node:7777/rpc) for 1.x era rewards; without it they stay pending")
+                  "Node JSON-RPC URL (e.g. http://node:7777/rpc) for 1.x era rewards whose Step was not seen and 2.x "
+                  "per-delegator rewards; without it they stay pending")
       ->envname("CES_NODE_RPC");
   cmd->add_option("--group", o.group, "Kafka consumer group; also the key of the positions stored in PostgreSQL")
       ->envname("CES_GROUP")

@@ -34,7 +34,8 @@ class Parser {
   Parser(const Parser&) = delete;
   Parser& operator=(const Parser&) = delete;
 
-  // Appends the rows of one event to `out`. On rejection nothing is appended. `identity` (when known)
+  // Appends the rows of one event to `out`. A 1.x Step's WriteEraInfo transform gives the era's
+  // validator and delegator rewards in motes (source "step") and marks that era's rewards complete. On rejection nothing is appended. `identity` (when known)
   // is recorded on the rows that keep it: blocks, transactions (as the Accepted, Processed or Expired
   // event), faults, finality signatures and steps.
   ParseResult Parse(std::string_view payload, Rows& out, const EventIdentity& identity = {});
@@ -45,7 +46,16 @@ class Parser {
   bool ParseEraInfoResponse(std::string_view response, std::int64_t era_id, const std::string& switch_block_hash,
                             Rows& out, std::string& error);
 
+  // A node JSON-RPC response of chain_get_era_summary (2.x) for the switch block of era `era_id`: its
+  // Delegator/DelegatorKind seigniorage allocations as delegator reward rows (source "rpc"); the
+  // validator totals come from the switch block's era_end and are not repeated. Failures as above.
+  bool ParseEraSummaryResponse(std::string_view response, std::int64_t era_id, const std::string& switch_block_hash,
+                               Rows& out, std::string& error);
+
  private:
+  bool ParseEraSummary(std::string_view response, std::int64_t era_id, const std::string& switch_block_hash,
+                       bool validators, Rows& out, std::string& error);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

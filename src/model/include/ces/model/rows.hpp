@@ -136,7 +136,10 @@ struct EraRow {
   OptText protocol_version;
   OptInt next_era_gas_price;      // 2.x
   RewardsStatus rewards_status = RewardsStatus::kNone;
-  OptText rewards_source;         // "era_end" (2.x) | "rpc" (1.x)
+  OptText rewards_source;         // "era_end" (2.x) | "step" | "rpc" (1.x)
+  // Per-delegator rewards: 1.x eras get them with the validator rewards (same status); 2.x switch
+  // blocks carry validator totals only, so they stay pending until chain_get_era_summary answers.
+  RewardsStatus delegator_rewards_status = RewardsStatus::kNone;
 };
 void Merge(EraRow& into, const EraRow& from);
 

@@ -70,10 +70,19 @@ class Store {
   // (multi-row INSERT … ON CONFLICT, duplicates merged), then commit.
   ApplyResult Apply(const std::string& group, const std::vector<PositionUpdate>& positions, const model::Rows& rows);
 
+  // 1.x eras whose rewards are pending (no Step with WriteEraInfo seen yet), oldest first.
   DbError PendingRewardEras(std::size_t limit, std::vector<PendingRewards>& out);
-  // Stores an era's reward rows and marks it complete (one transaction).
+  // Stores an era's reward rows and marks its rewards (validator and delegator) complete, in one
+  // transaction; does nothing if the era is no longer pending (its Step arrived meanwhile).
   DbError CompleteRewards(std::int64_t era_id, const model::Rows& rows);
   DbError RecordRewardsFailure(std::int64_t era_id, const std::string& error);
+
+  // 2.x eras (rewards from era_end) whose per-delegator rewards are pending, oldest first.
+  DbError PendingDelegatorRewardEras(std::size_t limit, std::vector<PendingRewards>& out);
+  // Stores an era's delegator reward rows and marks them complete (one transaction; nothing if the
+  // era is no longer pending).
+  DbError CompleteDelegatorRewards(std::int64_t era_id, const model::Rows& rows);
+  DbError RecordDelegatorRewardsFailure(std::int64_t era_id, const std::string& error);
 
  private:
   Connection& connection_;
