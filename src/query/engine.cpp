@@ -304,7 +304,7 @@ ListSpec DelegatorRewardList() {
            {"timestamp", "e.end_timestamp", Kind::kTime},
            {"source", "r.source", Kind::kText},
            {"switchBlockHash", "r.switch_block_hash", Kind::kText},
-           {"rewardsStatus", "e.rewards_status", Kind::kText}},
+           {"rewardsStatus", "coalesce(e.delegator_rewards_status, e.rewards_status)", Kind::kText}},
           {{"timestamp", nullptr}, {"eraId", nullptr}, {"amount", "r.amount"}},
           "timestamp",
           {{"r.era_id", "bigint"}, {"r.validator_public_key", "text"}},
@@ -351,6 +351,7 @@ const std::vector<Col>& EraCols() {
       {"nextEraGasPrice", "e.next_era_gas_price", Kind::kInt},
       {"rewardsStatus", "e.rewards_status", Kind::kText},
       {"rewardsSource", "e.rewards_source", Kind::kText},
+      {"delegatorRewardsStatus", "e.delegator_rewards_status", Kind::kText},
       {"validatorCount", "(SELECT count(*) FROM era_validators ev WHERE ev.era_id = e.era_id)", Kind::kInt},
       {"totalRewards",
        "CASE WHEN e.rewards_status = 'complete' THEN "
@@ -985,12 +986,14 @@ void Engine::Impl::AddRoutes() {
   };
   h["/api/v1/validators/{key}/total-delegator-rewards"] = [total](const Args& a) {
     return total(a, "SELECT coalesce(sum(amount), 0) FROM delegator_rewards WHERE validator_public_key = $1",
-                 kValidatorPending);
+                 "SELECT coalesce(json_agg(e.era_id ORDER BY e.era_id), '[]') FROM eras e "
+                 "WHERE e.delegator_rewards_status = 'pending' AND EXISTS "
+                 "(SELECT 1 FROM era_validators v WHERE v.era_id = e.era_id AND v.public_key = $1)");
   };
   h["/api/v1/delegators/{key}/total-rewards"] = [total](const Args& a) {
     return total(a, "SELECT coalesce(sum(amount), 0) FROM delegator_rewards WHERE delegator_public_key = $1",
                  "SELECT coalesce(json_agg(e.era_id ORDER BY e.era_id), '[]') FROM eras e "
-                 "WHERE e.rewards_status = 'pending' AND $1::text IS NOT NULL");
+                 "WHERE e.delegator_rewards_status = 'pending' AND $1::text IS NOT NULL");
   };
 
   // Faults, steps, eras.

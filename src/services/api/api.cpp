@@ -170,12 +170,18 @@ http::AsyncServerOptions ServerOptions(const ApiFlags& flags) {
   return o;
 }
 
-int ListRoutes(const ApiFlags& flags) {
+std::vector<std::string> RouteList(const ApiFlags& flags) {
   Components c = Build(flags, true);
   http::AsyncServer server(ServerOptions(flags));
   http::AddObservabilityRoutes(server, metrics::Default(), [](std::string&) { return true; });
   Register(c, server);
-  for (const auto& r : server.Routes()) std::cout << r.method << ' ' << r.pattern << '\n';
+  std::vector<std::string> out;
+  for (const auto& r : server.Routes()) out.push_back(r.method + " " + r.pattern);
+  return out;
+}
+
+int ListRoutes(const ApiFlags& flags) {
+  for (const std::string& route : RouteList(flags)) std::cout << route << '\n';
   return 0;
 }
 
@@ -223,6 +229,8 @@ int RunApi(const ApiFlags& flags) {
 }
 
 }  // namespace
+
+std::vector<std::string> ApiRouteList() { return RouteList(ApiFlags{}); }
 
 void RegisterApi(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<ApiFlags>();

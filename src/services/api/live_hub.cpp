@@ -267,6 +267,11 @@ std::size_t LiveHub::Subscribers() const {
   return subscribers_.size();
 }
 
+bool LiveHub::HasApiVersion() const {
+  std::lock_guard lock(mutex_);
+  return !latest_version_.empty();
+}
+
 void LiveHub::SeedApiVersion(const std::string& source, const std::string& version) {
   if (version.empty()) return;
   std::lock_guard lock(mutex_);

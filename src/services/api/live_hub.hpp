@@ -115,6 +115,8 @@ class LiveHub {
   std::vector<std::string> Topics() const;
   // Used when no event has announced a version yet (e.g. the store's latest at start-up).
   void SeedApiVersion(const std::string& source, const std::string& version);
+  // Whether any ApiVersion is known (announced through Kafka or seeded).
+  bool HasApiVersion() const;
 
   // The consumer's steps, public for tests: partitions assigned at these start offsets; one record.
   void OnAssigned(const std::map<kafka::TopicPartition, std::int64_t>& start_offsets);

@@ -124,13 +124,8 @@ void ReplayApi::Start() {
   mongo::Status status = store_.DetectServer();
   if (status.ok) status = log_.Preload();
   if (!status.ok) log::Warn("mongodb not reachable yet; will keep trying", {{"error", status.message}});
-  if (status.ok && hub_) {
-    // Until a node announces one through Kafka, live subscribers are greeted with the stored version.
-    auto sources = store_.ListSources();
-    if (sources.ok()) {
-      for (const auto& s : sources.value) hub_->SeedApiVersion(s.source, s.api_version);
-    }
-  }
+  // Until a node announces one through Kafka, live subscribers are greeted with the stored version.
+  if (status.ok) SeedHubVersions();
   watcher_.PollOnce();
   watcher_.Start();
 }
@@ -204,6 +199,13 @@ bool ResolveStartFrom(mongo::AuditStore& store, audit::ReplayQuery& query, std::
 
 }  // namespace
 
+void ReplayApi::SeedHubVersions() {
+  if (!hub_) return;
+  auto sources = store_.ListSources();
+  if (!sources.ok()) return;
+  for (const auto& s : sources.value) hub_->SeedApiVersion(s.source, s.api_version);
+}
+
 void ReplayApi::HandleLive(audit::ReplayQuery query, http::ResponseWriter& writer, http::AsyncResponseWriter& async) {
   auto ticket = hub_->Admit();
   if (!ticket) {
@@ -211,6 +213,7 @@ void ReplayApi::HandleLive(audit::ReplayQuery query, http::ResponseWriter& write
                   "too many live subscribers (limit " + std::to_string(hub_->options().max_subscribers) + ")");
     return;
   }
+  if (!hub_->HasApiVersion()) SeedHubVersions();  // the store filled after start-up; nothing through Kafka yet
   if (!writer.StartStream(200, "text/event-stream", kStreamHeaders)) return;
   auto sink = async.Detach(hub_->SinkLimit());
   if (!sink) return;

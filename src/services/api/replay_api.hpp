@@ -56,6 +56,8 @@ class ReplayApi {
 
  private:
   struct Metrics;
+  // Greets live subscribers with the stored ApiVersion until one comes through Kafka.
+  void SeedHubVersions();
   void HandleStream(const http::Request& request, http::ResponseWriter& writer, std::vector<std::string> routes,
                     http::AsyncResponseWriter* async);
   // A client without start_from/from_time/to_time: straight to the hub.
