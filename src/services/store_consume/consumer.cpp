@@ -341,7 +341,11 @@ struct StoreConsumer::Impl {
             for (const auto& u : updates) {
               if (u.partition == key) expected = u.expected;
             }
-            if (stored == expected) continue;
+            if (stored == expected) {
+              // Not in conflict, but the batch was rolled back as a whole: read its records again.
+              if (positions.count(tp)) consumer->Seek(tp, stored.value_or(kOffsetBeginning));
+              continue;
+            }
             log::Warn("stored position differs from the batch's start, re-reading from the stored position",
                       {{"topic", key.topic},
                        {"partition", static_cast<int>(key.partition)},
