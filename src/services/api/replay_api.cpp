@@ -199,6 +199,32 @@ bool ResolveStartFrom(mongo::AuditStore& store, audit::ReplayQuery& query, std::
 
 }  // namespace
 
+std::optional<audit::HeadWatcher::Snapshot> ReplayApi::Prepare(audit::ReplayQuery& query,
+                                                                std::vector<std::string>& streams,
+                                                                http::ResponseWriter& writer) {
+  auto snapshot = watcher_.Current();
+  if (!snapshot.ok) {
+    watcher_.PollOnce();
+    snapshot = watcher_.Current();
+  }
+  if (!snapshot.ok) {
+    metrics_->store_errors.Inc();
+    SendJsonError(writer, 503, "the audit store is unavailable: " + snapshot.error);
+    return std::nullopt;
+  }
+  bool store_error = false;
+  if (!ResolveStartFrom(store_, query, streams, writer, store_error)) {
+    if (store_error) {
+      metrics_->store_errors.Inc();
+      SendJsonError(writer, 503, "the audit store is unavailable");
+    } else {
+      metrics_->bad_requests.Inc();
+    }
+    return std::nullopt;
+  }
+  return snapshot;
+}
+
 void ReplayApi::SeedHubVersions() {
   if (!hub_) return;
   auto sources = store_.ListSources();
@@ -260,27 +286,10 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
     return;
   }
   audit::ReplayQuery query = std::move(*parsed.query);
-  auto snapshot = watcher_.Current();
-  if (!snapshot.ok) {
-    watcher_.PollOnce();
-    snapshot = watcher_.Current();
-  }
-  if (!snapshot.ok) {
-    metrics_->store_errors.Inc();
-    SendJsonError(writer, 503, "the audit store is unavailable: " + snapshot.error);
-    return;
-  }
   std::vector<std::string> streams;
-  bool store_error = false;
-  if (!ResolveStartFrom(store_, query, streams, writer, store_error)) {
-    if (store_error) {
-      metrics_->store_errors.Inc();
-      SendJsonError(writer, 503, "the audit store is unavailable");
-    } else {
-      metrics_->bad_requests.Inc();
-    }
-    return;
-  }
+  auto prepared = Prepare(query, streams, writer);
+  if (!prepared) return;
+  const audit::HeadWatcher::Snapshot& snapshot = *prepared;
   const auto heads = Heads(snapshot);
   auto positions = audit::InitialPositions(log_, query, audit::ChainsInScope(heads, query), streams);
   if (!positions.ok()) {
@@ -455,27 +464,10 @@ void ReplayApi::HandleList(const http::Request& request, http::ResponseWriter& w
     return;
   }
   audit::ReplayQuery query = std::move(*parsed.query);
-  auto snapshot = watcher_.Current();
-  if (!snapshot.ok) {
-    watcher_.PollOnce();
-    snapshot = watcher_.Current();
-  }
-  if (!snapshot.ok) {
-    metrics_->store_errors.Inc();
-    SendJsonError(writer, 503, "the audit store is unavailable: " + snapshot.error);
-    return;
-  }
   std::vector<std::string> streams;
-  bool store_error = false;
-  if (!ResolveStartFrom(store_, query, streams, writer, store_error)) {
-    if (store_error) {
-      metrics_->store_errors.Inc();
-      SendJsonError(writer, 503, "the audit store is unavailable");
-    } else {
-      metrics_->bad_requests.Inc();
-    }
-    return;
-  }
+  auto prepared = Prepare(query, streams, writer);
+  if (!prepared) return;
+  const audit::HeadWatcher::Snapshot& snapshot = *prepared;
   const std::string fingerprint = query.Fingerprint();
   const auto heads = Heads(snapshot);
   audit::Positions positions;

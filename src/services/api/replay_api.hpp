@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "ces/audit/replay.hpp"
@@ -58,6 +59,10 @@ class ReplayApi {
   struct Metrics;
   // Greets live subscribers with the stored ApiVersion until one comes through Kafka.
   void SeedHubVersions();
+  // The chain heads for a query and, for start_from, its source's streams; nullopt once an error
+  // (503 store unavailable, 400 bad start_from) was sent.
+  std::optional<audit::HeadWatcher::Snapshot> Prepare(audit::ReplayQuery& query, std::vector<std::string>& streams,
+                                                      http::ResponseWriter& writer);
   void HandleStream(const http::Request& request, http::ResponseWriter& writer, std::vector<std::string> routes,
                     http::AsyncResponseWriter* async);
   // A client without start_from/from_time/to_time: straight to the hub.
