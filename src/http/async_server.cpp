@@ -9,12 +9,16 @@
 // handler and publisher threads); the strand swaps it out and writes it gathered, at once when the
 // socket takes it (no completion handler), else through async_write. Other threads do not post a
 // flush per connection: they queue the connection to its flush shard, and one task per shard flushes
-// every queued connection on an I/O thread (see ServerCore::FlushShard). Idle connections
+// every queued connection on an I/O thread (see ServerCore::FlushShard). A detached stream's Offer
+// to a connection with nothing queued or in flight writes the frame itself, at once, on the calling
+// thread (Connection::Offer): the live fan-out's usual case costs one send, no hop. Idle connections
 // wait with async_wait(wait_read) and hold no read buffer; timeouts are checked by one sweep timer.
 
 #include "ces/http/async_server.hpp"
 
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -119,17 +123,23 @@ struct OutItem {
     item.data = std::move(data);
     return item;
   }
-  static OutItem Chunk(std::shared_ptr<const std::string> data) {
+  // The framing of a chunk of `size` bytes, without the data.
+  static OutItem ChunkHead(std::size_t size) {
     OutItem item;
-    auto [end, ec] = std::to_chars(item.prefix.data(), item.prefix.data() + 16, data->size(), 16);
+    auto [end, ec] = std::to_chars(item.prefix.data(), item.prefix.data() + 16, size, 16);
     (void)ec;
     *end++ = '\r';
     *end++ = '\n';
     item.prefix_len = static_cast<std::uint8_t>(end - item.prefix.data());
-    item.data = std::move(data);
     item.chunk_suffix = true;
     return item;
   }
+  static OutItem Chunk(std::shared_ptr<const std::string> data) {
+    OutItem item = ChunkHead(data->size());
+    item.data = std::move(data);
+    return item;
+  }
+  static std::size_t ChunkBytes(std::size_t size) { return ChunkHead(size).prefix_len + size + 2; }
 };
 
 const std::shared_ptr<const std::string>& LastChunk() {
@@ -286,7 +296,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(Impl& server, tcp::socket socket)
       : server_(server),
         socket_(std::move(socket)),
-        flush_shard_(server.next_flush_shard.fetch_add(1, std::memory_order_relaxed) % server.flush_shards.size()) {}
+        flush_shard_(server.next_flush_shard.fetch_add(1, std::memory_order_relaxed) % server.flush_shards.size()),
+        fd_(socket_.native_handle()) {}
 
   // On an I/O thread (a flush shard's task): flushes on the strand, inline when it is idle.
   void DispatchFlush() {
@@ -334,35 +345,66 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return true;
   }
 
-  // Detached sink's Offer: never blocks; beyond `limit` the connection is dropped.
-  bool Offer(std::shared_ptr<const std::string> data, std::size_t limit) {
-    if (!data) return !Closed();
+  // Detached sink's Offer: never blocks. Beyond `limit` queued bytes, or (with `slow_limit` > 0) when
+  // bytes are already queued and this frame would take them past `slow_limit`, the connection is
+  // dropped. When nothing is queued or being written (a live stream whose client keeps up: the usual
+  // case), the frame is written to the socket right here, on the calling thread, under out_mutex_:
+  // a publisher fanning one frame out to many streams then costs one send per stream, with no hop to
+  // an I/O thread. Whatever the socket does not take is queued for the strand. CloseNow() sets
+  // closed_ under the same lock before it closes the descriptor, so the send never meets a closed
+  // (or reused) one.
+  StreamSink::OfferResult Offer(const std::shared_ptr<const std::string>& data, std::size_t limit,
+                                std::size_t slow_limit) {
+    if (!data) return Closed() ? StreamSink::OfferResult::kClosed : StreamSink::OfferResult::kQueued;
     bool post = false;
     bool drop = false;
+    bool failed = false;
     {
       std::lock_guard lock(out_mutex_);
-      if (closed_ || ended_) return false;
-      if (data->empty()) return true;  // an empty chunk would end the response
-      OutItem item = chunked_ ? OutItem::Chunk(std::move(data)) : OutItem::Plain(std::move(data));
-      if (queued_bytes_ + item.Bytes() > limit) {
+      if (closed_ || ended_) return StreamSink::OfferResult::kClosed;
+      if (data->empty()) return StreamSink::OfferResult::kQueued;  // an empty chunk would end the response
+      const std::size_t bytes = chunked_ ? OutItem::ChunkBytes(data->size()) : data->size();
+      if (queued_bytes_ + bytes > limit || (slow_limit > 0 && queued_bytes_ > 0 && queued_bytes_ + bytes > slow_limit)) {
         drop = true;
         closed_ = true;
         pending_.clear();
         queued_bytes_ = 0;
+      } else if (!flush_scheduled_ && pending_.empty()) {
+        // The frame is referenced, not copied: nothing of it outlives the send unless the socket is full.
+        OutItem item = chunked_ ? OutItem::ChunkHead(data->size()) : OutItem();
+        const ssize_t sent = SendNow(item, *data);
+        if (sent == static_cast<ssize_t>(bytes)) return StreamSink::OfferResult::kQueued;
+        if (sent < 0) {
+          failed = true;  // the peer is gone: the strand closes the connection
+          closed_ = true;
+        } else {
+          auto rest = std::make_shared<std::string>();
+          rest->reserve(bytes - static_cast<std::size_t>(sent));
+          AppendFrom(*rest, item, *data, static_cast<std::size_t>(sent));
+          queued_bytes_ += rest->size();
+          pending_.push_back(OutItem::Plain(std::move(rest)));
+          post = flush_scheduled_ = true;
+        }
       } else {
-        queued_bytes_ += item.Bytes();
-        pending_.push_back(std::move(item));
+        queued_bytes_ += bytes;
+        pending_.push_back(chunked_ ? OutItem::Chunk(data) : OutItem::Plain(data));
         if (!flush_scheduled_) post = flush_scheduled_ = true;
       }
     }
-    if (drop) {
-      server_.Reject(server_.rejected_slow_client);
+    if (drop || failed) {
+      if (drop) server_.Reject(server_.rejected_slow_client);
       out_cv_.notify_all();
-      asio::post(socket_.get_executor(), [self = shared_from_this()] { self->ResetNow(); });
-      return false;
+      asio::post(socket_.get_executor(), [self = shared_from_this(), drop] {
+        if (drop) {
+          self->ResetNow();
+        } else {
+          self->CloseNow();
+        }
+      });
+      return drop ? StreamSink::OfferResult::kDropped : StreamSink::OfferResult::kClosed;
     }
     if (post) PostFlush();
-    return true;
+    return StreamSink::OfferResult::kQueued;
   }
 
   // Ends a stream: queued data, `final_data` (if any), the terminating chunk, then close.
@@ -475,6 +517,36 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   enum class Phase { kReading, kHandling, kStreaming };
   enum class Parse { kIncomplete, kDone };
+
+  // Under out_mutex_, nothing queued or in flight: one non-blocking send of `head` (a chunk's framing,
+  // or nothing) around `data`. Bytes sent (0 when the socket is full), or -1 when the connection failed.
+  ssize_t SendNow(const OutItem& head, const std::string& data) {
+    iovec iov[3];
+    int n = 0;
+    if (head.prefix_len > 0) iov[n++] = {const_cast<char*>(head.prefix.data()), head.prefix_len};
+    iov[n++] = {const_cast<char*>(data.data()), data.size()};
+    if (head.chunk_suffix) iov[n++] = {const_cast<char*>("\r\n"), 2};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<decltype(msg.msg_iovlen)>(n);
+    while (true) {
+      const ssize_t sent = ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (sent >= 0) return sent;
+      if (errno == EINTR) continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    }
+  }
+  // Appends the bytes of `head` around `data` from `skip` on.
+  static void AppendFrom(std::string& out, const OutItem& head, const std::string& data, std::size_t skip) {
+    auto part = [&](std::string_view bytes) {
+      const std::size_t from = std::min(skip, bytes.size());
+      out.append(bytes.substr(from));
+      skip -= from;
+    };
+    part(std::string_view(head.prefix.data(), head.prefix_len));
+    part(data);
+    if (head.chunk_suffix) part("\r\n");
+  }
 
   void PostFlush() { server_.QueueFlush(shared_from_this(), flush_shard_); }
 
@@ -875,6 +947,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   After after_ = After::kNothing;
   std::function<void()> on_close_;
   const std::size_t flush_shard_;
+  const int fd_;  // the socket's descriptor, for SendNow (closed only after closed_ is set)
 };
 
 void ServerCore::QueueFlush(std::shared_ptr<Connection> conn, std::size_t shard) {
@@ -911,7 +984,11 @@ class Sink final : public StreamSink {
 
   bool Offer(std::shared_ptr<const std::string> data) override {
     auto conn = conn_.lock();
-    return conn && conn->Offer(std::move(data), limit_);
+    return conn && conn->Offer(data, limit_, 0) == OfferResult::kQueued;
+  }
+  OfferResult OfferOrDrop(const std::shared_ptr<const std::string>& data, std::size_t slow_limit) override {
+    auto conn = conn_.lock();
+    return conn ? conn->Offer(data, limit_, slow_limit) : OfferResult::kClosed;
   }
   bool Closed() const override {
     auto conn = conn_.lock();

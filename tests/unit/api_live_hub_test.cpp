@@ -8,7 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cerrno>
+#include <optional>
 #include <mutex>
 #include <thread>
 
@@ -131,11 +133,19 @@ std::string FinalitySignature(const std::string& block_hash, const std::string& 
          signer + R"(","signature":"01ff"}}})";
 }
 
-class LiveHubTest : public ::testing::Test {
+// Every test runs with the publishing thread delivering (0) and with two fan-out threads (2).
+class LiveHubTest : public ::testing::TestWithParam<std::size_t> {
  protected:
   LiveHubTest() {
     options_.keepalive = std::chrono::milliseconds(50);
     options_.max_subscribers = 100;
+    options_.fanout_threads = GetParam();
+  }
+
+  // Publishes and waits until the fan-out threads (if any) have offered it to every subscriber.
+  void Publish(const kafka::Message& message) {
+    Hub().Publish(message);
+    Hub().Flush();
   }
 
   LiveHub& Hub() {
@@ -181,12 +191,12 @@ class LiveHubTest : public ::testing::Test {
   std::unique_ptr<LiveHub> hub_;
 };
 
-TEST_F(LiveHubTest, FramesAreNodeFormatSharedAndPrecededByApiVersion) {
-  Hub().Publish(Record("main", 0, "ApiVersion", std::nullopt, R"({"ApiVersion":"2.0.0"})"));
+TEST_P(LiveHubTest, FramesAreNodeFormatSharedAndPrecededByApiVersion) {
+  Publish(Record("main", 0, "ApiVersion", std::nullopt, R"({"ApiVersion":"2.0.0"})"));
   auto a = Subscribe({});
   auto b = Subscribe({});
   const std::string payload = BlockAdded(kHashA, 5, kKey1);
-  Hub().Publish(Record("main", 1, "BlockAdded", 17, payload));
+  Publish(Record("main", 1, "BlockAdded", 17, payload));
   const std::string expected = "data:{\"ApiVersion\":\"2.0.0\"}\n\n" + Frame(payload, 17);
   EXPECT_EQ(a->Text(), expected);
   EXPECT_EQ(b->Text(), expected);
@@ -197,17 +207,17 @@ TEST_F(LiveHubTest, FramesAreNodeFormatSharedAndPrecededByApiVersion) {
   EXPECT_EQ(a->Frames()[0].get(), b->Frames()[0].get());
 }
 
-TEST_F(LiveHubTest, NewVersionIsAnnouncedBeforeTheEvent) {
+TEST_P(LiveHubTest, NewVersionIsAnnouncedBeforeTheEvent) {
   auto a = Subscribe({});
   const std::string p1 = BlockAdded(kHashA, 5, kKey1);
   const std::string p2 = BlockAdded(kHashB, 6, kKey1);
-  Hub().Publish(Record("main", 0, "BlockAdded", 1, p1, kSource, "2.0.0"));
-  Hub().Publish(Record("main", 1, "BlockAdded", 2, p2, kSource, "2.0.1"));
+  Publish(Record("main", 0, "BlockAdded", 1, p1, kSource, "2.0.0"));
+  Publish(Record("main", 1, "BlockAdded", 2, p2, kSource, "2.0.1"));
   EXPECT_EQ(a->Text(), "data:{\"ApiVersion\":\"2.0.0\"}\n\n" + Frame(p1, 1) + "data:{\"ApiVersion\":\"2.0.1\"}\n\n" +
                            Frame(p2, 2));
 }
 
-TEST_F(LiveHubTest, FiltersByRouteSourceTypeAndPayloadKeys) {
+TEST_P(LiveHubTest, FiltersByRouteSourceTypeAndPayloadKeys) {
   auto all = Subscribe({});
   auto sigs = Subscribe({}, {"sigs"});
   auto deploys_route = Subscribe({}, {"deploys"});
@@ -222,10 +232,10 @@ TEST_F(LiveHubTest, FiltersByRouteSourceTypeAndPayloadKeys) {
   const std::string deploy = DeployAccepted(kHashB, kKey2);
   const std::string sig = FinalitySignature(kHashA, kKey2);
   const std::string other = BlockAdded(kHashB, 9, kKey1);
-  Hub().Publish(Record("main", 0, "BlockAdded", 1, block));
-  Hub().Publish(Record("deploys", 0, "DeployAccepted", 2, deploy));
-  Hub().Publish(Record("sigs", 0, "FinalitySignature", 3, sig));
-  Hub().Publish(Record("main", 1, "BlockAdded", 4, other, "http://other:9999"));
+  Publish(Record("main", 0, "BlockAdded", 1, block));
+  Publish(Record("deploys", 0, "DeployAccepted", 2, deploy));
+  Publish(Record("sigs", 0, "FinalitySignature", 3, sig));
+  Publish(Record("main", 1, "BlockAdded", 4, other, "http://other:9999"));
 
   auto events = [](const TestSink& s) {
     std::string out;
@@ -245,9 +255,9 @@ TEST_F(LiveHubTest, FiltersByRouteSourceTypeAndPayloadKeys) {
   EXPECT_EQ(events(*by_signer), Frame(sig, 3));
 }
 
-TEST_F(LiveHubTest, MaxEventsEndsTheStreamAfterExactlyN) {
+TEST_P(LiveHubTest, MaxEventsEndsTheStreamAfterExactlyN) {
   auto a = Subscribe({{"max_events", "2"}});
-  for (std::uint32_t i = 0; i < 5; ++i) Hub().Publish(Record("main", i, "BlockAdded", i, BlockAdded(kHashA, 1, kKey1)));
+  for (std::uint32_t i = 0; i < 5; ++i) Publish(Record("main", i, "BlockAdded", i, BlockAdded(kHashA, 1, kKey1)));
   EXPECT_TRUE(a->closed_by_server());
   std::size_t events = 0;
   for (const auto& f : a->Frames()) events += f->find("\nid:") != std::string::npos;
@@ -255,12 +265,12 @@ TEST_F(LiveHubTest, MaxEventsEndsTheStreamAfterExactlyN) {
   EXPECT_EQ(Hub().Subscribers(), 0u);
 }
 
-TEST_F(LiveHubTest, SlowSubscriberIsDroppedWhileOthersKeepReceiving) {
+TEST_P(LiveHubTest, SlowSubscriberIsDroppedWhileOthersKeepReceiving) {
   options_.subscriber_buffer_bytes = 4096;
   auto fast = Subscribe({});
   auto slow = Subscribe({}, {}, /*draining=*/false);
   const std::string payload = BlockAdded(kHashA, 1, kKey1);
-  for (std::uint32_t i = 0; i < 200; ++i) Hub().Publish(Record("main", i, "BlockAdded", i, payload));
+  for (std::uint32_t i = 0; i < 200; ++i) Publish(Record("main", i, "BlockAdded", i, payload));
   EXPECT_TRUE(slow->Closed());
   // Dropped with Abort (queue discarded), not Close (which would flush to a client that does not read).
   EXPECT_TRUE(slow->aborted());
@@ -275,16 +285,16 @@ TEST_F(LiveHubTest, SlowSubscriberIsDroppedWhileOthersKeepReceiving) {
       << registry_.Render();
 }
 
-TEST_F(LiveHubTest, OneLargeFrameStillReachesAnIdleClient) {
+TEST_P(LiveHubTest, OneLargeFrameStillReachesAnIdleClient) {
   options_.subscriber_buffer_bytes = 1024;
   auto a = Subscribe({});
   const std::string big = DeployAccepted(kHashA, kKey1).insert(14, "\"x\":\"" + std::string(10000, 'x') + "\",");
-  Hub().Publish(Record("deploys", 0, "DeployAccepted", 1, big));
+  Publish(Record("deploys", 0, "DeployAccepted", 1, big));
   EXPECT_FALSE(a->Closed());
   EXPECT_NE(a->Text().find(Frame(big, 1)), std::string::npos);
 }
 
-TEST_F(LiveHubTest, SubscriberLimit) {
+TEST_P(LiveHubTest, SubscriberLimit) {
   options_.max_subscribers = 2;
   auto t1 = Hub().Admit();
   auto t2 = Hub().Admit();
@@ -304,7 +314,7 @@ TEST_F(LiveHubTest, SubscriberLimit) {
   EXPECT_TRUE(Hub().Admit());
 }
 
-TEST_F(LiveHubTest, KeepAliveToIdleSubscribersAndClosedOnesRemoved) {
+TEST_P(LiveHubTest, KeepAliveToIdleSubscribersAndClosedOnesRemoved) {
   auto a = Subscribe({});
   auto b = Subscribe({});
   std::this_thread::sleep_for(std::chrono::milliseconds(60));
@@ -314,20 +324,20 @@ TEST_F(LiveHubTest, KeepAliveToIdleSubscribersAndClosedOnesRemoved) {
   EXPECT_EQ(Hub().Subscribers(), 1u);
 }
 
-TEST_F(LiveHubTest, ResentRecordIsNotSentTwice) {
+TEST_P(LiveHubTest, ResentRecordIsNotSentTwice) {
   auto a = Subscribe({});
   const std::string payload = BlockAdded(kHashA, 1, kKey1);
-  Hub().Publish(Record("main", 0, "BlockAdded", 8, payload));
-  Hub().Publish(Record("main", 1, "BlockAdded", 8, payload));
-  Hub().Publish(Record("main", 2, "BlockAdded", 9, payload));
+  Publish(Record("main", 0, "BlockAdded", 8, payload));
+  Publish(Record("main", 1, "BlockAdded", 8, payload));
+  Publish(Record("main", 2, "BlockAdded", 9, payload));
   EXPECT_EQ(a->Text(), "data:{\"ApiVersion\":\"2.0.0\"}\n\n" + Frame(payload, 8) + Frame(payload, 9));
 }
 
-TEST_F(LiveHubTest, HandOverSendsTheRingFromTheReplaysOffsetsThenLive) {
+TEST_P(LiveHubTest, HandOverSendsTheRingFromTheReplaysOffsetsThenLive) {
   options_.ring_events = 4;
   Hub().OnAssigned({{{"main", 0}, 10}, {{"sigs", 0}, 0}});
   const std::string p = BlockAdded(kHashA, 1, kKey1);
-  for (std::uint32_t i = 0; i < 3; ++i) Hub().Publish(Record("main", 10 + i, "BlockAdded", 100 + i, p));
+  for (std::uint32_t i = 0; i < 3; ++i) Publish(Record("main", 10 + i, "BlockAdded", 100 + i, p));
   // The replay sent offsets < 11 of main/0 and nothing of sigs/0.
   auto sink = std::make_shared<TestSink>();
   auto ticket = Hub().Admit();
@@ -337,8 +347,8 @@ TEST_F(LiveHubTest, HandOverSendsTheRingFromTheReplaysOffsetsThenLive) {
   sub.query.max_events = 8;
   EXPECT_EQ(Hub().Attach(ticket, sink, sub, {{{"main", 0}, 11}}), LiveHub::AttachResult::kAttached);
   EXPECT_EQ(sink->Text(), Frame(p, 101) + Frame(p, 102));
-  Hub().Publish(Record("main", 13, "BlockAdded", 103, p));
-  Hub().Publish(Record("main", 14, "BlockAdded", 104, p));
+  Publish(Record("main", 13, "BlockAdded", 103, p));
+  Publish(Record("main", 14, "BlockAdded", 104, p));
   EXPECT_EQ(sink->Text(), Frame(p, 101) + Frame(p, 102) + Frame(p, 103));
   EXPECT_TRUE(sink->closed_by_server());  // 5 replayed + 3 live = max_events
 
@@ -353,15 +363,15 @@ TEST_F(LiveHubTest, HandOverSendsTheRingFromTheReplaysOffsetsThenLive) {
   EXPECT_EQ(Hub().Attach(t3, other, {}, {{{"main", 0}, 15}, {{"main", 1}, 0}}), LiveHub::AttachResult::kNotCovered);
   // The store ahead of the hub: records before the replay's offset are not sent twice.
   EXPECT_EQ(Hub().Attach(t3, other, {}, {{{"main", 0}, 16}}), LiveHub::AttachResult::kAttached);
-  Hub().Publish(Record("main", 15, "BlockAdded", 105, p));
-  Hub().Publish(Record("main", 16, "BlockAdded", 106, p));
+  Publish(Record("main", 15, "BlockAdded", 105, p));
+  Publish(Record("main", 16, "BlockAdded", 106, p));
   EXPECT_EQ(other->Text(), "data:{\"ApiVersion\":\"2.0.0\"}\n\n" + Frame(p, 106));
 }
 
 // A subscriber on a real connection that never reads: the hub drops it once its buffer passes the
 // limit, and the server side closes the socket at once (the client then sees EOF or a reset), rather
 // than keeping it and the queued bytes until the client reads or TCP gives up.
-TEST_F(LiveHubTest, SlowSubscriberOnARealConnectionIsClosedAtOnce) {
+TEST_P(LiveHubTest, SlowSubscriberOnARealConnectionIsClosedAtOnce) {
   using namespace std::chrono_literals;
   options_.subscriber_buffer_bytes = 256 * 1024;
   LiveHub& hub = Hub();
@@ -450,6 +460,68 @@ TEST_F(LiveHubTest, SlowSubscriberOnARealConnectionIsClosedAtOnce) {
   EXPECT_NE(registry_.Render().find("ces_api_sse_dropped_subscribers_total{reason=\"slow\"} 1"), std::string::npos);
   server.Stop();
 }
+
+// Events published on one thread while subscribers join on another, live and by hand-over from
+// replayed offsets: each gets every event from where it joined, in order, none twice, none missing.
+TEST_P(LiveHubTest, JoiningWhilePublishingNeitherLosesNorRepeats) {
+  options_.ring_events = 100000;
+  options_.max_subscribers = 1000;
+  Hub().OnAssigned({{{"main", 0}, 0}});
+  const std::string p = BlockAdded(kHashA, 1, kKey1);
+  constexpr std::uint32_t kEvents = 3000;
+  std::atomic<std::uint32_t> published{0};
+  std::thread publisher([&] {
+    for (std::uint32_t i = 0; i < kEvents; ++i) {
+      Hub().Publish(Record("main", i, "BlockAdded", i, p));
+      published = i + 1;
+      if (i % 100 == 0) std::this_thread::yield();
+    }
+  });
+  struct Joined {
+    std::shared_ptr<TestSink> sink;
+    std::optional<std::uint32_t> first;  // hand-over from this offset; live: whatever came first
+  };
+  std::vector<Joined> joined;
+  for (int i = 0; published < kEvents && i < 300; ++i) {
+    auto sink = std::make_shared<TestSink>();
+    auto ticket = Hub().Admit();
+    ASSERT_TRUE(ticket);
+    if (i % 2 == 0) {
+      const std::uint32_t from = published / 2 + static_cast<std::uint32_t>(i);
+      ASSERT_EQ(Hub().Attach(ticket, sink, {}, {{{"main", 0}, from}}), LiveHub::AttachResult::kAttached);
+      joined.push_back({sink, from});
+    } else {
+      Hub().Subscribe(std::move(ticket), sink, {});
+      joined.push_back({sink, std::nullopt});
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  publisher.join();
+  Hub().Flush();
+  ASSERT_GT(joined.size(), 2u);
+  for (const auto& j : joined) {
+    std::vector<std::uint32_t> ids;
+    for (const auto& f : j.sink->Frames()) {
+      const auto pos = f->find("\nid:");
+      if (pos != std::string::npos) ids.push_back(static_cast<std::uint32_t>(std::stoul(f->substr(pos + 4))));
+    }
+    if (j.first && *j.first >= kEvents) {
+      EXPECT_TRUE(ids.empty());
+      continue;
+    }
+    ASSERT_FALSE(ids.empty());
+    if (j.first) {
+      EXPECT_EQ(ids.front(), *j.first);
+    }
+    EXPECT_EQ(ids.back(), kEvents - 1);
+    for (std::size_t k = 1; k < ids.size(); ++k) ASSERT_EQ(ids[k], ids[k - 1] + 1) << "gap or repeat at " << k;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(FanOut, LiveHubTest, ::testing::Values(std::size_t{0}, std::size_t{2}),
+                         [](const ::testing::TestParamInfo<std::size_t>& param) {
+                           return param.param == 0 ? std::string("OnPublisher") : std::to_string(param.param) + "Threads";
+                         });
 
 }  // namespace
 }  // namespace ces::services::api

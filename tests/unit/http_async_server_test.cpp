@@ -210,6 +210,35 @@ class Gate {
 
 class AsyncServerTest : public ::testing::Test {
  protected:
+  // Starts a server whose GET /events/{who} detaches each stream (64 MiB sink limit) and keeps its
+  // sink under {who}; `closed` (if given) counts the sinks' OnClose calls.
+  void StartNamedStreams(std::atomic<int>* closed = nullptr) {
+    AsyncServerOptions options;
+    options.registry = &registry_;
+    server_ = std::make_unique<AsyncServer>(options);
+    server_->Route("GET", "/events/{who}", [this, closed](const Request& r, AsyncResponseWriter& w) {
+      w.StartStream(200, "text/event-stream", {});
+      auto sink = w.Detach(64u * 1024 * 1024);
+      ASSERT_NE(sink, nullptr);
+      if (closed) sink->OnClose([closed] { closed->fetch_add(1); });
+      std::lock_guard lock(named_mutex_);
+      named_[*r.Param("who")] = sink;
+    });
+    server_->Start();
+  }
+  // The sink of /events/{who} once its request was handled (null if that takes over 3 s).
+  std::shared_ptr<StreamSink> NamedSink(const std::string& who) {
+    for (int i = 0; i < 300; ++i) {
+      {
+        std::lock_guard lock(named_mutex_);
+        auto it = named_.find(who);
+        if (it != named_.end()) return it->second;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return nullptr;
+  }
+
   void StartServer(AsyncServerOptions options = {}) {
     options.registry = &registry_;
     server_ = std::make_unique<AsyncServer>(std::move(options));
@@ -256,6 +285,8 @@ class AsyncServerTest : public ::testing::Test {
   }
 
   metrics::Registry registry_;
+  std::mutex named_mutex_;  // before server_: its handlers use them until it is gone
+  std::map<std::string, std::shared_ptr<StreamSink>> named_;
   std::unique_ptr<AsyncServer> server_;
   std::uint16_t port_ = 0;
 };
@@ -786,39 +817,15 @@ TEST_F(AsyncServerTest, DetachedSinksGetEveryFrameInOrderWhenFlushedInBatches) {
 // socket now (the client sees EOF or a reset when it reads), while Close() on the same kind of client
 // keeps the connection until everything queued is written.
 TEST_F(AsyncServerTest, AbortClosesANonReadingClientAtOnce) {
-  Recorder sinks;
   std::atomic<int> closed{0};
-  AsyncServerOptions options;
-  options.registry = &registry_;
-  server_ = std::make_unique<AsyncServer>(options);
-  std::map<std::string, std::shared_ptr<StreamSink>> by_name;
-  std::mutex by_name_mutex;
-  server_->Route("GET", "/events/{who}", [&](const Request& r, AsyncResponseWriter& w) {
-    w.StartStream(200, "text/event-stream", {});
-    auto sink = w.Detach(64u * 1024 * 1024);
-    ASSERT_NE(sink, nullptr);
-    sink->OnClose([&] { closed.fetch_add(1); });
-    std::lock_guard lock(by_name_mutex);
-    by_name[*r.Param("who")] = sink;
-    sinks.Add(sink);
-  });
-  server_->Start();
-
+  StartNamedStreams(&closed);
   RawClient aborted(server_->Port(), 16 * 1024);
   RawClient graceful(server_->Port(), 16 * 1024);
   aborted.Send(Get("/events/aborted"));
   graceful.Send(Get("/events/graceful"));
-  ASSERT_TRUE([&] {
-    for (int i = 0; i < 300 && sinks.Count() < 2; ++i) std::this_thread::sleep_for(10ms);
-    return sinks.Count() == 2;
-  }());
-  std::shared_ptr<StreamSink> abort_sink;
-  std::shared_ptr<StreamSink> close_sink;
-  {
-    std::lock_guard lock(by_name_mutex);
-    abort_sink = by_name["aborted"];
-    close_sink = by_name["graceful"];
-  }
+  std::shared_ptr<StreamSink> abort_sink = NamedSink("aborted");
+  std::shared_ptr<StreamSink> close_sink = NamedSink("graceful");
+  ASSERT_TRUE(abort_sink && close_sink);
 
   // Neither client reads: once the kernel buffers are full, the sinks' queues grow. The graceful one
   // queues more than a socket's send buffer can ever take (tcp_wmem's maximum, 4 MiB by default):
@@ -871,6 +878,55 @@ TEST_F(AsyncServerTest, AbortClosesANonReadingClientAtOnce) {
   }());
   // Abort is a deliberate drop, not the sink's own over-limit path: no slow_client rejection counted.
   EXPECT_EQ(registry_.Render().find("ces_api_http_rejected_total{reason=\"slow_client\"} 1"), std::string::npos);
+}
+
+// OfferOrDrop, the fan-out's one-step offer: a frame to a client with nothing unwritten is written
+// (even one larger than the slow limit); a client with a backlog that the frame would take past the
+// slow limit is dropped at once (kDropped, its queue released, counted as a slow client); a closed
+// one answers kClosed.
+TEST_F(AsyncServerTest, OfferOrDropWritesToIdleClientsAndDropsBackloggedOnes) {
+  StartNamedStreams();
+  RawClient reading(server_->Port());
+  RawClient stalled(server_->Port(), 16 * 1024);
+  reading.Send(Get("/events/reading"));
+  stalled.Send(Get("/events/stalled"));
+  std::shared_ptr<StreamSink> reading_sink = NamedSink("reading");
+  std::shared_ptr<StreamSink> stalled_sink = NamedSink("stalled");
+  ASSERT_TRUE(reading_sink && stalled_sink);
+  // The response heads are written before the frames below (whatever path a frame takes).
+  for (int i = 0; i < 300 && (reading_sink->Buffered() > 0 || stalled_sink->Buffered() > 0); ++i) std::this_thread::sleep_for(1ms);
+
+  constexpr std::size_t kSlowLimit = 64 * 1024;
+  auto big = std::make_shared<const std::string>("data: " + std::string(100 * 1024, 'b') + "\n\n");
+  auto small = std::make_shared<const std::string>("data: " + std::string(8 * 1024, 's') + "\n\n");
+  std::string expected;
+  std::thread reader;
+  RawClient::Response got;
+  reader = std::thread([&] { got = reading.Read(); });
+  // Larger than the slow limit, to an idle client: taken.
+  EXPECT_EQ(reading_sink->OfferOrDrop(big, kSlowLimit), StreamSink::OfferResult::kQueued);
+  expected += *big;
+  for (int i = 0; i < 50; ++i) {
+    for (int wait = 0; wait < 2000 && reading_sink->Buffered() > 0; ++wait) std::this_thread::sleep_for(1ms);
+    ASSERT_EQ(reading_sink->OfferOrDrop(small, kSlowLimit), StreamSink::OfferResult::kQueued) << i;
+    expected += *small;
+  }
+  // The stalled client: frames fill the kernel's buffers, then its queue, until it is dropped.
+  StreamSink::OfferResult last = StreamSink::OfferResult::kQueued;
+  int offered = 0;
+  for (; offered < 10000 && last == StreamSink::OfferResult::kQueued; ++offered) {
+    last = stalled_sink->OfferOrDrop(small, kSlowLimit);
+  }
+  EXPECT_EQ(last, StreamSink::OfferResult::kDropped) << "after " << offered << " frames";
+  EXPECT_TRUE(stalled_sink->Closed());
+  EXPECT_EQ(stalled_sink->Buffered(), 0u);
+  EXPECT_EQ(stalled_sink->OfferOrDrop(small, kSlowLimit), StreamSink::OfferResult::kClosed);
+  EXPECT_TRUE(stalled.ClosedWithin(5s));
+  reading_sink->Close();
+  reader.join();
+  EXPECT_TRUE(got.complete);
+  EXPECT_TRUE(got.body == expected) << "the reading client got " << got.body.size() << " of " << expected.size() << " bytes";
+  EXPECT_NE(registry_.Render().find("ces_api_http_rejected_total{reason=\"slow_client\"} 1"), std::string::npos);
 }
 
 TEST_F(AsyncServerTest, StopEndsStreamsWithFinalData) {

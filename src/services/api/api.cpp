@@ -48,6 +48,7 @@ struct ApiFlags {
   std::size_t max_page_size = 1000;
   std::size_t max_subscribers = 20000;
   std::size_t subscriber_buffer_kb = 4096;
+  std::size_t fanout_threads = 2;
   double keepalive_s = 15;
   double poll_interval_s = 0.1;
   std::size_t cache_mb = 128;
@@ -92,6 +93,7 @@ Components Build(const ApiFlags& flags, bool list_only) {
     o.keepalive = Millis(flags.keepalive_s);
     o.max_subscribers = flags.max_subscribers;
     o.subscriber_buffer_bytes = flags.subscriber_buffer_kb * 1024;
+    o.fanout_threads = flags.fanout_threads;
     c.hub = std::make_unique<api::LiveHub>(o, registry);
   }
   if (!mongo.empty()) {
@@ -296,6 +298,11 @@ void RegisterApi(CLI::App& app, int& exit_code) {
   cmd->add_option("--subscriber-buffer-kb", flags->subscriber_buffer_kb,
                   "Unsent KiB after which a slow SSE subscriber is dropped")
       ->envname("CES_SUBSCRIBER_BUFFER_KB")
+      ->capture_default_str();
+  cmd->add_option("--fanout-threads", flags->fanout_threads,
+                  "Threads writing live SSE events to subscribers, each to its share of them")
+      ->envname("CES_FANOUT_THREADS")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{64}))
       ->capture_default_str();
   cmd->add_option("--keepalive", flags->keepalive_s, "Seconds without output before an SSE keep-alive comment")
       ->envname("CES_KEEPALIVE")

@@ -82,6 +82,7 @@ struct LiveHub::Subscriber {
   std::vector<std::pair<kafka::TopicPartition, std::int64_t>> min_offsets;
   std::chrono::steady_clock::time_point last_offer;
   std::shared_ptr<std::atomic<bool>> closed = std::make_shared<std::atomic<bool>>(false);
+  std::uint64_t from_seq = 0;  // events before this one reached it before it joined its shard
 };
 
 struct LiveHub::Entry {
@@ -89,7 +90,29 @@ struct LiveHub::Entry {
   std::string route;
   kafka::TopicPartition tp;
   std::shared_ptr<const std::string> frame;  // null: not sent (ApiVersion record, re-sent duplicate)
+  std::shared_ptr<const std::string> version_frame;  // the ApiVersion frame of record.api_version (if any)
   std::size_t bytes = 0;
+  std::uint64_t seq = 0;
+  std::chrono::steady_clock::time_point published;
+};
+
+struct LiveHub::Shard {
+  std::mutex mutex;  // queue, joining, maintain, stop
+  std::condition_variable cv;
+  std::deque<std::shared_ptr<const Entry>> queue;
+  std::vector<std::shared_ptr<Subscriber>> joining;
+  bool maintain = false;
+  bool stop = false;
+  std::mutex run_mutex;  // held while processing: subs, last_maintain
+  std::vector<std::shared_ptr<Subscriber>> subs;
+  std::chrono::steady_clock::time_point last_maintain = std::chrono::steady_clock::now();
+  std::thread thread;
+};
+
+// Counts of one delivery pass, added to the metrics once per pass.
+struct LiveHub::Tally {
+  std::uint64_t frames = 0;
+  std::uint64_t dropped = 0;
 };
 
 struct LiveHub::Metrics {
@@ -104,10 +127,10 @@ struct LiveHub::Metrics {
         dropped_slow(r.GetCounter("ces_api_sse_dropped_subscribers_total",
                                   "Live subscribers disconnected by the server", {{"reason", "slow"}})),
         publish(r.GetHistogram("ces_api_sse_publish_seconds",
-                               "Time to queue one event to every live subscriber (the fan-out loop)", {},
+                               "From the hub reading one event to offering it to every live subscriber of a fan-out shard", {},
                                metrics::LatencyBuckets())),
         lag(r.GetHistogram("ces_api_sse_delivery_lag_seconds",
-                           "From received-at (produce read the event) to queued for live subscribers", {},
+                           "From received-at (produce read the event) to handed to the fan-out shards", {},
                            metrics::LatencyBuckets())) {}
   metrics::Gauge& subscribers;
   metrics::Counter& events;
@@ -144,9 +167,24 @@ LiveHub::LiveHub(LiveHubOptions options, metrics::Registry& registry)
   if (options_.subscriber_buffer_bytes == 0) throw std::invalid_argument("--subscriber-buffer must be positive");
   if (options_.keepalive.count() <= 0) throw std::invalid_argument("--keepalive must be positive");
   if (options_.group_id.empty()) options_.group_id = UniqueGroupId();
+  const std::size_t shards = std::max<std::size_t>(1, options_.fanout_threads);
+  for (std::size_t i = 0; i < shards; ++i) shards_.push_back(std::make_unique<Shard>());
+  if (options_.fanout_threads > 0) {
+    for (auto& shard : shards_) shard->thread = std::thread([this, s = shard.get()] { ShardLoop(*s); });
+  }
 }
 
-LiveHub::~LiveHub() { Stop(); }
+LiveHub::~LiveHub() {
+  Stop();
+  for (auto& shard : shards_) {
+    {
+      std::lock_guard lock(shard->mutex);
+      shard->stop = true;
+    }
+    shard->cv.notify_all();
+    if (shard->thread.joinable()) shard->thread.join();
+  }
+}
 
 std::size_t LiveHub::SinkLimit() const { return options_.subscriber_buffer_bytes + kafka::kMaxRecordBytes + (1u << 20); }
 
@@ -226,9 +264,19 @@ void LiveHub::Run() {
         auto messages = consumer.Poll(1000, kPollTimeout);
         for (const auto& m : messages) Publish(m);
         const auto now = std::chrono::steady_clock::now();
-        if (now - last_maintain >= kMaintainInterval || shared_->closed_pending.load() > 256) {
+        if (options_.fanout_threads == 0 && now - last_maintain >= kMaintainInterval) {
           last_maintain = now;
           Maintain();
+        } else if (shared_->closed_pending.load() > 256) {
+          // Many clients left: free their connections now rather than at the shards' next round.
+          shared_->closed_pending.store(0);
+          for (auto& shard : shards_) {
+            {
+              std::lock_guard lock(shard->mutex);
+              shard->maintain = true;
+            }
+            shard->cv.notify_one();
+          }
         }
       }
       consumer.Close();
@@ -262,10 +310,7 @@ LiveHub::Ticket LiveHub::Admit() {
   return Ticket(&admitted_);
 }
 
-std::size_t LiveHub::Subscribers() const {
-  std::lock_guard lock(mutex_);
-  return subscribers_.size();
-}
+std::size_t LiveHub::Subscribers() const { return attached_.load(); }
 
 bool LiveHub::HasApiVersion() const {
   std::lock_guard lock(mutex_);
@@ -299,49 +344,45 @@ std::string LiveHub::PreambleVersion(const audit::ReplayQuery& query) const {
 }
 
 bool LiveHub::OfferTo(Subscriber& sub, const std::shared_ptr<const std::string>& frame,
-                      std::chrono::steady_clock::time_point now) {
-  if (sub.closed->load()) return false;
-  const std::size_t buffered = sub.sink->Buffered();
-  if (buffered > 0 && buffered + frame->size() > options_.subscriber_buffer_bytes) {
-    metrics_->dropped_slow.Inc();
-    log::Debug("live subscriber dropped: too slow", {{"buffered", static_cast<std::uint64_t>(buffered)}});
-    sub.sink->Abort();  // not Close(): a client that does not read would hold the socket and its buffer
-    return false;
+                      std::chrono::steady_clock::time_point now, Tally& tally) {
+  if (sub.closed->load(std::memory_order_relaxed)) return false;
+  // One step: written at once when the client keeps up; a client with more than the buffer limit
+  // unwritten is disconnected (not Close(): a client that does not read would hold the socket and its
+  // buffer).
+  switch (sub.sink->OfferOrDrop(frame, options_.subscriber_buffer_bytes)) {
+    case http::StreamSink::OfferResult::kQueued:
+      sub.last_offer = now;
+      return true;
+    case http::StreamSink::OfferResult::kDropped:
+      ++tally.dropped;
+      log::Debug("live subscriber dropped: too slow", {});
+      return false;
+    case http::StreamSink::OfferResult::kClosed:
+      break;
   }
-  if (!sub.sink->Offer(frame)) {
-    // Gone, or past the sink's own (larger) limit: then the sink has dropped the connection itself.
-    if (!sub.closed->load() && buffered > 0) metrics_->dropped_slow.Inc();
-    return false;
-  }
-  sub.last_offer = now;
-  return true;
+  return false;
 }
 
-bool LiveHub::Deliver(Subscriber& sub, const Entry& entry, std::chrono::steady_clock::time_point now) {
-  if (sub.closed->load()) return false;
+bool LiveHub::Deliver(Subscriber& sub, const Entry& entry, std::chrono::steady_clock::time_point now, Tally& tally) {
+  if (sub.closed->load(std::memory_order_relaxed)) return false;
   const audit::ReplayQuery& q = sub.sub.query;
   if (!q.RouteMatches(entry.route) || !q.Matches(entry.record)) return true;
   for (const auto& [tp, offset] : sub.min_offsets) {
     if (tp == entry.tp && entry.record.offset < offset) return true;
   }
   const std::string& version = entry.record.api_version;
-  if (!version.empty() && version != sub.sub.announced) {
-    if (!OfferTo(sub, VersionFrame(version), now)) return false;
+  if (entry.version_frame && version != sub.sub.announced) {
+    if (!OfferTo(sub, entry.version_frame, now, tally)) return false;
     sub.sub.announced = version;
   }
-  if (!OfferTo(sub, entry.frame, now)) return false;
-  metrics_->frames.Inc();
+  if (!OfferTo(sub, entry.frame, now, tally)) return false;
+  ++tally.frames;
   ++sub.sub.sent;
   if (q.max_events && sub.sub.sent >= *q.max_events) {
     sub.sink->Close();
     return false;
   }
   return true;
-}
-
-void LiveHub::Remove(std::size_t index) {
-  subscribers_[index] = std::move(subscribers_.back());
-  subscribers_.pop_back();
 }
 
 void LiveHub::Publish(const kafka::Message& message) {
@@ -352,22 +393,6 @@ void LiveHub::Publish(const kafka::Message& message) {
   entry->tp = {message.topic, message.partition};
   mongo::EventRecord& r = entry->record;
   bool deliverable = r.type != "ApiVersion";
-  std::lock_guard lock(mutex_);
-  if (deliverable && r.event_id) {
-    // A record re-sent by produce (same node stream and id as one just read) is not sent twice.
-    Recent& recent = recent_[r.source + " " + r.stream];
-    if (recent.ids.count(*r.event_id)) {
-      deliverable = false;
-      metrics_->duplicates.Inc();
-    } else {
-      recent.ids[*r.event_id] = 1;
-      recent.order.push_back(*r.event_id);
-      while (recent.order.size() > options_.dedupe_window) {
-        recent.ids.erase(recent.order.front());
-        recent.order.pop_front();
-      }
-    }
-  }
   if (deliverable) {
     std::string frame;
     frame.reserve(r.payload.size() + 32);
@@ -378,9 +403,27 @@ void LiveHub::Publish(const kafka::Message& message) {
   r.payload.shrink_to_fit();
   entry->bytes = (entry->frame ? entry->frame->size() : 0) + 512;
 
+  std::unique_lock lock(mutex_);
+  if (deliverable && r.event_id) {
+    // A record re-sent by produce (same node stream and id as one just read) is not sent twice.
+    Recent& recent = recent_[r.source + " " + r.stream];
+    if (recent.ids.count(*r.event_id)) {
+      deliverable = false;
+      entry->frame.reset();
+      metrics_->duplicates.Inc();
+    } else {
+      recent.ids[*r.event_id] = 1;
+      recent.order.push_back(*r.event_id);
+      while (recent.order.size() > options_.dedupe_window) {
+        recent.ids.erase(recent.order.front());
+        recent.order.pop_front();
+      }
+    }
+  }
   if (!r.api_version.empty()) {
     versions_[r.source] = r.api_version;
     latest_version_ = r.api_version;
+    entry->version_frame = VersionFrame(r.api_version);
   }
   auto next = next_.find(entry->tp);
   if (next == next_.end()) {
@@ -390,6 +433,8 @@ void LiveHub::Publish(const kafka::Message& message) {
   } else {
     next->second = std::max(next->second, r.offset + 1);
   }
+  entry->seq = next_seq_++;
+  entry->published = std::chrono::steady_clock::now();
   ring_.push_back(entry);
   ring_bytes_ += entry->bytes;
   while (ring_.size() > options_.ring_events || (ring_bytes_ > options_.ring_bytes && ring_.size() > 1)) {
@@ -401,35 +446,121 @@ void LiveHub::Publish(const kafka::Message& message) {
   }
   if (!deliverable) return;
   metrics_->events.Inc();
-  const auto now = std::chrono::steady_clock::now();
-  for (std::size_t i = 0; i < subscribers_.size();) {
-    if (Deliver(*subscribers_[i], *entry, now)) {
-      ++i;
-    } else {
-      Remove(i);
-    }
+  // Handed to every shard under mutex_, so that a subscriber joining (Attach/Subscribe, also under
+  // mutex_) gets each event exactly once: from the ring before it joins, from its shard after.
+  for (auto& shard : shards_) {
+    std::lock_guard shard_lock(shard->mutex);
+    shard->queue.push_back(entry);
   }
-  metrics_->subscribers.Set(static_cast<double>(subscribers_.size()));
-  metrics_->publish.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - now).count());
+  lock.unlock();
+  if (options_.fanout_threads == 0) {
+    Process(*shards_.front(), false);
+  } else {
+    for (auto& shard : shards_) shard->cv.notify_one();
+  }
   const double lag_s = static_cast<double>(time::UnixMillis(time::Now()) - r.received_ms) / 1000.0;
   metrics_->lag.Observe(std::max(0.0, lag_s));
 }
 
-void LiveHub::Maintain() {
-  std::lock_guard lock(mutex_);
+void LiveHub::ShardLoop(Shard& shard) {
+  while (true) {
+    {
+      std::unique_lock lock(shard.mutex);
+      shard.cv.wait_for(lock, kMaintainInterval, [&] {
+        return shard.stop || !shard.queue.empty() || !shard.joining.empty() || shard.maintain;
+      });
+      if (shard.stop) return;
+    }
+    Process(shard, false);
+  }
+}
+
+void LiveHub::Process(Shard& shard, bool maintain) {
+  std::lock_guard run(shard.run_mutex);
+  while (true) {
+    std::deque<std::shared_ptr<const Entry>> entries;
+    {
+      std::lock_guard lock(shard.mutex);
+      for (auto& sub : shard.joining) shard.subs.push_back(std::move(sub));
+      shard.joining.clear();
+      entries.swap(shard.queue);
+      maintain = maintain || shard.maintain;
+      shard.maintain = false;
+    }
+    for (const auto& entry : entries) FanOut(shard, *entry);
+    if (!maintain && std::chrono::steady_clock::now() - shard.last_maintain >= kMaintainInterval) {
+      maintain = options_.fanout_threads > 0;  // the consumer thread maintains a thread-less hub
+    }
+    if (maintain) MaintainShard(shard);
+    if (entries.empty()) break;
+    maintain = false;
+  }
+}
+
+void LiveHub::FanOut(Shard& shard, const Entry& entry) {
   const auto now = std::chrono::steady_clock::now();
-  shared_->closed_pending.store(0);
-  for (std::size_t i = 0; i < subscribers_.size();) {
-    Subscriber& sub = *subscribers_[i];
+  Tally tally;
+  std::size_t removed = 0;
+  auto& subs = shard.subs;
+  for (std::size_t i = 0; i < subs.size();) {
+    Subscriber& sub = *subs[i];
+    if (entry.seq < sub.from_seq || Deliver(sub, entry, now, tally)) {
+      ++i;
+    } else {
+      subs[i] = std::move(subs.back());
+      subs.pop_back();
+      ++removed;
+    }
+  }
+  if (removed > 0) attached_.fetch_sub(removed);
+  metrics_->frames.Inc(tally.frames);
+  if (tally.dropped > 0) metrics_->dropped_slow.Inc(tally.dropped);
+  metrics_->subscribers.Set(static_cast<double>(attached_.load()));
+  metrics_->publish.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - entry.published).count());
+}
+
+void LiveHub::MaintainShard(Shard& shard) {
+  const auto now = std::chrono::steady_clock::now();
+  shard.last_maintain = now;
+  Tally tally;
+  std::size_t removed = 0;
+  auto& subs = shard.subs;
+  for (std::size_t i = 0; i < subs.size();) {
+    Subscriber& sub = *subs[i];
     bool keep = !sub.closed->load() && !sub.sink->Closed();
-    if (keep && now - sub.last_offer >= options_.keepalive) keep = OfferTo(sub, keepalive_frame_, now);
+    if (keep && now - sub.last_offer >= options_.keepalive) keep = OfferTo(sub, keepalive_frame_, now, tally);
     if (keep) {
       ++i;
     } else {
-      Remove(i);
+      subs[i] = std::move(subs.back());
+      subs.pop_back();
+      ++removed;
     }
   }
-  metrics_->subscribers.Set(static_cast<double>(subscribers_.size()));
+  if (removed > 0) attached_.fetch_sub(removed);
+  if (tally.dropped > 0) metrics_->dropped_slow.Inc(tally.dropped);
+  metrics_->subscribers.Set(static_cast<double>(attached_.load()));
+}
+
+void LiveHub::Maintain() {
+  shared_->closed_pending.store(0);
+  for (auto& shard : shards_) Process(*shard, true);
+}
+
+void LiveHub::Flush() {
+  for (auto& shard : shards_) Process(*shard, false);
+}
+
+void LiveHub::Join(std::shared_ptr<Subscriber> sub) {
+  sub->from_seq = next_seq_;
+  Shard& shard = *shards_[next_shard_++ % shards_.size()];
+  {
+    std::lock_guard lock(shard.mutex);
+    shard.joining.push_back(std::move(sub));
+  }
+  attached_.fetch_add(1);
+  metrics_->subscribers.Set(static_cast<double>(attached_.load()));
+  if (options_.fanout_threads > 0) shard.cv.notify_one();
 }
 
 namespace {
@@ -456,16 +587,18 @@ void LiveHub::Subscribe(Ticket ticket, std::shared_ptr<http::StreamSink> sink, S
   const auto now = std::chrono::steady_clock::now();
   sub->last_offer = now;
   const std::string version = PreambleVersion(sub->sub.query);
+  Tally tally;
   if (!version.empty() && version != sub->sub.announced) {
-    if (!OfferTo(*sub, VersionFrame(version), now)) return;
+    const bool ok = OfferTo(*sub, VersionFrame(version), now, tally);
+    if (tally.dropped > 0) metrics_->dropped_slow.Inc(tally.dropped);
+    if (!ok) return;
     sub->sub.announced = version;
   }
   if (sub->sub.query.max_events && sub->sub.sent >= *sub->sub.query.max_events) {
     sub->sink->Close();
     return;
   }
-  subscribers_.push_back(std::move(sub));
-  metrics_->subscribers.Set(static_cast<double>(subscribers_.size()));
+  Join(std::move(sub));
 }
 
 LiveHub::AttachResult LiveHub::Attach(Ticket& ticket, const std::shared_ptr<http::StreamSink>& sink,
@@ -491,14 +624,18 @@ LiveHub::AttachResult LiveHub::Attach(Ticket& ticket, const std::shared_ptr<http
   WatchClose(sub->sink, sub->closed, shared_, &shared_->closed_pending);
   const auto now = std::chrono::steady_clock::now();
   sub->last_offer = now;
+  Tally tally;
+  bool open = true;
   for (const auto& entry : ring_) {
     if (!entry->frame) continue;
-    if (!Deliver(*sub, *entry, now)) return AttachResult::kClosed;
+    if (!(open = Deliver(*sub, *entry, now, tally))) break;
   }
+  metrics_->frames.Inc(tally.frames);
+  if (tally.dropped > 0) metrics_->dropped_slow.Inc(tally.dropped);
+  if (!open) return AttachResult::kClosed;
   sub->ticket = std::move(ticket);
-  subscribers_.push_back(std::move(sub));
+  Join(std::move(sub));
   metrics_->handovers.Inc();
-  metrics_->subscribers.Set(static_cast<double>(subscribers_.size()));
   return AttachResult::kAttached;
 }
 

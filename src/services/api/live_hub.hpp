@@ -5,6 +5,11 @@
 // without copying. The publisher never waits for a subscriber: one whose unwritten bytes pass the
 // buffer limit is disconnected at once (StreamSink::Abort: its queue is discarded, the socket reset).
 //
+// The fan-out runs on `fanout_threads` threads, each owning a shard of the subscribers: every event
+// is handed to every shard, and each shard offers it to its subscribers, whose connections write it to
+// the socket right there when they are idle (http::StreamSink::OfferOrDrop). With 0 threads the
+// publishing thread delivers (tests).
+//
 // A small ring of the most recent records (with their Kafka positions) lets a replay from the audit
 // store join the live stream without a gap or a duplicate: the store's chains are per Kafka partition
 // and ordered by offset, so the replay's live edge is a next-offset per partition; Attach() first
@@ -12,6 +17,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -51,6 +57,8 @@ struct LiveHubOptions {
   std::size_t ring_bytes = 64u * 1024u * 1024u;
   // Identities remembered per (source, stream) to drop re-sent records (produce resends after a crash).
   std::size_t dedupe_window = 4096;
+  // Threads fanning events out, each to its share of the subscribers (0: the publishing thread does).
+  std::size_t fanout_threads = 2;
 };
 
 class LiveHub {
@@ -121,8 +129,11 @@ class LiveHub {
   // The consumer's steps, public for tests: partitions assigned at these start offsets; one record.
   void OnAssigned(const std::map<kafka::TopicPartition, std::int64_t>& start_offsets);
   void Publish(const kafka::Message& message);
-  // Keep-alive comments to idle subscribers and removal of closed ones (the consumer thread calls it).
+  // Keep-alive comments to idle subscribers and removal of closed ones, now, on every shard (the
+  // fan-out threads do it by themselves every 500 ms).
   void Maintain();
+  // Returns once every event published before the call has been offered to every subscriber.
+  void Flush();
   std::size_t Subscribers() const;
 
  private:
@@ -130,15 +141,24 @@ class LiveHub {
   struct Entry;
   struct Metrics;
   struct Shared;
+  struct Shard;
+  struct Tally;
 
   void Run();
+  void ShardLoop(Shard& shard);
+  // Takes the shard's newcomers and queued events and delivers them (and keep-alives when `maintain`
+  // or due), until nothing is queued. Any thread; one at a time per shard.
+  void Process(Shard& shard, bool maintain);
+  void FanOut(Shard& shard, const Entry& entry);
+  void MaintainShard(Shard& shard);
+  // Hands a new subscriber to a shard (under mutex_): it gets the events published from now on.
+  void Join(std::shared_ptr<Subscriber> sub);
   // Queues one event to a subscriber; false when it is to be removed.
-  bool Deliver(Subscriber& sub, const Entry& entry, std::chrono::steady_clock::time_point now);
+  bool Deliver(Subscriber& sub, const Entry& entry, std::chrono::steady_clock::time_point now, Tally& tally);
   bool OfferTo(Subscriber& sub, const std::shared_ptr<const std::string>& frame,
-               std::chrono::steady_clock::time_point now);
+               std::chrono::steady_clock::time_point now, Tally& tally);
   std::shared_ptr<const std::string> VersionFrame(const std::string& version);
   std::string PreambleVersion(const audit::ReplayQuery& query) const;
-  void Remove(std::size_t index);
   std::string RouteOf(const std::string& topic) const;
 
   LiveHubOptions options_;
@@ -146,8 +166,12 @@ class LiveHub {
   std::shared_ptr<Shared> shared_;  // outlives the hub for OnClose callbacks
   std::atomic<std::size_t> admitted_{0};
 
-  mutable std::mutex mutex_;
-  std::vector<std::shared_ptr<Subscriber>> subscribers_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<std::size_t> attached_{0};  // subscribers in the shards (or joining them)
+
+  mutable std::mutex mutex_;  // before any shard's mutex
+  std::uint64_t next_seq_ = 0;  // sequence number of the next event handed to the shards
+  std::size_t next_shard_ = 0;
   std::deque<std::shared_ptr<const Entry>> ring_;
   std::size_t ring_bytes_ = 0;
   // Per partition: every record at or after from_ that the hub has read is in the ring; next_: the

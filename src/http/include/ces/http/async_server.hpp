@@ -59,6 +59,24 @@ class StreamSink {
   virtual void OnClose(std::function<void()> callback) = 0;
   // Bytes queued and not yet written.
   virtual std::size_t Buffered() const = 0;
+
+  enum class OfferResult {
+    kQueued,   // taken (written to the socket, or queued)
+    kClosed,   // the connection is gone (or was closed by the server)
+    kDropped,  // this offer dropped the client as too slow (the connection is aborted)
+  };
+  // Offer for a fan-out, in one step: a client that already has unwritten bytes and that this frame
+  // would take past `slow_limit` is dropped at once (as by Abort) instead of queued. A frame offered
+  // to a client with nothing unwritten is always taken, however large (within the sink's limit).
+  virtual OfferResult OfferOrDrop(const std::shared_ptr<const std::string>& data, std::size_t slow_limit) {
+    const std::size_t buffered = Buffered();
+    if (buffered > 0 && buffered + data->size() > slow_limit) {
+      Abort();
+      return OfferResult::kDropped;
+    }
+    if (Offer(data)) return OfferResult::kQueued;
+    return buffered > 0 ? OfferResult::kDropped : OfferResult::kClosed;  // past the sink's own limit, or gone
+  }
 };
 
 // Extension of ResponseWriter for the async server (the writer handlers get is one of these).
