@@ -97,6 +97,57 @@ bool Gzip(std::string_view data, std::string& out) {
   return true;
 }
 
+// Compressed bodies of responses that carry an ETag (static documents: /api-docs, the Swagger UI
+// files), so that a large document is compressed once rather than on every request. Keyed by the ETag,
+// the body's size and a hash of it (two resources may share an ETag); the least recently used entries
+// go beyond `capacity` bytes.
+class GzipCache {
+ public:
+  static constexpr std::size_t kMinBytes = 16 * 1024;  // smaller bodies are compressed per request
+
+  explicit GzipCache(std::size_t capacity) : capacity_(capacity) {}
+
+  // The gzip form of `body` (compressed now on a miss), or null when it cannot be compressed.
+  std::shared_ptr<const std::string> Get(std::string_view etag, std::string_view body) {
+    std::string key(etag);
+    key += '\0';
+    key += std::to_string(body.size());
+    key += ':';
+    key += std::to_string(std::hash<std::string_view>{}(body));
+    {
+      std::lock_guard lock(mutex_);
+      auto it = index_.find(key);
+      if (it != index_.end()) {
+        lru_.splice(lru_.begin(), lru_, it->second);
+        return it->second->second;
+      }
+    }
+    std::string out;
+    if (!Gzip(body, out)) return nullptr;
+    auto value = std::make_shared<const std::string>(std::move(out));
+    if (value->size() > capacity_) return value;
+    std::lock_guard lock(mutex_);
+    if (index_.count(key)) return value;  // another thread compressed it meanwhile
+    lru_.emplace_front(key, value);
+    index_.emplace(std::move(key), lru_.begin());
+    bytes_ += value->size();
+    while (bytes_ > capacity_) {
+      bytes_ -= lru_.back().second->size();
+      index_.erase(lru_.back().first);
+      lru_.pop_back();
+    }
+    return value;
+  }
+
+ private:
+  using Entry = std::pair<std::string, std::shared_ptr<const std::string>>;
+  const std::size_t capacity_;
+  std::mutex mutex_;
+  std::list<Entry> lru_;
+  std::unordered_map<std::string, std::list<Entry>::iterator> index_;
+  std::size_t bytes_ = 0;
+};
+
 void AppendNumber(std::string& out, std::uint64_t value) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
@@ -255,6 +306,7 @@ struct ServerCore {
   metrics::Counter* rejected_connections = nullptr;
   metrics::Counter* rejected_slow_client = nullptr;
   metrics::Histogram* unmatched_latency = nullptr;
+  mutable GzipCache gzip_cache{16u * 1024u * 1024u};
 
   void DoAccept();
   void OnAccept(tcp::socket socket);
@@ -1148,11 +1200,18 @@ std::string ServerCore::BuildResponse(const RequestInfo& info, int& status, std:
 
   bool vary_encoding = false;
   std::string compressed;
+  std::shared_ptr<const std::string> cached_gzip;
   bool gzipped = false;
   if (!stream && !not_modified && options.gzip && !handler_encoding && body.size() >= options.gzip_min_bytes &&
       Compressible(content_type)) {
     vary_encoding = true;
-    if (info.accept_gzip && Gzip(body, compressed)) {
+    if (info.accept_gzip && !etag.empty() && body.size() >= GzipCache::kMinBytes) {
+      cached_gzip = gzip_cache.Get(etag, body);
+      if (cached_gzip) {
+        gzipped = true;
+        body = *cached_gzip;
+      }
+    } else if (info.accept_gzip && Gzip(body, compressed)) {
       gzipped = true;
       body = compressed;
     }

@@ -266,6 +266,11 @@ class AsyncServerTest : public ::testing::Test {
     server.Route("GET", "/big", [](const Request&, AsyncResponseWriter& w) {
       w.Send(200, "application/json", BigJson(), {{"Cache-Control", "max-age=5"}});
     });
+    // Large documents with an ETag (compressed once, then from the cache); {v} picks the content, the
+    // ETag is the same for all of them (a cache keyed by the ETag alone would mix them up).
+    server.Route("GET", "/doc/{v}", [](const Request& r, AsyncResponseWriter& w) {
+      w.Send(200, "application/json", BigJson() + std::string(10000, r.Param("v")->front()), {{"ETag", "\"shared\""}});
+    });
     server.Route("GET", "/etag", [](const Request&, AsyncResponseWriter& w) {
       w.Send(200, "application/json", "{\"v\":1}", {{"ETag", "\"v1\""}, {"Cache-Control", "max-age=60"}});
     });
@@ -318,7 +323,7 @@ TEST_F(AsyncServerTest, RoutesWithParametersAndPrecedence) {
   EXPECT_EQ(ready.body, "warming up\n");
 
   auto routes = server_->Routes();
-  EXPECT_EQ(routes.size(), 13u);
+  EXPECT_EQ(routes.size(), 14u);
   EXPECT_EQ(routes[1].pattern, "/blocks/{hash}");
 }
 
@@ -437,6 +442,27 @@ TEST_F(AsyncServerTest, GzipWhenAccepted) {
   r = c.Read(true);
   EXPECT_EQ(r.Header("content-encoding"), "gzip");
   EXPECT_LT(std::stoul(r.Header("content-length")), BigJson().size() / 4);
+}
+
+// Large bodies with an ETag are compressed once and then served from the cache: every answer still
+// decompresses to its own body, also when two resources share an ETag.
+TEST_F(AsyncServerTest, GzipOfDocumentsWithAnEtagIsCachedPerBody) {
+  StartServer();
+  RawClient c(port_);
+  for (int round = 0; round < 3; ++round) {
+    for (const std::string v : {"a", "b"}) {
+      c.Send(Get("/doc/" + v, "Accept-Encoding: gzip\r\n"));
+      auto r = c.Read();
+      EXPECT_EQ(r.status, 200);
+      EXPECT_EQ(r.Header("content-encoding"), "gzip");
+      EXPECT_EQ(r.Header("etag"), "\"shared\"");
+      EXPECT_EQ(Gunzip(r.body), BigJson() + std::string(10000, v[0])) << "round " << round << " doc " << v;
+    }
+  }
+  c.Send(Get("/doc/a"));
+  auto r = c.Read();
+  EXPECT_EQ(r.headers.count("content-encoding"), 0u);
+  EXPECT_EQ(r.body, BigJson() + std::string(10000, 'a'));
 }
 
 TEST_F(AsyncServerTest, IfNoneMatchGives304) {
