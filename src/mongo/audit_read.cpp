@@ -189,33 +189,13 @@ Result<std::optional<EventRecord>> AuditStore::GetEvent(const std::string& id) {
   return Result<std::optional<EventRecord>>::Ok(std::move(out));
 }
 
-namespace {
-struct BucketDeleter {
-  void operator()(mongoc_gridfs_bucket_t* b) const { mongoc_gridfs_bucket_destroy(b); }
-};
-struct DatabaseDeleter {
-  void operator()(mongoc_database_t* d) const { mongoc_database_destroy(d); }
-};
-struct StreamDeleter {
-  void operator()(mongoc_stream_t* s) const { mongoc_stream_destroy(s); }
-};
-}  // namespace
-
 Result<std::string> AuditStore::GetPayloadFile(const std::string& file_id) {
   auto lease = impl_->connection.Acquire();
-  std::unique_ptr<mongoc_database_t, DatabaseDeleter> db(
-      mongoc_client_get_database(lease.client(), impl_->connection.database().c_str()));
-  BsonPtr opts(BCON_NEW("bucketName", BCON_UTF8(collection::kPayloadBucket)));
   bson_error_t error;
-  std::unique_ptr<mongoc_gridfs_bucket_t, BucketDeleter> bucket(
-      mongoc_gridfs_bucket_new(db.get(), opts.get(), nullptr, &error));
+  detail::BucketPtr bucket = impl_->connection.OpenBucket(lease, collection::kPayloadBucket, false, &error);
   if (!bucket) return Result<std::string>::Fail(detail::ToStatus(error));
-  bson_value_t id;
-  id.value_type = BSON_TYPE_UTF8;
-  id.value.v_utf8.str = const_cast<char*>(file_id.c_str());
-  id.value.v_utf8.len = static_cast<uint32_t>(file_id.size());
-  std::unique_ptr<mongoc_stream_t, StreamDeleter> stream(
-      mongoc_gridfs_bucket_open_download_stream(bucket.get(), &id, &error));
+  const bson_value_t id = detail::Utf8Value(file_id);
+  detail::StreamPtr stream(mongoc_gridfs_bucket_open_download_stream(bucket.get(), &id, &error));
   if (!stream) return Result<std::string>::Fail(detail::ToStatus(error));
   std::string out;
   std::vector<char> buffer(1 << 20);

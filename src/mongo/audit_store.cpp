@@ -532,20 +532,6 @@ Status AuditStore::InsertConflict(const EventRecord& record, const std::string& 
   return Status::Ok();
 }
 
-namespace {
-
-struct BucketDeleter {
-  void operator()(mongoc_gridfs_bucket_t* b) const { mongoc_gridfs_bucket_destroy(b); }
-};
-struct DatabaseDeleter {
-  void operator()(mongoc_database_t* d) const { mongoc_database_destroy(d); }
-};
-struct StreamDeleter {
-  void operator()(mongoc_stream_t* s) const { mongoc_stream_destroy(s); }
-};
-
-}  // namespace
-
 Status AuditStore::PutPayloadFile(const std::string& file_id, std::string_view payload) {
   // A complete upload has its files document (written last); chunks without one are an interrupted
   // upload of the same payload and are removed before writing again.
@@ -572,21 +558,13 @@ Status AuditStore::PutPayloadFile(const std::string& file_id, std::string_view p
       return detail::ToStatus(error);
     }
   }
-  std::unique_ptr<mongoc_database_t, DatabaseDeleter> db(
-      mongoc_client_get_database(lease.client(), impl_->connection.database().c_str()));
-  BsonPtr opts(BCON_NEW("bucketName", BCON_UTF8(collection::kPayloadBucket)));
-  impl_->connection.AppendWriteConcern(opts.get());
   bson_error_t error;
-  std::unique_ptr<mongoc_gridfs_bucket_t, BucketDeleter> bucket(
-      mongoc_gridfs_bucket_new(db.get(), opts.get(), nullptr, &error));
+  detail::BucketPtr bucket = impl_->connection.OpenBucket(lease, collection::kPayloadBucket, true, &error);
   if (!bucket) return detail::ToStatus(error);
-  bson_value_t id;
-  id.value_type = BSON_TYPE_UTF8;
-  id.value.v_utf8.str = const_cast<char*>(file_id.c_str());
-  id.value.v_utf8.len = static_cast<uint32_t>(file_id.size());
+  const bson_value_t id = detail::Utf8Value(file_id);
   BsonPtr upload_opts(BCON_NEW("metadata", "{", "contentType", BCON_UTF8("application/json"), "}"));
-  std::unique_ptr<mongoc_stream_t, StreamDeleter> stream(mongoc_gridfs_bucket_open_upload_stream_with_id(
-      bucket.get(), &id, file_id.c_str(), upload_opts.get(), &error));
+  detail::StreamPtr stream(mongoc_gridfs_bucket_open_upload_stream_with_id(bucket.get(), &id, file_id.c_str(),
+                                                                           upload_opts.get(), &error));
   if (!stream) return detail::ToStatus(error);
   std::size_t written = 0;
   while (written < payload.size()) {

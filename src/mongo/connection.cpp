@@ -101,4 +101,21 @@ void Connection::AppendWriteConcern(bson_t* opts) const { mongoc_write_concern_a
 
 Connection::Lease Connection::Acquire() const { return Lease(pool_, mongoc_client_pool_pop(pool_)); }
 
+bson_value_t Utf8Value(const std::string& text) {
+  bson_value_t value;
+  value.value_type = BSON_TYPE_UTF8;
+  value.value.v_utf8.str = const_cast<char*>(text.c_str());
+  value.value.v_utf8.len = static_cast<uint32_t>(text.size());
+  return value;
+}
+
+BucketPtr Connection::OpenBucket(const Lease& lease, const char* name, bool for_writes, bson_error_t* error) const {
+  // The bucket holds collections of its own: the database handle is not needed afterwards.
+  std::unique_ptr<mongoc_database_t, void (*)(mongoc_database_t*)> db(
+      mongoc_client_get_database(lease.client(), database_.c_str()), mongoc_database_destroy);
+  BsonPtr opts(BCON_NEW("bucketName", BCON_UTF8(name)));
+  if (for_writes) AppendWriteConcern(opts.get());
+  return BucketPtr(mongoc_gridfs_bucket_new(db.get(), opts.get(), nullptr, error));
+}
+
 }  // namespace ces::mongo::detail

@@ -22,7 +22,20 @@ struct CursorDeleter {
 };
 using CursorPtr = std::unique_ptr<mongoc_cursor_t, CursorDeleter>;
 
+struct StreamDeleter {
+  void operator()(mongoc_stream_t* s) const { mongoc_stream_destroy(s); }
+};
+using StreamPtr = std::unique_ptr<mongoc_stream_t, StreamDeleter>;
+
+struct BucketDeleter {
+  void operator()(mongoc_gridfs_bucket_t* b) const { mongoc_gridfs_bucket_destroy(b); }
+};
+using BucketPtr = std::unique_ptr<mongoc_gridfs_bucket_t, BucketDeleter>;
+
 Status ToStatus(const bson_error_t& error);
+
+// A UTF-8 BSON value viewing `text` (which must outlive it).
+bson_value_t Utf8Value(const std::string& text);
 
 class Connection {
  public:
@@ -58,6 +71,9 @@ class Connection {
     mongoc_client_t* client_;
   };
   Lease Acquire() const;
+  // The GridFS bucket `name` of the store's database (with the store's write concern when
+  // `for_writes`); null with `error` set on failure.
+  BucketPtr OpenBucket(const Lease& lease, const char* name, bool for_writes, bson_error_t* error) const;
 
  private:
   mongoc_client_pool_t* pool_ = nullptr;

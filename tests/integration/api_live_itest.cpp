@@ -40,30 +40,6 @@ using services::api::ReplayApiOptions;
 
 constexpr std::size_t kMaxSubscribers = 8;
 
-std::string MongoUri(const std::string& database) {
-  std::string uri = RequireEnv("MONGO_URI");
-  const auto scheme = uri.find("://");
-  const auto slash = uri.find('/', scheme == std::string::npos ? 0 : scheme + 3);
-  const auto query = uri.find('?');
-  std::string base = slash == std::string::npos ? uri.substr(0, query) : uri.substr(0, slash);
-  return base + "/" + database + (query == std::string::npos ? "" : uri.substr(query));
-}
-
-std::string UrlEncode(const std::string& text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 struct Rec {
   std::string source;
   std::uint32_t id = 0;
@@ -152,14 +128,14 @@ class LiveApi : public ::testing::Test {
     consume_port_ = FreePort();
     consume_ = std::make_unique<Process>(
         std::vector<std::string>{"audit-consume", "--kafka", RequireEnv("KAFKA_BOOTSTRAP"), "--topic-prefix", prefix_,
-                                 "--mongo", MongoUri(db_), "--listen", "127.0.0.1:" + std::to_string(consume_port_),
+                                 "--mongo", MongoDatabaseUri(db_), "--listen", "127.0.0.1:" + std::to_string(consume_port_),
                                  "--group", prefix_ + "audit", "--batch-linger", "0.05", "--kafka-setting",
                                  "session.timeout.ms=6000", "--link-events", "16", "--segment-events", "64", "--segment-bytes", "4000000"},
         dir_ + "/consume.log");
 
     registry_ = std::make_unique<metrics::Registry>();
     mongo::StoreOptions store_options;
-    store_options.uri = MongoUri(db_);
+    store_options.uri = MongoDatabaseUri(db_);
     store_ = std::make_unique<mongo::AuditStore>(store_options);
     LiveHubOptions hub_options;
     hub_options.kafka_bootstrap = RequireEnv("KAFKA_BOOTSTRAP");

@@ -22,20 +22,11 @@ using services::api::SidecarApiOptions;
 using services::api::SidecarReply;
 
 // MONGO_URI with the database replaced.
-std::string MongoUri(const std::string& database) {
-  std::string uri = RequireEnv("MONGO_URI");
-  const auto scheme = uri.find("://");
-  const auto slash = uri.find('/', scheme == std::string::npos ? 0 : scheme + 3);
-  const auto query = uri.find('?');
-  std::string base = slash == std::string::npos ? uri.substr(0, query) : uri.substr(0, slash);
-  return base + "/" + database + (query == std::string::npos ? "" : uri.substr(query));
-}
-
 Service StartAuditConsume(const std::string& dir, const std::string& prefix, const std::string& database) {
   Service s;
   s.port = FreePort();
   std::vector<std::string> args = {"audit-consume", "--kafka", RequireEnv("KAFKA_BOOTSTRAP"), "--topic-prefix", prefix,
-                                   "--mongo", MongoUri(database), "--listen", "127.0.0.1:" + std::to_string(s.port),
+                                   "--mongo", MongoDatabaseUri(database), "--listen", "127.0.0.1:" + std::to_string(s.port),
                                    "--group", prefix + "audit", "--backoff-initial", "0.2", "--backoff-max", "2"};
   s.process = std::make_unique<Process>(args, dir + "/audit-consume.log");
   return s;
@@ -109,7 +100,7 @@ class SidecarApiTest : public ::testing::Test {
     ASSERT_TRUE(WaitUntil([&] { return CaughtUp(db, "store-consumer", ends); }, seconds(60))) << store_->process->Log();
 
     mongo::StoreOptions options;
-    options.uri = MongoUri(mongo_db);
+    options.uri = MongoDatabaseUri(mongo_db);
     audit_store_ = new mongo::AuditStore(options);
     registry_ = new metrics::Registry;
     SidecarApiOptions api_options;

@@ -30,30 +30,6 @@ constexpr std::int64_t kT0 = 1718182800000;  // 2024-06-12T09:00:00Z
 const std::string kA = "http://node-a:9999";
 const std::string kB = "http://node-b:7777";
 
-std::string MongoUri(const std::string& database) {
-  std::string uri = RequireEnv("MONGO_URI");
-  const auto scheme = uri.find("://");
-  const auto slash = uri.find('/', scheme == std::string::npos ? 0 : scheme + 3);
-  const auto query = uri.find('?');
-  std::string base = slash == std::string::npos ? uri.substr(0, query) : uri.substr(0, slash);
-  return base + "/" + database + (query == std::string::npos ? "" : uri.substr(query));
-}
-
-std::string UrlEncode(const std::string& text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 struct Rec {
   std::string source;
   std::string stream;
@@ -157,7 +133,7 @@ class AuditApi : public ::testing::Test {
     consume_.port = FreePort();
     consume_.process = std::make_unique<Process>(
         std::vector<std::string>{"audit-consume", "--kafka", RequireEnv("KAFKA_BOOTSTRAP"), "--topic-prefix", prefix_,
-                                 "--mongo", MongoUri(db_), "--listen", "127.0.0.1:" + std::to_string(consume_.port),
+                                 "--mongo", MongoDatabaseUri(db_), "--listen", "127.0.0.1:" + std::to_string(consume_.port),
                                  "--group", prefix_ + "audit", "--batch-linger", "0.05", "--kafka-setting",
                                  "session.timeout.ms=6000",
                                  // small links and segments: every test crosses many of both
@@ -165,7 +141,7 @@ class AuditApi : public ::testing::Test {
         dir_ + "/consume.log");
     api_.port = FreePort();
     api_.process = std::make_unique<Process>(
-        std::vector<std::string>{"api", "--mongo", MongoUri(db_), "--listen", "127.0.0.1:" + std::to_string(api_.port),
+        std::vector<std::string>{"api", "--mongo", MongoDatabaseUri(db_), "--listen", "127.0.0.1:" + std::to_string(api_.port),
                                  "--keepalive", "1", "--max-streams", "4", "--max-page-size", "500", "--poll-interval",
                                  "0.05"},
         dir_ + "/api.log");

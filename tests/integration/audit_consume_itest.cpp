@@ -23,15 +23,6 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 // MONGO_URI with the database replaced (one database per test).
-std::string MongoUri(const std::string& database) {
-  std::string uri = RequireEnv("MONGO_URI");
-  const auto scheme = uri.find("://");
-  const auto slash = uri.find('/', scheme == std::string::npos ? 0 : scheme + 3);
-  const auto query = uri.find('?');
-  std::string base = slash == std::string::npos ? uri.substr(0, query) : uri.substr(0, slash);
-  return base + "/" + database + (query == std::string::npos ? "" : uri.substr(query));
-}
-
 std::string DatabaseFor(const std::string& prefix) {
   std::string db = "audit_" + prefix;
   while (!db.empty() && db.back() == '-') db.pop_back();
@@ -76,7 +67,7 @@ Service StartConsume(const std::string& dir, const std::string& prefix, const st
   // A group per test: a member killed by an earlier test would hold a shared group's rebalance for the
   // session timeout.
   std::vector<std::string> args = {"audit-consume", "--kafka", RequireEnv("KAFKA_BOOTSTRAP"), "--topic-prefix", prefix,
-                                   "--mongo", MongoUri(database), "--listen", "127.0.0.1:" + std::to_string(s.port),
+                                   "--mongo", MongoDatabaseUri(database), "--listen", "127.0.0.1:" + std::to_string(s.port),
                                    "--backoff-initial", "0.2", "--backoff-max", "2",
                                    // a killed member holds the group's rebalance for this long
                                    "--kafka-setting", "session.timeout.ms=6000"};
@@ -104,7 +95,7 @@ double Metric(const Service& s, const std::string& prefix) {
 
 mongo::AuditStore OpenStore(const std::string& database) {
   mongo::StoreOptions options;
-  options.uri = MongoUri(database);
+  options.uri = MongoDatabaseUri(database);
   return mongo::AuditStore(options);
 }
 
@@ -511,7 +502,7 @@ TEST(AuditConsume, UnboundedSegmentLayoutReplays) {
   Service api;
   api.port = FreePort();
   api.process = std::make_unique<Process>(
-      std::vector<std::string>{"api", "--mongo", MongoUri(db), "--listen", "127.0.0.1:" + std::to_string(api.port)},
+      std::vector<std::string>{"api", "--mongo", MongoDatabaseUri(db), "--listen", "127.0.0.1:" + std::to_string(api.port)},
       dir + "/api.log");
   ASSERT_TRUE(WaitUntil([&] { return HttpGet(api.url() + "/readyz").first == 200; }, seconds(30)));
   for (std::uint32_t start : {0u, 1u, 250u, 499u}) {

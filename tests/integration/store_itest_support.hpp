@@ -125,16 +125,6 @@ inline Service StartStore(const std::string& dir, const std::string& name, const
   return s;
 }
 
-// MONGO_URI with its database replaced by `database` (keeps hosts and query parameters).
-inline std::string MongoDatabaseUri(const std::string& database) {
-  std::string uri = RequireEnv("MONGO_URI");
-  const auto scheme = uri.find("://");
-  const auto slash = uri.find('/', scheme == std::string::npos ? 0 : scheme + 3);
-  const auto query = uri.find('?');
-  std::string base = slash == std::string::npos ? uri.substr(0, query) : uri.substr(0, slash);
-  return base + "/" + database + (query == std::string::npos ? "" : uri.substr(query));
-}
-
 // audit-consume of the pipeline `prefix` into the MongoDB database `database` (group <prefix>audit).
 inline Service StartAuditConsumer(const std::string& dir, const std::string& prefix, const std::string& database) {
   Service s;

@@ -11,6 +11,7 @@
 #include <poll.h>
 
 #include <atomic>
+#include <cctype>
 #include <mutex>
 #include <cstdlib>
 #include <filesystem>
@@ -50,6 +51,30 @@ std::string RequireEnv(const char* name) {
     throw std::runtime_error(std::string("missing environment variable ") + name);
   }
   return value;
+}
+
+std::string MongoDatabaseUri(const std::string& database) {
+  std::string uri = RequireEnv("MONGO_URI");
+  const auto scheme = uri.find("://");
+  const auto slash = uri.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  const auto query = uri.find('?');
+  std::string base = slash == std::string::npos ? uri.substr(0, query) : uri.substr(0, slash);
+  return base + "/" + database + (query == std::string::npos ? "" : uri.substr(query));
+}
+
+std::string UrlEncode(const std::string& text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 std::uint16_t FreePort() {

@@ -21,6 +21,12 @@ std::string TempDir();        // a fresh directory under the build tree or /tmp
 // Environment of the running stack (scripts/stack env). Fails the test (not skips) when missing.
 std::string RequireEnv(const char* name);
 
+// MONGO_URI with its database replaced by `database` (keeps hosts and query parameters).
+std::string MongoDatabaseUri(const std::string& database);
+
+// Percent-encoding of everything but RFC 3986 unreserved characters (for query values).
+std::string UrlEncode(const std::string& text);
+
 // A free TCP port on 127.0.0.1 (bound and released).
 std::uint16_t FreePort();
 
