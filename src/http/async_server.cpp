@@ -190,7 +190,7 @@ struct OutItem {
     item.data = std::move(data);
     return item;
   }
-  static std::size_t ChunkBytes(std::size_t size) { return ChunkHead(size).prefix_len + size + 2; }
+
 };
 
 const std::shared_ptr<const std::string>& LastChunk() {
@@ -415,7 +415,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
       std::lock_guard lock(out_mutex_);
       if (closed_ || ended_) return StreamSink::OfferResult::kClosed;
       if (data->empty()) return StreamSink::OfferResult::kQueued;  // an empty chunk would end the response
-      const std::size_t bytes = chunked_ ? OutItem::ChunkBytes(data->size()) : data->size();
+      // The chunk's framing (or nothing), built once: sent around the frame, or queued with it.
+      OutItem item = chunked_ ? OutItem::ChunkHead(data->size()) : OutItem();
+      const std::size_t bytes = item.Bytes() + data->size();
       if (queued_bytes_ + bytes > limit || (slow_limit > 0 && queued_bytes_ > 0 && queued_bytes_ + bytes > slow_limit)) {
         drop = true;
         closed_ = true;
@@ -423,7 +425,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
         queued_bytes_ = 0;
       } else if (!flush_scheduled_ && pending_.empty()) {
         // The frame is referenced, not copied: nothing of it outlives the send unless the socket is full.
-        OutItem item = chunked_ ? OutItem::ChunkHead(data->size()) : OutItem();
         const ssize_t sent = SendNow(item, *data);
         if (sent == static_cast<ssize_t>(bytes)) return StreamSink::OfferResult::kQueued;
         if (sent < 0) {
@@ -439,7 +440,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         }
       } else {
         queued_bytes_ += bytes;
-        pending_.push_back(chunked_ ? OutItem::Chunk(data) : OutItem::Plain(data));
+        item.data = data;
+        pending_.push_back(std::move(item));
         if (!flush_scheduled_) post = flush_scheduled_ = true;
       }
     }

@@ -275,14 +275,8 @@ class ApiHttp : public ::testing::Test {
     };
     dir_ = new std::string(TempDir());
     prefix_ = new std::string(UniquePrefix());
-    const std::string v1 = RecordingsDir() + "/v1/";
-    emit2_ = new Service(StartEmit(*dir_, "emit-v2", {"--stream", RecordingsDir() + "/v2/events.stream"}));
-    emit1_ = new Service(StartEmit(*dir_, "emit-v1", {"--stream", v1 + "main.stream", "--stream", v1 + "deploys.stream",
-                                                      "--stream", v1 + "sigs.stream"}));
-    produce_ = new Service(StartProduce(*dir_, *prefix_, {emit2_->url(), emit1_->url()}));
-    const double records = (18 + 1) + (23 + 1) + (3 + 1) + (7 + 1);
-    ASSERT_TRUE(WaitUntil([&] { return Metric(produce_->url(), "ces_produce_events_total") >= records; }, seconds(60)))
-        << produce_->process->Log();
+    pipeline_ = new RecordingsPipeline(StartRecordingsPipeline(*dir_, *prefix_));
+    ASSERT_FALSE(HasFailure());
     phase("events in Kafka");
 
     pg_uri_ = new std::string(CreateDatabase("http"));
@@ -323,10 +317,11 @@ class ApiHttp : public ::testing::Test {
     }
     delete api_;
     // The consumers leave their groups cleanly.
-    for (Service* s : {store_, audit_, produce_}) {
+    for (Service* s : {store_, audit_, pipeline_ ? &pipeline_->produce : nullptr}) {
       if (s) StopGracefully(*s);
     }
-    for (Service* s : {store_, audit_, produce_, emit1_, emit2_}) delete s;
+    for (Service* s : {store_, audit_}) delete s;
+    delete pipeline_;
   }
 
   // --postgres --mongo --kafka of this suite's pipeline, then `extra`.
@@ -344,9 +339,7 @@ class ApiHttp : public ::testing::Test {
   static inline std::string* pg_uri_ = nullptr;
   static inline std::string* mongo_db_ = nullptr;
   static inline long block_count_ = 0;
-  static inline Service* emit1_ = nullptr;
-  static inline Service* emit2_ = nullptr;
-  static inline Service* produce_ = nullptr;
+  static inline RecordingsPipeline* pipeline_ = nullptr;  // emit v2, emit v1, produce
   static inline Service* audit_ = nullptr;
   static inline Service* store_ = nullptr;
   static inline Api* api_ = nullptr;
@@ -863,7 +856,7 @@ TEST_F(ApiHttp, GracefulShutdownEndsStreams) {
   SseClient live(api.port, "/events");
   ASSERT_TRUE(live.WaitFor("data:{\"ApiVersion\":", seconds(10))) << live.body();
   SseClient replay(api.port, "/events?start_from=0&source=" + std::string("http%3A%2F%2F127.0.0.1%3A") +
-                                 std::to_string(emit2_->port));
+                                 std::to_string(pipeline_->emit2.port));
   ASSERT_TRUE(replay.WaitFor("\nid:17\n", seconds(20))) << replay.body().substr(0, 300);
   const auto start = Clock::now();
   api.process->Signal(SIGTERM);

@@ -83,13 +83,8 @@ class SidecarApiTest : public ::testing::Test {
       v1_->events.insert(r.events.begin(), r.events.end());
       v1_->api_version = r.api_version;
     }
-    emit2_ = new Service(StartEmit(*dir_, "emit-v2", {"--stream", RecordingsDir() + "/v2/events.stream"}));
-    emit1_ = new Service(StartEmit(*dir_, "emit-v1", {"--stream", v1 + "main.stream", "--stream", v1 + "deploys.stream",
-                                                      "--stream", v1 + "sigs.stream"}));
-    produce_ = new Service(StartProduce(*dir_, *prefix_, {emit2_->url(), emit1_->url()}));
-    const double records = (18 + 1) + (23 + 1) + (3 + 1) + (7 + 1);
-    ASSERT_TRUE(WaitUntil([&] { return Metric(produce_->url(), "ces_produce_events_total") >= records; }, seconds(60)))
-        << produce_->process->Log();
+    pipeline_ = new RecordingsPipeline(StartRecordingsPipeline(*dir_, *prefix_));
+    ASSERT_FALSE(HasFailure());
     pg_uri_ = new std::string(CreateDatabase("sidecar"));
     std::string mongo_db = "sidecar_" + *prefix_;
     while (mongo_db.back() == '-') mongo_db.pop_back();
@@ -126,7 +121,8 @@ class SidecarApiTest : public ::testing::Test {
     delete api_;
     delete audit_store_;
     delete registry_;
-    for (Service* s : {store_, audit_, produce_, emit1_, emit2_}) delete s;
+    for (Service* s : {store_, audit_}) delete s;
+    delete pipeline_;
   }
 
   static inline std::string* dir_ = nullptr;
@@ -134,9 +130,7 @@ class SidecarApiTest : public ::testing::Test {
   static inline std::string* pg_uri_ = nullptr;
   static inline Recording* v1_ = nullptr;
   static inline Recording* v2_ = nullptr;
-  static inline Service* emit1_ = nullptr;
-  static inline Service* emit2_ = nullptr;
-  static inline Service* produce_ = nullptr;
+  static inline RecordingsPipeline* pipeline_ = nullptr;  // emit v2, emit v1, produce
   static inline Service* audit_ = nullptr;
   static inline Service* store_ = nullptr;
   static inline mongo::AuditStore* audit_store_ = nullptr;
@@ -292,7 +286,7 @@ TEST_F(SidecarApiTest, RowsKnowTheirEvent) {
   postgres::Connection db(*pg_uri_);
   EXPECT_EQ(Scalar(db, "SELECT event_source || ' ' || event_stream || ' ' || event_id || ' ' || event_api_version "
                        "FROM blocks WHERE height = 3991"),
-            emit2_->url() + " events 7 2.0.0");
+            pipeline_->emit2.url() + " events 7 2.0.0");
   EXPECT_EQ(Scalar(db, "SELECT accepted_stream || ' ' || accepted_event_id || ' ' || processed_stream || ' ' || "
                        "processed_event_id FROM transactions WHERE transaction_hash = "
                        "'cb04018ad3a09fc15fda0e5c18def392a135652c73c864c25968be9b2376c139'"),

@@ -45,22 +45,11 @@ bool WaitCaughtUp(postgres::Connection& db, const std::string& group, const std:
   return WaitUntil([&] { return CaughtUp(db, group, ends); }, timeout);
 }
 
-// Waits until produce counted `records` Kafka-acknowledged records (events and ApiVersion messages).
-bool WaitProduced(Service& produce, double events, std::chrono::milliseconds timeout) {
-  return WaitUntil([&] { return Metric(produce.url(), "ces_produce_events_total") >= events; }, timeout);
-}
-
 TEST(StoreConsume, RecordingsOfBothProtocolsBecomeRows) {
   const std::string dir = TempDir();
   const std::string prefix = UniquePrefix();
-  const std::string v1 = RecordingsDir() + "/v1/";
-  Service emit2 = StartEmit(dir, "emit-v2", {"--stream", RecordingsDir() + "/v2/events.stream"});
-  Service emit1 = StartEmit(dir, "emit-v1", {"--stream", v1 + "main.stream", "--stream", v1 + "deploys.stream",
-                                             "--stream", v1 + "sigs.stream"});
-  Service produce = StartProduce(dir, prefix, {emit2.url(), emit1.url()});
-  // Records: v2 18 events + ApiVersion; v1 main 23, deploys 3, sigs 7 (the Shutdown on each endpoint)
-  // + an ApiVersion each.
-  ASSERT_TRUE(WaitProduced(produce, (18 + 1) + (23 + 1) + (3 + 1) + (7 + 1), seconds(60))) << produce.process->Log();
+  RecordingsPipeline pipeline = StartRecordingsPipeline(dir, prefix);
+  ASSERT_FALSE(::testing::Test::HasFailure());
   const std::string uri = CreateDatabase();
   Service store = StartStore(dir, "store", prefix, uri);
   postgres::Connection db(uri);
@@ -139,7 +128,7 @@ TEST(StoreConsume, RecordingsOfBothProtocolsBecomeRows) {
   EXPECT_EQ(Metric(store.url(), "ces_store_consume_rejected_events_total"), 0);
   EXPECT_GE(Metric(store.url(), "ces_store_consume_ignored_events_total"), 4);  // ApiVersion x4 (+ Shutdowns)
   StopGracefully(store);
-  StopGracefully(produce);
+  StopGracefully(pipeline.produce);
 }
 
 TEST(StoreConsume, SameEventsFromTwoNodesGiveOneRowEach) {
@@ -303,30 +292,26 @@ TEST(StoreConsume, ABatchTheDatabaseRefusesIsAppliedEventByEvent) {
   StopGracefully(produce);
 }
 
-// A fake node JSON-RPC endpoint: fails `failures` times, then answers with the era's allocations.
+// A fake node JSON-RPC endpoint: a request containing every string of `expect` fails `failures`
+// times (answered `busy_status` `busy_body`), then gets `result`; any other request gets 400.
 class FakeRpc {
  public:
-  explicit FakeRpc(int failures) : failures_(failures), server_("127.0.0.1", 0) {
-    server_.Route("POST", "/rpc", [this](const http::Request& req, http::ResponseWriter& w) {
+  FakeRpc(int failures, std::vector<std::string> expect, int busy_status, std::string busy_body, std::string result)
+      : failures_(failures), server_("127.0.0.1", 0) {
+    server_.Route("POST", "/rpc", [this, expect = std::move(expect), busy_status, busy_body = std::move(busy_body),
+                                   result = std::move(result)](const http::Request& req, http::ResponseWriter& w) {
       ++calls_;
-      if (req.body.find("chain_get_era_info_by_switch_block") == std::string::npos ||
-          req.body.find("153d7a0d0313033cf4636187c02f44d9c68de5c273fa075f8a0e479700a7f4ee") == std::string::npos) {
-        w.Send(400, "text/plain", "unexpected request");
-        return;
+      for (const std::string& part : expect) {
+        if (req.body.find(part) == std::string::npos) {
+          w.Send(400, "text/plain", "unexpected request");
+          return;
+        }
       }
       if (calls_ <= failures_) {
-        w.Send(503, "text/plain", "node busy");
+        w.Send(busy_status, busy_status == 200 ? "application/json" : "text/plain", busy_body);
         return;
       }
-      w.Send(200, "application/json",
-             R"({"jsonrpc":"2.0","id":1,"result":{"api_version":"1.4.8","era_summary":{)"
-             R"("block_hash":"153d7a0d0313033cf4636187c02f44d9c68de5c273fa075f8a0e479700a7f4ee","era_id":6930,)"
-             R"("stored_value":{"EraInfo":{"seigniorage_allocations":[)"
-             R"({"Validator":{"validator_public_key":"01018525deae6091abccab6704a0fa44e12c495eec9e8fe6929862e1b75580e715","amount":"2914012300000"}},)"
-             R"({"Delegator":{"delegator_public_key":"0101b57c4bf013a837995365e25036f1ddf83f3acd690763b3736101dd35df934b",)"
-             R"("validator_public_key":"01018525deae6091abccab6704a0fa44e12c495eec9e8fe6929862e1b75580e715","amount":"84217776"}},)"
-             R"({"Validator":{"validator_public_key":"0102112a711eb3bee9043ebf036fbdfd4482f0e37d1a65627e09922943713973f8","amount":"700"}}]}},)"
-             R"("state_root_hash":"4587f960d916f9319c1d17d002b7f58e97b273c38297eddc4040369408c59818","merkle_proof":"00"}}})");
+      w.Send(200, "application/json", result);
     });
     server_.Start();
   }
@@ -339,10 +324,24 @@ class FakeRpc {
   http::Server server_;
 };
 
+// A 1.x node: chain_get_era_info_by_switch_block for era 6930's switch block (503 while busy).
+FakeRpc FakeEraInfoRpc(int failures) {
+  return FakeRpc(failures, {"chain_get_era_info_by_switch_block", "153d7a0d0313033cf4636187c02f44d9c68de5c273fa075f8a0e479700a7f4ee"},
+                 503, "node busy",
+                 R"({"jsonrpc":"2.0","id":1,"result":{"api_version":"1.4.8","era_summary":{)"
+                 R"("block_hash":"153d7a0d0313033cf4636187c02f44d9c68de5c273fa075f8a0e479700a7f4ee","era_id":6930,)"
+                 R"("stored_value":{"EraInfo":{"seigniorage_allocations":[)"
+                 R"({"Validator":{"validator_public_key":"01018525deae6091abccab6704a0fa44e12c495eec9e8fe6929862e1b75580e715","amount":"2914012300000"}},)"
+                 R"({"Delegator":{"delegator_public_key":"0101b57c4bf013a837995365e25036f1ddf83f3acd690763b3736101dd35df934b",)"
+                 R"("validator_public_key":"01018525deae6091abccab6704a0fa44e12c495eec9e8fe6929862e1b75580e715","amount":"84217776"}},)"
+                 R"({"Validator":{"validator_public_key":"0102112a711eb3bee9043ebf036fbdfd4482f0e37d1a65627e09922943713973f8","amount":"700"}}]}},)"
+                 R"("state_root_hash":"4587f960d916f9319c1d17d002b7f58e97b273c38297eddc4040369408c59818","merkle_proof":"00"}}})");
+}
+
 TEST(StoreConsume, OneXRewardsAreFetchedOverRpcAndRetriedUntilTheyArrive) {
   const std::string dir = TempDir();
   const std::string prefix = UniquePrefix();
-  FakeRpc rpc(2);
+  FakeRpc rpc = FakeEraInfoRpc(2);
   Service emit = StartEmit(dir, "emit", {"--stream", RecordingsDir() + "/v1/main.stream"});
   Service produce = StartProduce(dir, prefix, {emit.url()});
   ASSERT_TRUE(WaitProduced(produce, 23 + 1, seconds(60))) << produce.process->Log();
@@ -454,47 +453,26 @@ TEST(StoreConsume, OneXStepRewardsCompleteTheEraWithoutRpc) {
 // A fake 2.x node JSON-RPC endpoint: chain_get_era_summary for the switch block of era 363
 // (22ea0994…, v2/events.stream); fails `failures` times, then answers (2.0.0 format,
 // DelegatorKind allocations as in schema/v2/rpc_schema.json).
-class FakeEraSummaryRpc {
- public:
-  explicit FakeEraSummaryRpc(int failures) : failures_(failures), server_("127.0.0.1", 0) {
-    server_.Route("POST", "/rpc", [this](const http::Request& req, http::ResponseWriter& w) {
-      ++calls_;
-      if (req.body.find("\"chain_get_era_summary\"") == std::string::npos ||
-          req.body.find(R"("block_identifier":{"Hash":"22ea09946b4e651d997d5e84c139a1e31c21996d011f4834f28827acf76cc8d7"})") ==
-              std::string::npos) {
-        w.Send(400, "text/plain", "unexpected request");
-        return;
-      }
-      if (calls_ <= failures_) {
-        w.Send(200, "application/json", R"({"jsonrpc":"2.0","id":1,"error":{"code":-32003,"message":"busy"}})");
-        return;
-      }
-      w.Send(200, "application/json",
-             R"({"jsonrpc":"2.0","id":1,"result":{"api_version":"2.0.0","era_summary":{)"
-             R"("block_hash":"22ea09946b4e651d997d5e84c139a1e31c21996d011f4834f28827acf76cc8d7","era_id":363,)"
-             R"("stored_value":{"EraInfo":{"seigniorage_allocations":[)"
-             R"({"DelegatorKind":{"delegator_kind":{"PublicKey":"01e1b46a25baa8a5c28beb3c9cfb79b572effa04076f00befa57eb70b016153f18"},)"
-             R"("validator_public_key":"01195daa7ad97ae97c2e0905cedf14e6694c48a12e881e22b26cd0a06e4f205542","amount":"1000"}},)"
-             R"({"Validator":{"validator_public_key":"01195daa7ad97ae97c2e0905cedf14e6694c48a12e881e22b26cd0a06e4f205542","amount":"18962280550448167"}},)"
-             R"({"Delegator":{"delegator_public_key":"0101b57c4bf013a837995365e25036f1ddf83f3acd690763b3736101dd35df934b",)"
-             R"("validator_public_key":"01195daa7ad97ae97c2e0905cedf14e6694c48a12e881e22b26cd0a06e4f205542","amount":"123456789012345678901234567890"}}]}},)"
-             R"("state_root_hash":"0808080808080808080808080808080808080808080808080808080808080808","merkle_proof":"00"}}})");
-    });
-    server_.Start();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.Port()) + "/rpc"; }
-  int calls() const { return calls_; }
-
- private:
-  int failures_;
-  std::atomic<int> calls_{0};
-  http::Server server_;
-};
+FakeRpc FakeEraSummaryRpc(int failures) {
+  return FakeRpc(failures,
+                 {"\"chain_get_era_summary\"",
+                  R"("block_identifier":{"Hash":"22ea09946b4e651d997d5e84c139a1e31c21996d011f4834f28827acf76cc8d7"})"},
+                 200, R"({"jsonrpc":"2.0","id":1,"error":{"code":-32003,"message":"busy"}})",
+                 R"({"jsonrpc":"2.0","id":1,"result":{"api_version":"2.0.0","era_summary":{)"
+                 R"("block_hash":"22ea09946b4e651d997d5e84c139a1e31c21996d011f4834f28827acf76cc8d7","era_id":363,)"
+                 R"("stored_value":{"EraInfo":{"seigniorage_allocations":[)"
+                 R"({"DelegatorKind":{"delegator_kind":{"PublicKey":"01e1b46a25baa8a5c28beb3c9cfb79b572effa04076f00befa57eb70b016153f18"},)"
+                 R"("validator_public_key":"01195daa7ad97ae97c2e0905cedf14e6694c48a12e881e22b26cd0a06e4f205542","amount":"1000"}},)"
+                 R"({"Validator":{"validator_public_key":"01195daa7ad97ae97c2e0905cedf14e6694c48a12e881e22b26cd0a06e4f205542","amount":"18962280550448167"}},)"
+                 R"({"Delegator":{"delegator_public_key":"0101b57c4bf013a837995365e25036f1ddf83f3acd690763b3736101dd35df934b",)"
+                 R"("validator_public_key":"01195daa7ad97ae97c2e0905cedf14e6694c48a12e881e22b26cd0a06e4f205542","amount":"123456789012345678901234567890"}}]}},)"
+                 R"("state_root_hash":"0808080808080808080808080808080808080808080808080808080808080808","merkle_proof":"00"}}})");
+}
 
 TEST(StoreConsume, TwoXDelegatorRewardsAreFetchedOverRpcAndRetried) {
   const std::string dir = TempDir();
   const std::string prefix = UniquePrefix();
-  FakeEraSummaryRpc rpc(2);
+  FakeRpc rpc = FakeEraSummaryRpc(2);
   Service emit = StartEmit(dir, "emit", {"--stream", RecordingsDir() + "/v2/events.stream"});
   Service produce = StartProduce(dir, prefix, {emit.url()});
   ASSERT_TRUE(WaitProduced(produce, 18 + 1, seconds(60))) << produce.process->Log();

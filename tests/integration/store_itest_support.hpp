@@ -193,4 +193,31 @@ inline double Metric(const std::string& url, const std::string& prefix) {
   return sum;
 }
 
+// Waits until produce counted `records` Kafka-acknowledged records (events and ApiVersion messages).
+inline bool WaitProduced(Service& produce, double records, std::chrono::milliseconds timeout) {
+  return WaitUntil([&] { return Metric(produce.url(), "ces_produce_events_total") >= records; }, timeout);
+}
+
+// Records of the recordings in Kafka: v2 18 events + ApiVersion; v1 main 23, deploys 3, sigs 7 (the
+// Shutdown on each endpoint) + an ApiVersion each.
+constexpr double kRecordingsRecords = (18 + 1) + (23 + 1) + (3 + 1) + (7 + 1);
+
+// The real recordings into the pipeline `prefix`: a fake 2.x node, a fake 1.x node (three endpoints)
+// and produce reading both. Returns once every record is in Kafka (check with ::testing::Test::HasFailure).
+struct RecordingsPipeline {
+  Service emit2;
+  Service emit1;
+  Service produce;
+};
+inline RecordingsPipeline StartRecordingsPipeline(const std::string& dir, const std::string& prefix) {
+  RecordingsPipeline p;
+  const std::string v1 = RecordingsDir() + "/v1/";
+  p.emit2 = StartEmit(dir, "emit-v2", {"--stream", RecordingsDir() + "/v2/events.stream"});
+  p.emit1 = StartEmit(dir, "emit-v1", {"--stream", v1 + "main.stream", "--stream", v1 + "deploys.stream",
+                                       "--stream", v1 + "sigs.stream"});
+  p.produce = StartProduce(dir, prefix, {p.emit2.url(), p.emit1.url()});
+  EXPECT_TRUE(WaitProduced(p.produce, kRecordingsRecords, seconds(60))) << p.produce.process->Log();
+  return p;
+}
+
 }  // namespace ces::test

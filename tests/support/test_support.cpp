@@ -294,6 +294,17 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+std::string RecordedPayload(const std::string& relative) {
+  const std::string path = RecordingsDir() + "/" + relative;
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in) << "cannot open " << path;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
 void WriteFile(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary);
   out << content;

@@ -88,6 +88,9 @@ class RawNode {
 int Stack(const std::vector<std::string>& args);
 
 std::string ReadFile(const std::string& path);
+// A recorded event file (a path under RecordingsDir()) without its trailing line break; fails the
+// test when it cannot be read.
+std::string RecordedPayload(const std::string& relative);
 void WriteFile(const std::string& path, const std::string& content);
 
 }  // namespace ces::test

@@ -23,113 +23,14 @@
 
 #include "ces/common/metrics.hpp"
 #include "ces/http/server.hpp"
+#include "raw_http_client.hpp"
 
 namespace ces::http {
 namespace {
 
 using namespace std::chrono_literals;
 
-// A blocking HTTP/1.1 client on one connection, reading responses by Content-Length or chunks.
-class RawClient {
- public:
-  explicit RawClient(std::uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("connect failed");
-  }
-  RawClient(const RawClient&) = delete;
-  RawClient& operator=(const RawClient&) = delete;
-  ~RawClient() { ::close(fd_); }
-
-  void Send(const std::string& text) { ASSERT_EQ(::send(fd_, text.data(), text.size(), MSG_NOSIGNAL), static_cast<ssize_t>(text.size())); }
-
-  struct Response {
-    int status = 0;
-    std::map<std::string, std::string> headers;  // lower-case names
-    std::string body;
-    bool complete = false;  // Content-Length satisfied, or the terminating chunk was seen
-  };
-
-  // Reads one response; `on_chunk` sees each chunk of a chunked body as it arrives.
-  Response Read(const std::function<void(const std::string&)>& on_chunk = {}, bool head = false) {
-    Response r;
-    std::size_t end;
-    while ((end = buffer_.find("\r\n\r\n")) == std::string::npos) {
-      if (!Fill()) return r;
-    }
-    std::string head_text = buffer_.substr(0, end);
-    buffer_.erase(0, end + 4);
-    r.status = std::stoi(head_text.substr(9, 3));
-    std::size_t pos = head_text.find("\r\n");
-    while (pos != std::string::npos) {
-      std::size_t next = head_text.find("\r\n", pos + 2);
-      std::string line = head_text.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
-      std::size_t colon = line.find(':');
-      std::string name = line.substr(0, colon);
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      r.headers[name] = line.substr(colon + 2);
-      pos = next;
-    }
-    if (head) {
-      r.complete = true;
-      return r;
-    }
-    if (r.headers.count("transfer-encoding")) {
-      while (true) {
-        std::size_t line_end;
-        while ((line_end = buffer_.find("\r\n")) == std::string::npos) {
-          if (!Fill()) return r;
-        }
-        std::size_t size = std::stoul(buffer_.substr(0, line_end), nullptr, 16);
-        while (buffer_.size() < line_end + 2 + size + 2) {
-          if (!Fill()) return r;
-        }
-        std::string chunk = buffer_.substr(line_end + 2, size);
-        EXPECT_EQ(buffer_.substr(line_end + 2 + size, 2), "\r\n");
-        buffer_.erase(0, line_end + 2 + size + 2);
-        if (size == 0) {
-          r.complete = true;
-          return r;
-        }
-        r.body += chunk;
-        if (on_chunk) on_chunk(chunk);
-      }
-    }
-    std::size_t length = r.headers.count("content-length") ? std::stoul(r.headers["content-length"]) : 0;
-    while (buffer_.size() < length) {
-      if (!Fill()) return r;
-    }
-    r.body = buffer_.substr(0, length);
-    buffer_.erase(0, length);
-    r.complete = true;
-    return r;
-  }
-
-  // True if the server closed the connection (EOF) within `timeout`.
-  bool ClosedWithin(std::chrono::milliseconds timeout) {
-    pollfd pfd{fd_, POLLIN, 0};
-    if (::poll(&pfd, 1, static_cast<int>(timeout.count())) <= 0) return false;
-    char c;
-    return ::recv(fd_, &c, 1, 0) <= 0;
-  }
-
- private:
-  bool Fill() {
-    pollfd pfd{fd_, POLLIN, 0};
-    if (::poll(&pfd, 1, 5000) <= 0) return false;
-    char chunk[4096];
-    ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-    if (n <= 0) return false;
-    buffer_.append(chunk, static_cast<std::size_t>(n));
-    return true;
-  }
-
-  int fd_ = -1;
-  std::string buffer_;
-};
+using test::RawClient;
 
 std::string Get(const std::string& target, const std::string& extra = "") {
   return "GET " + target + " HTTP/1.1\r\nHost: test\r\n" + extra + "\r\n";
@@ -214,7 +115,7 @@ TEST_F(ServerTest, RoutesByMethodAndPath) {
   EXPECT_EQ(r.headers["allow"], "GET, HEAD");
 
   c.Send("HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n");
-  r = c.Read({}, /*head=*/true);
+  r = c.Read(/*head=*/true);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.headers["content-length"], "6");
   c.Send(Get("/hello"));  // the HEAD response carried no body: the next response follows directly
@@ -334,7 +235,10 @@ TEST_F(ServerTest, StreamsWithChunkedEncoding) {
   RawClient c(server_->Port());
   c.Send(Get("/stream"));
   std::vector<std::string> chunks;
-  auto r = c.Read([&](const std::string& chunk) { chunks.push_back(chunk); });
+  auto r = c.Read(false, [&](const std::string& chunk) {
+    chunks.push_back(chunk);
+    return true;
+  });
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.headers["transfer-encoding"], "chunked");
   EXPECT_EQ(r.headers["content-type"], "text/event-stream");

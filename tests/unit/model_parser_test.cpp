@@ -1,6 +1,7 @@
 // ces::model::Parser: every event type of 1.x and 2.x against the recordings in ../shared/data/casper,
 // with the expected values written out by hand (read off the files), plus rejections.
 #include "ces/model/parser.hpp"
+#include "test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,15 +17,7 @@ namespace fs = std::filesystem;
 
 const fs::path kData = fs::path(CES_SOURCE_DIR) / ".." / "shared" / "data" / "casper";
 
-std::string Event(const std::string& relative) {
-  std::ifstream in(kData / relative, std::ios::binary);
-  EXPECT_TRUE(in) << "cannot open " << relative;
-  std::ostringstream out;
-  out << in.rdbuf();
-  std::string text = out.str();
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  return text;
-}
+std::string Event(const std::string& relative) { return test::RecordedPayload(relative); }
 
 Rows ParseOk(const std::string& payload, const char* expected_type) {
   Parser parser;

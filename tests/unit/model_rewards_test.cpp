@@ -7,6 +7,7 @@
 // one transform appended in the node's format (casper-node 1.5 ExecutionEffect: key "era-<n>",
 // transform {"WriteEraInfo":{"seigniorage_allocations":[…]}}), using public keys of that Step.
 #include "ces/model/parser.hpp"
+#include "test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -18,24 +19,12 @@
 namespace ces::model {
 namespace {
 
-namespace fs = std::filesystem;
-
-const fs::path kData = fs::path(CES_SOURCE_DIR) / ".." / "shared" / "data" / "casper";
-
 constexpr const char* kValidatorA = "0133eaae2821f090ac3ba0eadc0a897742094c0604df72b465c41d4b773298a7b9";
 constexpr const char* kValidatorB = "013d3fb7e3ceac62a900d7e868db0a4c3c8bde6dce873c3f06bf50638d91422857";
 constexpr const char* kDelegatorA = "012a241eaa9fa3bd6ccb0e0aaaf4658538f3540e04e2f58973614a168f2f2f813d";
 constexpr const char* kDelegatorB = "0134811b4d572d84f289a576f110ad49aa8bb984235b2bf1cb47a0c2f7e4391bef";
 
-std::string Event(const std::string& relative) {
-  std::ifstream in(kData / relative, std::ios::binary);
-  EXPECT_TRUE(in) << "cannot open " << relative;
-  std::ostringstream out;
-  out << in.rdbuf();
-  std::string text = out.str();
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  return text;
-}
+std::string Event(const std::string& relative) { return test::RecordedPayload(relative); }
 
 std::string EraInfoTransform(const std::string& key, const std::string& allocations) {
   return R"({"key":")" + key + R"(","transform":{"WriteEraInfo":{"seigniorage_allocations":[)" + allocations + "]}}}";

@@ -68,6 +68,23 @@ std::map<kafka::TopicPartition, std::int64_t> HighWatermarks(const std::string& 
   return out;
 }
 
+// Keeps the subscribers for which `keep` is true (in any order: the last one takes a removed one's
+// place) and takes the removed ones off `attached`.
+template <class Subscribers, class Keep>
+void KeepIf(Subscribers& subs, std::atomic<std::size_t>& attached, Keep keep) {
+  std::size_t removed = 0;
+  for (std::size_t i = 0; i < subs.size();) {
+    if (keep(*subs[i])) {
+      ++i;
+    } else {
+      subs[i] = std::move(subs.back());
+      subs.pop_back();
+      ++removed;
+    }
+  }
+  if (removed > 0) attached.fetch_sub(removed);
+}
+
 }  // namespace
 
 struct LiveHub::Shared {
@@ -500,19 +517,9 @@ void LiveHub::Process(Shard& shard, bool maintain) {
 void LiveHub::FanOut(Shard& shard, const Entry& entry) {
   const auto now = std::chrono::steady_clock::now();
   Tally tally;
-  std::size_t removed = 0;
-  auto& subs = shard.subs;
-  for (std::size_t i = 0; i < subs.size();) {
-    Subscriber& sub = *subs[i];
-    if (entry.seq < sub.from_seq || Deliver(sub, entry, now, tally)) {
-      ++i;
-    } else {
-      subs[i] = std::move(subs.back());
-      subs.pop_back();
-      ++removed;
-    }
-  }
-  if (removed > 0) attached_.fetch_sub(removed);
+  KeepIf(shard.subs, attached_, [&](Subscriber& sub) {
+    return entry.seq < sub.from_seq || Deliver(sub, entry, now, tally);
+  });
   metrics_->frames.Inc(tally.frames);
   if (tally.dropped > 0) metrics_->dropped_slow.Inc(tally.dropped);
   metrics_->subscribers.Set(static_cast<double>(attached_.load()));
@@ -523,21 +530,10 @@ void LiveHub::MaintainShard(Shard& shard) {
   const auto now = std::chrono::steady_clock::now();
   shard.last_maintain = now;
   Tally tally;
-  std::size_t removed = 0;
-  auto& subs = shard.subs;
-  for (std::size_t i = 0; i < subs.size();) {
-    Subscriber& sub = *subs[i];
-    bool keep = !sub.closed->load() && !sub.sink->Closed();
-    if (keep && now - sub.last_offer >= options_.keepalive) keep = OfferTo(sub, keepalive_frame_, now, tally);
-    if (keep) {
-      ++i;
-    } else {
-      subs[i] = std::move(subs.back());
-      subs.pop_back();
-      ++removed;
-    }
-  }
-  if (removed > 0) attached_.fetch_sub(removed);
+  KeepIf(shard.subs, attached_, [&](Subscriber& sub) {
+    if (sub.closed->load() || sub.sink->Closed()) return false;
+    return now - sub.last_offer < options_.keepalive || OfferTo(sub, keepalive_frame_, now, tally);
+  });
   if (tally.dropped > 0) metrics_->dropped_slow.Inc(tally.dropped);
   metrics_->subscribers.Set(static_cast<double>(attached_.load()));
 }
