@@ -22,7 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kDataDir = fs::path(CES_SOURCE_DIR) / ".." / "shared" / "data" / "casper";
+const fs::path kDataDir = fs::path(CES_RECORDINGS_DIR);
 
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -20,7 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kDataDir = fs::path(CES_SOURCE_DIR) / ".." / "shared" / "data" / "casper";
+const fs::path kDataDir = fs::path(CES_RECORDINGS_DIR);
 
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -74,7 +74,7 @@ struct Counter : ces::sse::Handler {
 void Parse(benchmark::State& state, const std::string& (*stream)(), std::size_t chunk) {
   const std::string_view text = stream();
   if (text.empty()) {
-    state.SkipWithError("recording not found (../shared/data/casper)");
+    state.SkipWithError("recording not found (CES_RECORDINGS_DIR)");
     return;
   }
   if (chunk == 0) chunk = text.size();

@@ -10,6 +10,16 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_L
   list(APPEND CES_WARNINGS -Wno-restrict)
 endif()
 
+# The real node recordings the tests and benchmarks read: scripts/recordings-dir says where (also for a
+# fresh clone of a local checkout); -DCES_RECORDINGS_DIR=... overrides.
+if(NOT CES_RECORDINGS_DIR)
+  execute_process(COMMAND "${PROJECT_SOURCE_DIR}/scripts/recordings-dir" OUTPUT_VARIABLE CES_RECORDINGS_DIR
+                  OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE ces_recordings_missing)
+  if(ces_recordings_missing)
+    message(WARNING "node recordings not found (tests that read them will fail): ${CES_RECORDINGS_DIR}")
+  endif()
+endif()
+
 if(CES_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
@@ -33,7 +43,8 @@ function(ces_add_test)
   target_compile_options(${ARG_NAME} PRIVATE ${CES_WARNINGS})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
   target_compile_definitions(${ARG_NAME} PRIVATE
-    CES_SOURCE_DIR="${PROJECT_SOURCE_DIR}" CES_BINARY="$<TARGET_FILE:casper-event-store>")
+    CES_SOURCE_DIR="${PROJECT_SOURCE_DIR}" CES_RECORDINGS_DIR="${CES_RECORDINGS_DIR}"
+    CES_BINARY="$<TARGET_FILE:casper-event-store>")
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 600)
   endif()

@@ -4,7 +4,7 @@
 #
 #   fuzz/run.sh [seconds]
 #
-# Environment: CES_FUZZ_BUILD_DIR (default build-fuzz), CES_DATA_DIR (default ../shared/data/casper),
+# Environment: CES_FUZZ_BUILD_DIR (default build-fuzz), CES_DATA_DIR (default: scripts/recordings-dir),
 # CES_FUZZ_TARGETS (default "sse_parser_fuzz classifier_fuzz http_request_fuzz"), CES_FUZZ_ARGS (extra
 # libFuzzer flags).
 # The corpus lives in a temporary directory (the recordings are only read); crash reproducers are
@@ -14,7 +14,7 @@ set -euo pipefail
 seconds="${1:-60}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${CES_FUZZ_BUILD_DIR:-$root/build-fuzz}"
-data="${CES_DATA_DIR:-$root/../shared/data/casper}"
+data="${CES_DATA_DIR:-$("$root/scripts/recordings-dir")}"
 targets="${CES_FUZZ_TARGETS:-sse_parser_fuzz classifier_fuzz http_request_fuzz}"
 
 [[ -d "$data" ]] || { echo "recordings not found: $data" >&2; exit 2; }

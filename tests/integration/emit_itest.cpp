@@ -30,7 +30,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string Recordings() { return SourceDir() + "/../shared/data/casper"; }
+std::string Recordings() { return RecordingsDir(); }
 
 // A running `emit`; the port comes from --port-file.
 class Emit {

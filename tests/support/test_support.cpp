@@ -31,7 +31,7 @@ std::string SourceDir() { return CES_SOURCE_DIR; }
 std::string BinaryPath() { return CES_BINARY; }
 std::string RecordingsDir() {
   if (const char* dir = std::getenv("CES_RECORDINGS")) return dir;
-  return SourceDir() + "/../shared/data/casper";
+  return CES_RECORDINGS_DIR;
 }
 
 std::string TempDir() {

@@ -15,7 +15,7 @@ namespace ces::test {
 // Path helpers.
 std::string SourceDir();
 std::string BinaryPath();
-std::string RecordingsDir();  // ../shared/data/casper next to the repository
+std::string RecordingsDir();  // $CES_RECORDINGS, else what scripts/recordings-dir found at configure time
 std::string TempDir();        // a fresh directory under the build tree or /tmp
 
 // Environment of the running stack (scripts/stack env). Fails the test (not skips) when missing.

@@ -14,7 +14,7 @@ namespace ces::audit {
 namespace {
 
 std::string Sample(const std::string& relative) {
-  std::ifstream in(std::string(CES_SOURCE_DIR) + "/../shared/data/casper/" + relative, std::ios::binary);
+  std::ifstream in(std::string(CES_RECORDINGS_DIR) + "/" + relative, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   std::string text = ss.str();

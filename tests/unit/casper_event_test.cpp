@@ -21,7 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::string_literals;
 
-const fs::path kDataDir = fs::path(CES_SOURCE_DIR) / ".." / "shared" / "data" / "casper";
+const fs::path kDataDir = fs::path(CES_RECORDINGS_DIR);
 
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -25,7 +25,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const std::string kRecordings = CES_SOURCE_DIR "/../shared/data/casper";
+const std::string kRecordings = CES_RECORDINGS_DIR;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

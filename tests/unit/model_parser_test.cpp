@@ -15,7 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kData = fs::path(CES_SOURCE_DIR) / ".." / "shared" / "data" / "casper";
+const fs::path kData = fs::path(CES_RECORDINGS_DIR);
 
 std::string Event(const std::string& relative) { return test::RecordedPayload(relative); }
 

@@ -16,7 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kData = fs::path(CES_SOURCE_DIR) / ".." / "shared" / "data" / "casper";
+const fs::path kData = fs::path(CES_RECORDINGS_DIR);
 
 // The data payloads of an SSE file (one-line data fields, as in every recording) or a .json file.
 std::vector<std::string> Payloads(const fs::path& path) {

@@ -52,7 +52,7 @@ constexpr bool kOptimized = kNdebug && !kSanitized;
 // debug and sanitizer builds (which only check correctness).
 constexpr std::chrono::milliseconds kLargeInputBudget{kOptimized ? 1000 : 20000};
 
-const fs::path kDataDir = fs::path(CES_SOURCE_DIR) / ".." / "shared" / "data" / "casper";
+const fs::path kDataDir = fs::path(CES_RECORDINGS_DIR);
 
 // What the handler saw, as owned copies, in callback order.
 struct Item {
