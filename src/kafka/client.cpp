@@ -349,9 +349,55 @@ std::vector<Message> ReadAll(const std::string& brokers, const std::string& topi
   return out;
 }
 
-}  // namespace ces::kafka
+namespace {
 
-namespace ces::kafka {
+// Settings that concern the connection to the brokers, not the client's role.
+bool IsConnectionSetting(const std::string& key) {
+  return key.rfind("security.", 0) == 0 || key.rfind("sasl.", 0) == 0 || key.rfind("ssl.", 0) == 0 ||
+         key == "client.id" || key == "broker.address.family";
+}
+
+}  // namespace
+
+std::map<TopicPartition, std::int64_t> HighWatermarks(const std::string& brokers, const Settings& settings,
+                                                      const std::vector<TopicPartition>& partitions,
+                                                      std::chrono::milliseconds timeout) {
+  std::map<TopicPartition, std::int64_t> out;
+  if (partitions.empty()) return out;
+  ConfHandle conf(rd_kafka_conf_new());
+  rd_kafka_conf_set_log_cb(conf.get(), &OnLog);
+  auto set = [&conf](const std::string& key, const std::string& value) {
+    char err[512];
+    if (rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      log::Warn("kafka setting not applied to the watermark query", {{"setting", key}, {"error", err}});
+    }
+  };
+  set("bootstrap.servers", brokers);
+  for (const auto& [key, value] : settings) {
+    if (IsConnectionSetting(key)) set(key, value);
+  }
+  KafkaHandle rk;
+  try {
+    rk = MakeHandle(RD_KAFKA_PRODUCER, std::move(conf));  // frees the configuration when it fails
+  } catch (const std::runtime_error& e) {
+    log::Warn("no kafka handle for the watermark query", {{"error", e.what()}});
+    return out;
+  }
+  for (const auto& tp : partitions) {
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk.get(), tp.topic.c_str(), tp.partition, &low, &high,
+                                                             static_cast<int>(timeout.count()));
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      out[tp] = high;
+    } else {
+      log::Warn("kafka watermark query failed", {{"topic", tp.topic},
+                                                 {"partition", static_cast<std::int64_t>(tp.partition)},
+                                                 {"error", rd_kafka_err2str(e)}});
+    }
+  }
+  return out;
+}
 
 struct Consumer::Impl {
   KafkaHandle rk;

@@ -1,6 +1,5 @@
 #include "live_hub.hpp"
 
-#include <librdkafka/rdkafka.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,46 +25,6 @@ std::string UniqueGroupId() {
   if (gethostname(host, sizeof(host) - 1) != 0) host[0] = 0;
   return "casper-event-store-api-live-" + std::string(host) + "-" + std::to_string(getpid()) + "-" +
          std::to_string(time::UnixMillis(time::Now()));
-}
-
-// High watermarks of `tps` through a metadata-only handle. nullopt for a partition that did not answer.
-std::map<kafka::TopicPartition, std::int64_t> HighWatermarks(const std::string& brokers, const kafka::Settings& settings,
-                                                             const std::vector<kafka::TopicPartition>& tps) {
-  std::map<kafka::TopicPartition, std::int64_t> out;
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  auto set = [&](const std::string& k, const std::string& v) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-      log::Warn("live hub: kafka setting not applied to the watermark query", {{"setting", k}, {"error", err}});
-    }
-  };
-  set("bootstrap.servers", brokers);
-  for (const auto& [k, v] : settings) {
-    // Only connection settings matter here; consumer-only settings would be rejected by a producer handle.
-    if (k.rfind("security.", 0) == 0 || k.rfind("sasl.", 0) == 0 || k.rfind("ssl.", 0) == 0 ||
-        k == "client.id" || k == "broker.address.family") {
-      set(k, v);
-    }
-  }
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-  if (!rk) {
-    log::Warn("live hub: no handle for the watermark query", {{"error", err}});
-    return out;
-  }
-  for (const auto& tp : tps) {
-    std::int64_t low = 0;
-    std::int64_t high = 0;
-    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, tp.topic.c_str(), tp.partition, &low, &high, 10000);
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      out[tp] = high;
-    } else {
-      log::Warn("live hub: watermark query failed", {{"topic", tp.topic},
-                                                     {"partition", static_cast<std::int64_t>(tp.partition)},
-                                                     {"error", rd_kafka_err2str(e)}});
-    }
-  }
-  rd_kafka_destroy(rk);
-  return out;
 }
 
 // Keeps the subscribers for which `keep` is true (in any order: the last one takes a removed one's
@@ -255,7 +214,7 @@ void LiveHub::Run() {
             }
           }
         }
-        auto high = HighWatermarks(options_.kafka_bootstrap, options_.kafka_settings, unknown);
+        auto high = kafka::HighWatermarks(options_.kafka_bootstrap, options_.kafka_settings, unknown);
         bool complete = true;
         for (const auto& tp : unknown) {
           auto it = high.find(tp);

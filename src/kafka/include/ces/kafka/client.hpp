@@ -1,6 +1,7 @@
 #pragma once
 // RAII wrapper over librdkafka (C API): an idempotent producer with per-message delivery callbacks,
-// topic creation, and whole-topic reads. librdkafka types stay out of this header.
+// topic creation, whole-topic reads, watermark queries and a consumer-group member. librdkafka types
+// stay out of this header.
 
 #include <chrono>
 #include <cstdint>
@@ -103,6 +104,15 @@ struct TopicPartition {
   }
   bool operator==(const TopicPartition& o) const = default;
 };
+
+// The high watermark (the offset after the last record) of each partition in `partitions`, asked through
+// a short-lived metadata handle on `brokers` that takes only the connection settings of `settings`
+// (security.*, sasl.*, ssl.*, client.id, broker.address.family: consumer settings would not apply to it).
+// A partition whose query fails (or every one, when no handle can be made) is missing from the result;
+// each failure is logged. Never throws for Kafka errors.
+std::map<TopicPartition, std::int64_t> HighWatermarks(const std::string& brokers, const Settings& settings,
+                                                      const std::vector<TopicPartition>& partitions,
+                                                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // Where to start reading a partition after an assignment: an offset, or (nullopt) the group's
 // committed offset / auto.offset.reset.
