@@ -9,7 +9,7 @@
 #include "ces/postgres/connection.hpp"
 #include "ces/postgres/migrations.hpp"
 #include "ces/services/commands.hpp"
-#include "consumer.hpp"
+#include "ces/store/consumer.hpp"
 
 namespace ces::services {
 namespace {

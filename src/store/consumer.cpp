@@ -1,4 +1,4 @@
-#include "consumer.hpp"
+#include "ces/store/consumer.hpp"
 
 #include <algorithm>
 #include <atomic>
