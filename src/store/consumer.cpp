@@ -14,7 +14,6 @@
 
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
-#include "ces/common/shutdown.hpp"
 #include "ces/common/time.hpp"
 #include "ces/ingest/record.hpp"
 #include "ces/model/parser.hpp"
@@ -23,7 +22,7 @@
 #include "ces/postgres/store.hpp"
 #include "rpc.hpp"
 
-namespace ces::store_consume {
+namespace ces::store {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -32,6 +31,7 @@ using kafka::TopicPartition;
 // librdkafka's logical offset "beginning of the partition" (RD_KAFKA_OFFSET_BEGINNING).
 constexpr std::int64_t kOffsetBeginning = -2;
 constexpr std::size_t kPayloadHeadBytes = 512;
+constexpr std::chrono::milliseconds kStopCheckInterval{100};
 
 postgres::PartitionKey Key(const TopicPartition& tp) { return {tp.topic, tp.partition}; }
 
@@ -101,7 +101,7 @@ enum class Outcome { kApplied, kConflict, kDataError, kAborted };
 }  // namespace
 
 struct StoreConsumer::Impl {
-  Options options;
+  ConsumerOptions options;
   postgres::Connection db;
   postgres::Store store{db};
   model::Parser parser;
@@ -113,8 +113,11 @@ struct StoreConsumer::Impl {
   std::set<std::string> logged_rejections;
   std::thread rewards_thread;
   kafka::Consumer* consumer = nullptr;
+  // The caller's stop condition (Start, Run), and the end of Run for the rewards thread.
+  std::function<bool()> should_stop;
+  std::atomic<bool> run_ended{false};
 
-  metrics::Registry& reg = metrics::Default();
+  metrics::Registry& reg;
   std::map<std::string, metrics::Counter*> events_c, ignored_c, rejected_c, rows_c;
   metrics::Counter& batches = reg.GetCounter("ces_store_consume_batches_total", "Batches committed to PostgreSQL");
   metrics::Counter& conflicts = reg.GetCounter(
@@ -150,7 +153,20 @@ struct StoreConsumer::Impl {
   metrics::Counter& rpc_error = reg.GetCounter("ces_store_consume_rpc_requests_total", "Node RPC calls for era rewards",
                                                {{"outcome", "error"}});
 
-  explicit Impl(Options o) : options(std::move(o)), db(options.postgres) {}
+  Impl(ConsumerOptions o, metrics::Registry& registry) : options(std::move(o)), db(options.postgres), reg(registry) {}
+
+  bool Stopping() const { return run_ended || (should_stop && should_stop()); }
+
+  // Sleeps up to `duration`; true as soon as the consumer is to stop (asked every 100 ms).
+  bool WaitStopping(std::chrono::milliseconds duration) const {
+    const auto deadline = Clock::now() + duration;
+    while (!Stopping()) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left <= std::chrono::milliseconds::zero()) return false;
+      std::this_thread::sleep_for(std::min(left, kStopCheckInterval));
+    }
+    return true;
+  }
 
   metrics::Counter& Labelled(std::map<std::string, metrics::Counter*>& cache, const char* name, const char* help,
                              const char* label, const std::string& value) {
@@ -176,7 +192,7 @@ struct StoreConsumer::Impl {
       }
       db_ok = false;
       if (attempts++ % 20 == 0) log::Warn("postgresql unreachable, retrying", {{"error", e.message}});
-      if (shutdown::WaitFor(backoff.Next())) return false;
+      if (WaitStopping(backoff.Next())) return false;
     }
     return true;
   }
@@ -209,7 +225,7 @@ struct StoreConsumer::Impl {
       log::Warn("loading positions failed, retrying", {{"error", e.message}});
       db.Disconnect();
       db_ok = false;
-      if (shutdown::WaitFor(backoff.Next())) return offsets;
+      if (WaitStopping(backoff.Next())) return offsets;
     }
   }
 
@@ -372,7 +388,7 @@ struct StoreConsumer::Impl {
                   {{"error", result.error.message}, {"sqlstate", result.error.sqlstate}});
       }
       db.Disconnect();
-      if (shutdown::WaitFor(backoff.Next())) return Outcome::kAborted;
+      if (WaitStopping(backoff.Next())) return Outcome::kAborted;
     }
   }
 
@@ -407,7 +423,7 @@ struct StoreConsumer::Impl {
                      {{"topic", m->topic}, {"offset", m->offset}, {"error", error}});
           outcome = ApplyWithRetry(updates, model::Rows{}, error);
           if (outcome == Outcome::kDataError) {  // the positions alone: the database is unusable, wait
-            shutdown::WaitFor(options.backoff_max);
+            WaitStopping(options.backoff_max);
             return Outcome::kAborted;
           }
         }
@@ -494,7 +510,7 @@ struct StoreConsumer::Impl {
     const bool era_info = kind == RewardsKind::kEraInfo;
     const char* method = era_info ? "chain_get_era_info_by_switch_block" : "chain_get_era_summary";
     for (const auto& p : pending) {
-      if (shutdown::Requested()) break;
+      if (Stopping()) break;
       Schedule& s = schedule[p.era_id];
       if (Clock::now() < s.next) continue;
       RpcResponse response = CallRpc(options.node_rpc, method, EraInfoBySwitchBlockParams(p.switch_block_hash));
@@ -540,7 +556,7 @@ struct StoreConsumer::Impl {
     model::Parser rpc_parser;
     std::map<std::int64_t, Schedule> era_info_schedule, delegator_schedule;
     bool warned = false;
-    while (!shutdown::WaitFor(options.rewards_interval)) {
+    while (!WaitStopping(options.rewards_interval)) {
       if (!conn.IsOpen() && conn.Connect()) continue;
       std::vector<postgres::PendingRewards> pending, pending_delegators;
       if (rewards_store.PendingRewardEras(100, pending) ||
@@ -568,26 +584,23 @@ struct StoreConsumer::Impl {
   }
 };
 
-StoreConsumer::StoreConsumer(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+StoreConsumer::StoreConsumer(ConsumerOptions options, metrics::Registry& registry)
+    : impl_(std::make_unique<Impl>(std::move(options), registry)) {}
 
-StoreConsumer::~StoreConsumer() {
-  if (impl_->rewards_thread.joinable()) {
-    shutdown::Request();
-    impl_->rewards_thread.join();
-  }
-}
+StoreConsumer::~StoreConsumer() = default;
 
-void StoreConsumer::Start() {
+void StoreConsumer::Start(const std::function<bool()>& should_stop) {
   Impl& impl = *impl_;
   if (impl.options.postgres.empty()) throw std::invalid_argument("--postgres is required");
+  impl.should_stop = should_stop;
   const auto deadline = Clock::now() + impl.options.startup_timeout;
   postgres::DbError e;
   while ((e = impl.db.Connect())) {
-    if (Clock::now() >= deadline || shutdown::Requested()) {
+    if (Clock::now() >= deadline || impl.Stopping()) {
       throw std::runtime_error("cannot connect to PostgreSQL: " + e.message);
     }
     log::Warn("postgresql unreachable at start, retrying", {{"error", e.message}});
-    shutdown::WaitFor(std::chrono::seconds(1));
+    impl.WaitStopping(std::chrono::seconds(1));
   }
   impl.reconnects.Inc();
   log::Info("connected to postgresql", {{"server", impl.db.Server()}});
@@ -602,13 +615,26 @@ void StoreConsumer::Start() {
   impl.db_ok = true;
 }
 
-int StoreConsumer::Run() {
+void StoreConsumer::Run(const std::function<bool()>& should_stop) {
   Impl& impl = *impl_;
+  impl.should_stop = should_stop;
+  impl.run_ended = false;
   kafka::Settings settings = impl.options.kafka_settings;
   // Topics created after start-up (produce creates them) are found within seconds.
   settings.try_emplace("topic.metadata.refresh.interval.ms", "5000");
   kafka::Consumer consumer(impl.options.brokers, impl.options.group, settings);
   impl.consumer = &consumer;
+  // However Run ends (also by an exception): the rewards thread stops, nothing points at `consumer`.
+  struct EndOfRun {
+    Impl& impl;
+    ~EndOfRun() {
+      impl.run_ended = true;
+      if (impl.rewards_thread.joinable()) impl.rewards_thread.join();
+      impl.subscribed = false;
+      impl.consumer = nullptr;
+      impl.should_stop = nullptr;
+    }
+  } end_of_run{impl};
   kafka::RebalanceHooks hooks;
   hooks.on_assign = [&impl](const std::vector<TopicPartition>& tps) { return impl.OnAssign(tps); };
   hooks.on_revoke = [&impl](const std::vector<TopicPartition>& tps) { impl.OnRevoke(tps); };
@@ -619,18 +645,15 @@ int StoreConsumer::Run() {
   log::Info("consuming", {{"topics", topics[0] + "," + topics[1] + "," + topics[2]}, {"group", impl.options.group}});
   impl.rewards_thread = std::thread([&impl] { impl.RewardsLoop(); });
 
-  while (!shutdown::Requested()) {
+  while (!should_stop()) {
     std::vector<kafka::Message> messages = consumer.Poll(impl.options.max_batch, impl.options.poll_timeout);
-    if (!messages.empty() && !shutdown::Requested()) impl.ProcessBatch(messages);
+    if (!messages.empty() && !should_stop()) impl.ProcessBatch(messages);
     impl.MaybeCommitKafka(false);
   }
   log::Info("stopping after the current batch");
   impl.MaybeCommitKafka(true);
   impl.subscribed = false;
   consumer.Close();
-  impl.consumer = nullptr;
-  if (impl.rewards_thread.joinable()) impl.rewards_thread.join();
-  return 0;
 }
 
 bool StoreConsumer::Ready(std::string& reason) const {
@@ -645,4 +668,4 @@ bool StoreConsumer::Ready(std::string& reason) const {
   return true;
 }
 
-}  // namespace ces::store_consume
+}  // namespace ces::store

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <memory>
 
-namespace ces::store_consume {
+namespace ces::store {
 namespace {
 
 size_t OnData(char* data, size_t size, size_t count, void* user) {
@@ -61,4 +61,4 @@ RpcResponse CallRpc(const std::string& url, const std::string& method, const std
   return out;
 }
 
-}  // namespace ces::store_consume
+}  // namespace ces::store

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-namespace ces::store_consume {
+namespace ces::store {
 
 struct RpcResponse {
   bool ok = false;       // HTTP 200 with a body
@@ -21,4 +21,4 @@ RpcResponse CallRpc(const std::string& url, const std::string& method, const std
 // params of chain_get_era_info_by_switch_block (1.x) and chain_get_era_summary (2.x) for a switch block hash.
 std::string EraInfoBySwitchBlockParams(const std::string& block_hash);
 
-}  // namespace ces::store_consume
+}  // namespace ces::store

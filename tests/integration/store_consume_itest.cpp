@@ -1,5 +1,6 @@
 // emit (recordings or synthetic streams) -> produce -> Kafka -> store-consume -> PostgreSQL, with the
-// real binary against the local stack; each test has its own topic prefix and database.
+// real binary (and once with ces::store in process) against the local stack; each test has its own
+// topic prefix and database.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -10,9 +11,12 @@
 #include <set>
 #include <thread>
 
+#include "ces/common/metrics.hpp"
+#include "ces/common/shutdown.hpp"
 #include "ces/http/server.hpp"
 #include "ces/model/parser.hpp"
 #include "ces/postgres/migrations.hpp"
+#include "ces/store/consumer.hpp"
 #include "store_itest_support.hpp"
 
 namespace ces::test {
@@ -128,6 +132,42 @@ TEST(StoreConsume, RecordingsOfBothProtocolsBecomeRows) {
   EXPECT_EQ(Metric(store.url(), "ces_store_consume_rejected_events_total"), 0);
   EXPECT_GE(Metric(store.url(), "ces_store_consume_ignored_events_total"), 4);  // ApiVersion x4 (+ Shutdowns)
   StopGracefully(store);
+  StopGracefully(pipeline.produce);
+}
+
+// The consumer as a library: run on a thread of this process and stopped by its caller's condition; the
+// process-wide shutdown flag is neither read nor set (by Run or by the destructor).
+TEST(StoreConsume, RunsInProcessUntilItsCallerStopsIt) {
+  const std::string dir = TempDir();
+  const std::string prefix = UniquePrefix();
+  RecordingsPipeline pipeline = StartRecordingsPipeline(dir, prefix);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  store::ConsumerOptions options;
+  options.brokers = RequireEnv("KAFKA_BOOTSTRAP");
+  options.topic_prefix = prefix;
+  options.postgres = CreateDatabase();
+  options.migrate = true;
+  metrics::Registry registry;
+  std::atomic<bool> stop{false};
+  const auto should_stop = [&stop] { return stop.load(); };
+  {
+    store::StoreConsumer consumer(options, registry);
+    consumer.Start(should_stop);
+    std::thread run([&] { consumer.Run(should_stop); });
+    postgres::Connection db(options.postgres);
+    EXPECT_TRUE(WaitCaughtUp(db, options.group, prefix, seconds(60)));
+    std::string reason;
+    EXPECT_TRUE(consumer.Ready(reason)) << reason;
+    EXPECT_EQ(Count(db, "blocks"), 16);
+    EXPECT_EQ(registry.GetCounter("ces_store_consume_events_total", "", {{"type", "BlockAdded"}}).Value(), 16u);
+    const auto asked = std::chrono::steady_clock::now();
+    stop = true;
+    run.join();
+    EXPECT_LT(std::chrono::steady_clock::now() - asked, seconds(10));
+    EXPECT_FALSE(consumer.Ready(reason));
+    EXPECT_EQ(reason, "not subscribed to kafka");
+  }
+  EXPECT_FALSE(shutdown::Requested());
   StopGracefully(pipeline.produce);
 }
 

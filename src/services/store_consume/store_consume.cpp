@@ -1,5 +1,5 @@
 // `casper-event-store store-consume` (Kafka -> PostgreSQL model) and `casper-event-store migrate`
-// (schema migrations): flags and wiring; the work is in consumer.cpp, ces::model and ces::postgres.
+// (schema migrations): flags and wiring; the work is in ces::store, ces::model and ces::postgres.
 #include <CLI/CLI.hpp>
 
 #include "ces/common/log.hpp"
@@ -15,7 +15,7 @@ namespace ces::services {
 namespace {
 
 struct StoreConsumeFlags {
-  store_consume::Options options;
+  store::ConsumerOptions options;
   std::string listen = "127.0.0.1:8103";
   std::vector<std::string> kafka_settings;
   int poll_ms = 100;
@@ -32,17 +32,18 @@ int RunStoreConsume(StoreConsumeFlags& flags) {
   }
   if (flags.options.max_batch == 0) throw std::invalid_argument("--max-batch must be at least 1");
   flags.options.poll_timeout = std::chrono::milliseconds(flags.poll_ms);
-  store_consume::StoreConsumer consumer(flags.options);
+  store::StoreConsumer consumer(flags.options, metrics::Default());
   auto [host, port] = http::ParseHostPort(flags.listen);
   http::Server server(host, port);
   http::AddObservabilityRoutes(server, metrics::Default(),
                                [&consumer](std::string& reason) { return consumer.Ready(reason); });
   server.Start();
   log::Info("listening", {{"listen", flags.listen}, {"port", static_cast<unsigned>(server.Port())}});
-  consumer.Start();
-  const int status = consumer.Run();
+  const auto should_stop = [] { return shutdown::Requested(); };
+  consumer.Start(should_stop);
+  consumer.Run(should_stop);
   server.Stop();
-  return status;
+  return 0;
 }
 
 int RunMigrate(const std::string& uri, const std::string& log_level) {
@@ -65,7 +66,7 @@ int RunMigrate(const std::string& uri, const std::string& log_level) {
 
 void RegisterStoreConsume(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<StoreConsumeFlags>();
-  store_consume::Options& o = flags->options;
+  store::ConsumerOptions& o = flags->options;
   CLI::App* cmd = app.add_subcommand("store-consume", "Store Casper events from Kafka as a relational model in PostgreSQL");
   cmd->add_option("--kafka", o.brokers, "Kafka bootstrap servers HOST:PORT[,...]")->envname("CES_KAFKA")->capture_default_str();
   cmd->add_option("--topic-prefix", o.topic_prefix, "Prefix of the topic names (as given to produce)")

@@ -7,17 +7,21 @@
 // commit or a failover that lost recent commits neither loses nor doubles anything: a batch whose
 // positions do not match is discarded and reading resumes from what the database holds.
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "ces/kafka/client.hpp"
 
-namespace ces::store_consume {
+namespace ces::metrics {
+class Registry;
+}
 
-struct Options {
+namespace ces::store {
+
+struct ConsumerOptions {
   std::string brokers = "127.0.0.1:9092";
   std::string topic_prefix;
   std::string postgres;
@@ -35,16 +39,18 @@ struct Options {
 
 class StoreConsumer {
  public:
-  explicit StoreConsumer(Options options);
+  StoreConsumer(ConsumerOptions options, metrics::Registry& registry);
   ~StoreConsumer();
   StoreConsumer(const StoreConsumer&) = delete;
   StoreConsumer& operator=(const StoreConsumer&) = delete;
 
-  // Connects to PostgreSQL (retrying up to startup_timeout), migrates (--migrate) or checks the
-  // schema version. Throws std::runtime_error on failure.
-  void Start();
-  // Consumes until a shutdown is requested (SIGTERM/SIGINT). Returns the exit status.
-  int Run();
+  // Connects to PostgreSQL (retrying up to startup_timeout, or until should_stop() returns true),
+  // migrates (options.migrate) or checks the schema version. Throws std::runtime_error on failure.
+  void Start(const std::function<bool()>& should_stop);
+  // Consumes until should_stop() returns true (asked between batches and every 100 ms of a wait),
+  // then commits the Kafka offsets of what is stored and leaves the group. The era-rewards thread Run
+  // starts (and joins before returning) asks it too: it must be thread-safe.
+  void Run(const std::function<bool()>& should_stop);
   // For /readyz: PostgreSQL reachable and subscribed to Kafka.
   bool Ready(std::string& reason) const;
 
@@ -53,4 +59,4 @@ class StoreConsumer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace ces::store_consume
+}  // namespace ces::store
