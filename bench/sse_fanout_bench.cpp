@@ -42,7 +42,7 @@
 #include "ces/ingest/record.hpp"
 #include "ces/kafka/client.hpp"
 #include "ces/sse/parser.hpp"
-#include "live_hub.hpp"
+#include "ces/live/hub.hpp"
 
 using Clock = std::chrono::system_clock;
 

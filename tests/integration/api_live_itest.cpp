@@ -24,7 +24,7 @@
 #include "ces/kafka/client.hpp"
 #include "ces/mongo/audit_store.hpp"
 #include "ces/sse/client.hpp"
-#include "live_hub.hpp"
+#include "ces/live/hub.hpp"
 #include "replay_api.hpp"
 #include "test_support.hpp"
 

@@ -17,7 +17,7 @@
 #include "ces/audit/query.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/common/time.hpp"
-#include "live_hub.hpp"
+#include "ces/live/hub.hpp"
 
 namespace ces::services::api {
 namespace {

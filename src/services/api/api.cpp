@@ -15,7 +15,7 @@
 #include "ces/query/pool.hpp"
 #include "ces/services/commands.hpp"
 #include "docs_api.hpp"
-#include "live_hub.hpp"
+#include "ces/live/hub.hpp"
 #include "replay_api.hpp"
 #include "rest_api.hpp"
 #include "sidecar_api.hpp"

@@ -18,7 +18,7 @@
 #include "ces/http/async_server.hpp"
 #include "ces/http/server.hpp"
 #include "ces/mongo/audit_store.hpp"
-#include "live_hub.hpp"
+#include "ces/live/hub.hpp"
 #include "json_error.hpp"
 
 namespace ces::metrics {

@@ -1,4 +1,4 @@
-#include "live_hub.hpp"
+#include "ces/live/hub.hpp"
 
 #include <unistd.h>
 
