@@ -41,8 +41,8 @@
 #include "ces/http/async_server.hpp"
 #include "ces/ingest/record.hpp"
 #include "ces/kafka/client.hpp"
-#include "ces/sse/parser.hpp"
 #include "ces/live/hub.hpp"
+#include "ces/sse/parser.hpp"
 
 using Clock = std::chrono::system_clock;
 
@@ -393,11 +393,11 @@ std::atomic<bool> g_stop{false};
 int Serve(const std::map<std::string, std::string>& a) {
   using namespace ces;
   metrics::Registry& registry = metrics::Default();
-  services::api::LiveHubOptions options;
+  live::LiveHubOptions options;
   options.kafka_bootstrap = Get(a, "kafka", "");
   options.topic_prefix = Get(a, "topic-prefix", "");
   options.max_subscribers = std::stoul(Get(a, "max-subscribers", "20000"));
-  services::api::LiveHub hub(options, registry);
+  live::LiveHub hub(options, registry);
   const std::string listen = Get(a, "listen", "127.0.0.1:8080");
   http::AsyncServerOptions server_options;
   server_options.host = listen.substr(0, listen.rfind(':'));
@@ -419,7 +419,7 @@ int Serve(const std::map<std::string, std::string>& a) {
     if (!writer.StartStream(200, "text/event-stream", {{"Cache-Control", "no-cache"}})) return;
     auto sink = writer.Detach(hub.SinkLimit());
     if (!sink) return;
-    services::api::LiveHub::Subscription subscription;
+    live::LiveHub::Subscription subscription;
     subscription.query = *parsed.query;
     hub.Subscribe(std::move(ticket), std::move(sink), std::move(subscription));
   });

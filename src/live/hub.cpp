@@ -11,8 +11,9 @@
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/common/time.hpp"
+#include "ces/mongo/audit_store.hpp"
 
-namespace ces::services::api {
+namespace ces::live {
 
 namespace {
 
@@ -594,4 +595,4 @@ LiveHub::AttachResult LiveHub::Attach(Ticket& ticket, const std::shared_ptr<http
   return AttachResult::kAttached;
 }
 
-}  // namespace ces::services::api
+}  // namespace ces::live

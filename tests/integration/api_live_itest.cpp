@@ -22,9 +22,9 @@
 #include "ces/http/async_server.hpp"
 #include "ces/ingest/record.hpp"
 #include "ces/kafka/client.hpp"
+#include "ces/live/hub.hpp"
 #include "ces/mongo/audit_store.hpp"
 #include "ces/sse/client.hpp"
-#include "ces/live/hub.hpp"
 #include "replay_api.hpp"
 #include "test_support.hpp"
 
@@ -33,8 +33,8 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using services::api::LiveHub;
-using services::api::LiveHubOptions;
+using live::LiveHub;
+using live::LiveHubOptions;
 using services::api::ReplayApi;
 using services::api::ReplayApiOptions;
 

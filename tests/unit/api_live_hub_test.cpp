@@ -19,7 +19,7 @@
 #include "ces/common/time.hpp"
 #include "ces/live/hub.hpp"
 
-namespace ces::services::api {
+namespace ces::live {
 namespace {
 
 // A StreamSink that keeps what it is offered. `draining`: the client reads everything at once;
@@ -530,4 +530,4 @@ INSTANTIATE_TEST_SUITE_P(FanOut, LiveHubTest, ::testing::Values(std::size_t{0}, 
                          });
 
 }  // namespace
-}  // namespace ces::services::api
+}  // namespace ces::live

@@ -11,11 +11,11 @@
 #include "ces/common/metrics.hpp"
 #include "ces/common/shutdown.hpp"
 #include "ces/http/async_server.hpp"
+#include "ces/live/hub.hpp"
 #include "ces/mongo/audit_store.hpp"
 #include "ces/query/pool.hpp"
 #include "ces/services/commands.hpp"
 #include "docs_api.hpp"
-#include "ces/live/hub.hpp"
 #include "replay_api.hpp"
 #include "rest_api.hpp"
 #include "sidecar_api.hpp"
@@ -66,7 +66,7 @@ std::chrono::milliseconds Millis(double seconds) {
 struct Components {
   std::unique_ptr<mongo::AuditStore> store;
   std::unique_ptr<query::Pool> pool;  // the one PostgreSQL pool: REST and sidecar routes (outlives both)
-  std::unique_ptr<api::LiveHub> hub;
+  std::unique_ptr<live::LiveHub> hub;
   std::unique_ptr<api::ReplayApi> replay;
   std::unique_ptr<api::RestApi> rest;
   std::unique_ptr<api::SidecarApi> sidecar;
@@ -82,7 +82,7 @@ Components Build(const ApiFlags& flags, bool list_only) {
   auto& registry = metrics::Default();
 
   if (!kafka.empty()) {
-    api::LiveHubOptions o;
+    live::LiveHubOptions o;
     o.kafka_bootstrap = kafka;
     o.topic_prefix = flags.topic_prefix;
     for (const std::string& kv : flags.kafka_settings) {
@@ -94,7 +94,7 @@ Components Build(const ApiFlags& flags, bool list_only) {
     o.max_subscribers = flags.max_subscribers;
     o.subscriber_buffer_bytes = flags.subscriber_buffer_kb * 1024;
     o.fanout_threads = flags.fanout_threads;
-    c.hub = std::make_unique<api::LiveHub>(o, registry);
+    c.hub = std::make_unique<live::LiveHub>(o, registry);
   }
   if (!mongo.empty()) {
     mongo::StoreOptions so;

@@ -110,7 +110,8 @@ struct ReplayApi::Metrics {
   metrics::Histogram& first_event;
 };
 
-ReplayApi::ReplayApi(mongo::AuditStore& store, ReplayApiOptions options, metrics::Registry& registry, LiveHub* hub)
+ReplayApi::ReplayApi(mongo::AuditStore& store, ReplayApiOptions options, metrics::Registry& registry,
+                     live::LiveHub* hub)
     : store_(store),
       options_(std::move(options)),
       metrics_(std::make_unique<Metrics>(registry)),
@@ -243,7 +244,7 @@ void ReplayApi::HandleLive(audit::ReplayQuery query, http::ResponseWriter& write
   if (!writer.StartStream(200, "text/event-stream", kStreamHeaders)) return;
   auto sink = async.Detach(hub_->SinkLimit());
   if (!sink) return;
-  LiveHub::Subscription subscription;
+  live::LiveHub::Subscription subscription;
   subscription.query = std::move(query);
   hub_->Subscribe(std::move(ticket), std::move(sink), std::move(subscription));
 }
@@ -426,13 +427,13 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
       if (auto edge = LiveEdge(reader.positions(), current_heads)) {
         auto ticket = hub_->Admit();
         if (ticket) {
-          LiveHub::Subscription subscription;
+          live::LiveHub::Subscription subscription;
           subscription.query = query;
           subscription.sent = sent;
           subscription.announced = announced;
           const auto result = hub_->Attach(ticket, sink, std::move(subscription), *edge);
-          if (result == LiveHub::AttachResult::kAttached) handed_over = true;
-          if (result != LiveHub::AttachResult::kNotCovered) return;
+          if (result == live::LiveHub::AttachResult::kAttached) handed_over = true;
+          if (result != live::LiveHub::AttachResult::kNotCovered) return;
         }
       }
     }

@@ -17,8 +17,8 @@
 #include "ces/audit/replay.hpp"
 #include "ces/http/async_server.hpp"
 #include "ces/http/server.hpp"
-#include "ces/mongo/audit_store.hpp"
 #include "ces/live/hub.hpp"
+#include "ces/mongo/audit_store.hpp"
 #include "json_error.hpp"
 
 namespace ces::metrics {
@@ -42,7 +42,8 @@ class ReplayApi {
  public:
   // `hub` (optional, outlives this object): live events come from Kafka through the hub instead of
   // by tailing the store.
-  ReplayApi(mongo::AuditStore& store, ReplayApiOptions options, metrics::Registry& registry, LiveHub* hub = nullptr);
+  ReplayApi(mongo::AuditStore& store, ReplayApiOptions options, metrics::Registry& registry,
+            live::LiveHub* hub = nullptr);
   ~ReplayApi();
   ReplayApi(const ReplayApi&) = delete;
   ReplayApi& operator=(const ReplayApi&) = delete;
@@ -81,7 +82,7 @@ class ReplayApi {
   std::unique_ptr<Metrics> metrics_;
   audit::StoreLogSource log_;
   audit::HeadWatcher watcher_;
-  LiveHub* hub_ = nullptr;
+  live::LiveHub* hub_ = nullptr;
   std::atomic<std::size_t> streams_{0};
 };
 

@@ -32,7 +32,6 @@
 #include "ces/audit/query.hpp"
 #include "ces/http/async_server.hpp"
 #include "ces/kafka/client.hpp"
-#include "ces/mongo/audit_store.hpp"
 
 namespace ces::metrics {
 class Registry;
@@ -41,7 +40,7 @@ class Gauge;
 class Histogram;
 }  // namespace ces::metrics
 
-namespace ces::services::api {
+namespace ces::live {
 
 struct LiveHubOptions {
   std::string kafka_bootstrap;  // empty: no consumer (records come through Publish, e.g. in tests)
@@ -195,4 +194,4 @@ class LiveHub {
   std::string status_error_;
 };
 
-}  // namespace ces::services::api
+}  // namespace ces::live
