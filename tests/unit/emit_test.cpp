@@ -16,9 +16,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "emit/node.hpp"
-#include "emit/recording.hpp"
-#include "emit/synthetic.hpp"
+#include "ces/emit/node.hpp"
+#include "ces/emit/recording.hpp"
+#include "ces/emit/synthetic.hpp"
 
 namespace ces::emit {
 namespace {

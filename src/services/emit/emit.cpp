@@ -16,11 +16,11 @@
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/common/shutdown.hpp"
+#include "ces/emit/node.hpp"
+#include "ces/emit/recording.hpp"
+#include "ces/emit/synthetic.hpp"
 #include "ces/http/server.hpp"
 #include "ces/services/commands.hpp"
-#include "emit/node.hpp"
-#include "emit/recording.hpp"
-#include "emit/synthetic.hpp"
 
 namespace ces::services {
 namespace {

@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "emit/recording.hpp"
+#include "ces/emit/recording.hpp"
 
 namespace ces::http {
 class Server;

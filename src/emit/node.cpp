@@ -1,4 +1,4 @@
-#include "emit/node.hpp"
+#include "ces/emit/node.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -12,8 +12,8 @@
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/common/time.hpp"
+#include "ces/emit/synthetic.hpp"
 #include "ces/http/server.hpp"
-#include "emit/synthetic.hpp"
 
 namespace ces::emit {
 namespace {

@@ -1,4 +1,4 @@
-#include "emit/synthetic.hpp"
+#include "ces/emit/synthetic.hpp"
 
 #include <charconv>
 #include <cstdio>
@@ -12,7 +12,7 @@
 #include "ces/casper/event.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/time.hpp"
-#include "emit/recording.hpp"
+#include "ces/emit/recording.hpp"
 
 namespace ces::emit {
 namespace {

@@ -1,4 +1,4 @@
-#include "emit/recording.hpp"
+#include "ces/emit/recording.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
