@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -443,6 +444,35 @@ void Node::ServeStatus(http::ResponseWriter& writer) const {
         {"rate", config_.rate},
         {"buffer", config_.buffer}}}};
   writer.Send(200, "application/json", status.dump());
+}
+
+std::vector<std::string> RecordingFiles(const std::string& recordings_dir, int protocol) {
+  const std::filesystem::path dir(recordings_dir);
+  std::vector<std::string> files;
+  if (protocol == 1) {
+    for (const char* name : {"main", "deploys", "sigs"}) files.push_back((dir / "v1" / (std::string(name) + ".stream")).string());
+  } else {
+    files.push_back((dir / "v2" / "events.stream").string());
+  }
+  return files;
+}
+
+std::vector<NodeStream> LoadStreams(const std::vector<std::string>& files) {
+  if (files.empty()) throw std::invalid_argument("nothing to serve: give --stream FILE (repeatable) or --recordings DIR");
+  std::vector<NodeStream> streams;
+  for (const std::string& path : files) {
+    Recording recording = Recording::Load(path);
+    std::string endpoint = EndpointFor(recording, path);
+    log::Info("stream loaded", {{"file", path},
+                                {"endpoint", endpoint},
+                                {"api_version", recording.api_version()},
+                                {"events", static_cast<std::uint64_t>(recording.events().size())},
+                                {"first_id", recording.events().front().id},
+                                {"last_id", recording.events().back().id},
+                                {"skipped_frames", static_cast<std::uint64_t>(recording.skipped_frames())}});
+    streams.push_back({std::move(endpoint), std::move(recording)});
+  }
+  return streams;
 }
 
 void Node::Register(http::Server& server) {

@@ -1,6 +1,5 @@
-// `emit` (a fake Casper node serving recorded streams) and `generate` (synthetic stream files):
-// command-line wiring. The node itself is in node.cpp, loading in recording.cpp, synthetic data in
-// synthetic.cpp.
+// `casper-event-store emit`: a fake Casper node serving recorded streams (wiring only; the node, the
+// recording loader and the synthetic hashes are in ces::emit).
 
 #include <CLI/CLI.hpp>
 
@@ -17,8 +16,6 @@
 #include "ces/common/metrics.hpp"
 #include "ces/common/shutdown.hpp"
 #include "ces/emit/node.hpp"
-#include "ces/emit/recording.hpp"
-#include "ces/emit/synthetic.hpp"
 #include "ces/http/server.hpp"
 #include "ces/services/commands.hpp"
 
@@ -40,38 +37,6 @@ struct EmitOptions {
   std::string port_file;
   std::string log_level = "info";
 };
-
-struct GenerateCliOptions {
-  emit::GenerateOptions generate;
-  std::string log_level = "info";
-};
-
-std::vector<emit::NodeStream> LoadStreams(const EmitOptions& options) {
-  std::vector<std::string> paths = options.streams;
-  if (!options.recordings_dir.empty()) {
-    const std::filesystem::path dir(options.recordings_dir);
-    if (options.protocol == 1) {
-      for (const char* name : {"main", "deploys", "sigs"}) paths.push_back((dir / "v1" / (std::string(name) + ".stream")).string());
-    } else {
-      paths.push_back((dir / "v2" / "events.stream").string());
-    }
-  }
-  if (paths.empty()) throw std::invalid_argument("nothing to serve: give --stream FILE (repeatable) or --recordings DIR");
-  std::vector<emit::NodeStream> streams;
-  for (const std::string& path : paths) {
-    emit::Recording recording = emit::Recording::Load(path);
-    std::string endpoint = emit::EndpointFor(recording, path);
-    log::Info("stream loaded", {{"file", path},
-                                {"endpoint", endpoint},
-                                {"api_version", recording.api_version()},
-                                {"events", static_cast<std::uint64_t>(recording.events().size())},
-                                {"first_id", recording.events().front().id},
-                                {"last_id", recording.events().back().id},
-                                {"skipped_frames", static_cast<std::uint64_t>(recording.skipped_frames())}});
-    streams.push_back({std::move(endpoint), std::move(recording)});
-  }
-  return streams;
-}
 
 void WritePortFile(const std::string& path, std::uint16_t port) {
   const std::string tmp = path + ".tmp";
@@ -100,7 +65,11 @@ int RunEmit(const EmitOptions& options) {
     config.exit_after = options.exit_after;
 
     auto [host, port] = http::ParseHostPort(options.listen);
-    emit::Node node(LoadStreams(options), config);
+    std::vector<std::string> files = options.streams;
+    if (!options.recordings_dir.empty()) {
+      for (std::string& file : emit::RecordingFiles(options.recordings_dir, options.protocol)) files.push_back(file);
+    }
+    emit::Node node(emit::LoadStreams(files), config);
     node.SetExitHandler([] { shutdown::Request(); });
     http::Server server(host, port);
     node.Register(server);
@@ -123,30 +92,6 @@ int RunEmit(const EmitOptions& options) {
     return 0;
   } catch (const std::exception& e) {
     log::Error("emit failed", {{"error", e.what()}});
-    return 1;
-  }
-}
-
-int RunGenerate(const GenerateCliOptions& options) {
-  log::Init("generate", options.log_level);
-  try {
-    const auto started = std::chrono::steady_clock::now();
-    emit::GenerateStats stats = emit::Generate(options.generate);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    std::string by_type;
-    for (const auto& [type, count] : stats.by_type) {
-      if (!by_type.empty()) by_type += ",";
-      by_type += type + "=" + std::to_string(count);
-    }
-    log::Info("generated", {{"out", options.generate.out},
-                            {"events", stats.events},
-                            {"blocks", stats.blocks},
-                            {"bytes", stats.bytes},
-                            {"by_type", by_type},
-                            {"seconds", seconds}});
-    return 0;
-  } catch (const std::exception& e) {
-    log::Error("generate failed", {{"error", e.what()}});
     return 1;
   }
 }
@@ -200,42 +145,6 @@ void RegisterEmit(CLI::App& app, int& exit_code) {
       ->envname("CES_LOG_LEVEL")
       ->capture_default_str();
   cmd->callback([options, &exit_code] { exit_code = RunEmit(*options); });
-}
-
-void RegisterGenerate(CLI::App& app, int& exit_code) {
-  auto options = std::make_shared<GenerateCliOptions>();
-  emit::GenerateOptions& g = options->generate;
-  CLI::App* cmd = app.add_subcommand(
-      "generate", "Write a synthetic SSE stream built from the recorded events (same shapes, new hashes and ids)");
-  cmd->add_option("--out", g.out, "Output file (--protocol 2) or directory for main/deploys/sigs.stream (--protocol 1)")
-      ->envname("CES_OUT")
-      ->required();
-  cmd->add_option("--events", g.events, "Number of events to write (ApiVersion not counted)")
-      ->envname("CES_EVENTS")
-      ->capture_default_str();
-  cmd->add_option("--protocol", g.protocol, "1 (1.x shapes, three files) or 2 (2.x, one file)")
-      ->envname("CES_PROTOCOL")
-      ->check(CLI::IsMember({1, 2}))
-      ->capture_default_str();
-  cmd->add_option("--mix", g.mix,
-                  "Per-block mix, key=value list over the defaults signatures=100,transactions=4,era_blocks=50,expired=1")
-      ->envname("CES_MIX");
-  cmd->add_option("--large-step-mb", g.large_step_mb,
-                  "Make every era's Step at least this many MiB by repeating its effects (0: recorded size)")
-      ->envname("CES_LARGE_STEP_MB")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  cmd->add_option("--seed", g.seed, "Seed of the random choices and derived hashes")
-      ->envname("CES_SEED")
-      ->capture_default_str();
-  cmd->add_option("--first-id", g.first_id, "Id of the first event")->envname("CES_FIRST_ID")->capture_default_str();
-  cmd->add_option("--recordings", g.recordings_dir, "Directory of the recorded streams (v1/, v2/)")
-      ->envname("CES_RECORDINGS")
-      ->capture_default_str();
-  cmd->add_option("--log-level", options->log_level, "debug, info, warn or error")
-      ->envname("CES_LOG_LEVEL")
-      ->capture_default_str();
-  cmd->callback([options, &exit_code] { exit_code = RunGenerate(*options); });
 }
 
 }  // namespace ces::services

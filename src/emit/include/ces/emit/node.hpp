@@ -96,6 +96,13 @@ struct NodeStream {
   Recording recording;
 };
 
+// The stream files of a recordings directory: DIR/v1/{main,deploys,sigs}.stream (protocol 1) or
+// DIR/v2/events.stream (protocol 2).
+std::vector<std::string> RecordingFiles(const std::string& recordings_dir, int protocol);
+// Loads each file as the stream of its endpoint (EndpointFor) and logs what it holds. Throws
+// std::invalid_argument when `files` is empty, and what Recording::Load and EndpointFor throw.
+std::vector<NodeStream> LoadStreams(const std::vector<std::string>& files);
+
 class Node {
  public:
   Node(std::vector<NodeStream> streams, NodeConfig config);
