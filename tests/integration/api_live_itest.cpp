@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "ces/api/replay_api.hpp"
 #include "ces/audit/keys.hpp"
 #include "ces/audit/record.hpp"
 #include "ces/casper/event.hpp"
@@ -25,7 +26,6 @@
 #include "ces/live/hub.hpp"
 #include "ces/mongo/audit_store.hpp"
 #include "ces/sse/client.hpp"
-#include "replay_api.hpp"
 #include "test_support.hpp"
 
 namespace ces::test {

@@ -8,10 +8,10 @@
 #include <iostream>
 #include <set>
 
+#include "ces/api/sidecar_api.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/http/async_server.hpp"
 #include "ces/mongo/audit_store.hpp"
-#include "services/api/sidecar_api.hpp"
 #include "store_itest_support.hpp"
 
 namespace ces::test {

@@ -18,9 +18,9 @@
 #include <utility>
 #include <vector>
 
-#include "api/docs_api.hpp"
-#include "ces/services/commands.hpp"
+#include "ces/api/docs_api.hpp"
 #include "ces/http/async_server.hpp"
+#include "ces/services/commands.hpp"
 #include "test_support.hpp"
 
 namespace {

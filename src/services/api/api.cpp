@@ -9,16 +9,16 @@
 
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
+#include "ces/api/docs_api.hpp"
+#include "ces/api/replay_api.hpp"
+#include "ces/api/rest_api.hpp"
+#include "ces/api/sidecar_api.hpp"
 #include "ces/common/shutdown.hpp"
 #include "ces/http/async_server.hpp"
 #include "ces/live/hub.hpp"
 #include "ces/mongo/audit_store.hpp"
 #include "ces/query/pool.hpp"
 #include "ces/services/commands.hpp"
-#include "docs_api.hpp"
-#include "replay_api.hpp"
-#include "rest_api.hpp"
-#include "sidecar_api.hpp"
 
 namespace ces::services {
 namespace {

@@ -19,7 +19,6 @@
 #include "ces/http/server.hpp"
 #include "ces/live/hub.hpp"
 #include "ces/mongo/audit_store.hpp"
-#include "json_error.hpp"
 
 namespace ces::metrics {
 class Registry;

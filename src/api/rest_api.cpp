@@ -1,4 +1,4 @@
-#include "rest_api.hpp"
+#include "ces/api/rest_api.hpp"
 
 #include <stdexcept>
 

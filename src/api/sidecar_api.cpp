@@ -1,4 +1,4 @@
-#include "sidecar_api.hpp"
+#include "ces/api/sidecar_api.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-#include "docs_api.hpp"
+#include "ces/api/docs_api.hpp"
 
 #include <array>
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include "replay_api.hpp"
+#include "ces/api/replay_api.hpp"
 
 #include <charconv>
 #include <set>
@@ -12,6 +12,7 @@
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/common/time.hpp"
+#include "json_error.hpp"
 
 namespace ces::services::api {
 
