@@ -9,7 +9,7 @@
 #include <system_error>
 #include <utility>
 
-namespace ces::services::api {
+namespace ces::api {
 namespace {
 
 #ifndef CES_SWAGGER_UI_DIST_VERSION
@@ -215,4 +215,4 @@ std::shared_ptr<const DocsApi::File> DocsApi::LoadFile(const std::string& name) 
   return file;
 }
 
-}  // namespace ces::services::api
+}  // namespace ces::api

@@ -5,9 +5,9 @@
 
 #include "ces/http/server.hpp"
 
-namespace ces::services::api {
+namespace ces::api {
 
 // Sends http::JsonError(status, message, parameter) as application/json (the server adds CORS).
 void SendJsonError(http::ResponseWriter& writer, int status, std::string_view message, std::string_view parameter = {});
 
-}  // namespace ces::services::api
+}  // namespace ces::api

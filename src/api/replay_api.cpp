@@ -14,7 +14,7 @@
 #include "ces/common/time.hpp"
 #include "json_error.hpp"
 
-namespace ces::services::api {
+namespace ces::api {
 
 namespace {
 
@@ -605,4 +605,4 @@ void ReplayApi::HandleSources(const http::Request& request, http::ResponseWriter
   writer.Send(200, "application/json", body, kNoExtraHeaders);
 }
 
-}  // namespace ces::services::api
+}  // namespace ces::api

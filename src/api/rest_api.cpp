@@ -7,7 +7,7 @@
 #include "ces/query/engine.hpp"
 #include "ces/query/pool.hpp"
 
-namespace ces::services::api {
+namespace ces::api {
 
 RestApi::RestApi(RestApiOptions options, metrics::Registry& registry, query::Pool* pool)
     : options_(std::move(options)), registry_(registry), pool_(pool) {}
@@ -77,4 +77,4 @@ bool RestApi::Ready(std::string& reason) const {
   return true;
 }
 
-}  // namespace ces::services::api
+}  // namespace ces::api

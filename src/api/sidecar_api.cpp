@@ -18,7 +18,7 @@
 #include "ces/common/metrics.hpp"
 #include "ces/query/pool.hpp"
 
-namespace ces::services::api {
+namespace ces::api {
 namespace {
 
 constexpr std::string_view kNoResults = "Query returned no results";
@@ -596,4 +596,4 @@ SidecarReply SidecarApi::Step(std::string_view era) {
   return impl_->One(IdentityAt(rows[0], 0), "Step");
 }
 
-}  // namespace ces::services::api
+}  // namespace ces::api

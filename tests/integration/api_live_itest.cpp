@@ -35,8 +35,8 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using live::LiveHub;
 using live::LiveHubOptions;
-using services::api::ReplayApi;
-using services::api::ReplayApiOptions;
+using api::ReplayApi;
+using api::ReplayApiOptions;
 
 constexpr std::size_t kMaxSubscribers = 8;
 

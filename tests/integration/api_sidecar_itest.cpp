@@ -17,9 +17,9 @@
 namespace ces::test {
 namespace {
 
-using services::api::SidecarApi;
-using services::api::SidecarApiOptions;
-using services::api::SidecarReply;
+using api::SidecarApi;
+using api::SidecarApiOptions;
+using api::SidecarReply;
 
 // MONGO_URI with the database replaced.
 Service StartAuditConsume(const std::string& dir, const std::string& prefix, const std::string& database) {

@@ -18,9 +18,10 @@
 #include <utility>
 #include <vector>
 
+#include "ces/api/api.hpp"
 #include "ces/api/docs_api.hpp"
+#include "ces/common/metrics.hpp"
 #include "ces/http/async_server.hpp"
-#include "ces/services/commands.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -114,7 +115,7 @@ std::map<std::string, std::string> DocumentedRoutes(const json& doc) {
 std::string RunListRoutes(int& status) {
   status = 0;
   std::string out;
-  for (const std::string& route : ces::services::ApiRouteList()) out += route + "\n";
+  for (const std::string& route : ces::api::ApiRouteList()) out += route + "\n";
   return out;
 }
 
@@ -187,7 +188,7 @@ TEST(OpenApiDocument, ParametersAreCompleteAndPathParametersDeclared) {
 }
 
 TEST(OpenApiDocument, IsEmbeddedInTheBinaryByteForByte) {
-  EXPECT_EQ(std::string(ces::services::api::OpenApiDocument()),
+  EXPECT_EQ(std::string(ces::api::OpenApiDocument()),
             ces::test::ReadFile(ces::test::SourceDir() + "/docs/openapi.json"));
 }
 
@@ -281,7 +282,7 @@ class DocsApiTest : public ::testing::Test {
     ces::http::AsyncServerOptions options;
     options.gzip = false;
     server_ = std::make_unique<ces::http::AsyncServer>(options);
-    docs_ = std::make_unique<ces::services::api::DocsApi>(ces::services::api::DocsApiOptions{dir});
+    docs_ = std::make_unique<ces::api::DocsApi>(ces::api::DocsApiOptions{dir});
     docs_->Register(*server_);
     server_->Start();
     port_ = server_->Port();
@@ -290,7 +291,7 @@ class DocsApiTest : public ::testing::Test {
     if (server_) server_->Stop();
   }
   std::unique_ptr<ces::http::AsyncServer> server_;
-  std::unique_ptr<ces::services::api::DocsApi> docs_;
+  std::unique_ptr<ces::api::DocsApi> docs_;
   std::uint16_t port_ = 0;
 };
 
@@ -300,7 +301,7 @@ TEST_F(DocsApiTest, ServesTheDocument) {
     Response r = Get(port_, path);
     EXPECT_EQ(r.status, 200) << path;
     EXPECT_EQ(r.headers["content-type"].rfind("application/json", 0), 0u) << path;
-    EXPECT_EQ(r.body, std::string(ces::services::api::OpenApiDocument())) << path;
+    EXPECT_EQ(r.body, std::string(ces::api::OpenApiDocument())) << path;
     EXPECT_FALSE(r.headers["etag"].empty());
   }
 }
@@ -367,6 +368,62 @@ TEST_F(DocsApiTest, ServesSwaggerUiFilesWithTypesAndCaching) {
     EXPECT_EQ(r.body.find("TOPSECRET-CONTENT"), std::string::npos) << evil << ": " << r.body;
     EXPECT_EQ(r.body.find("root:"), std::string::npos) << evil;
   }
+}
+
+// ces::api::Api on an in-process server: the routes it registers for the backends it is given.
+class ApiRoutesTest : public ::testing::Test {
+ protected:
+  void Start(const ces::api::ApiOptions& options) {
+    api_ = std::make_unique<ces::api::Api>(options, registry_);
+    ces::http::AsyncServerOptions server_options;
+    server_options.gzip = false;
+    server_ = std::make_unique<ces::http::AsyncServer>(server_options);
+    api_->Register(*server_);
+    server_->Start();
+    port_ = server_->Port();
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+  ces::metrics::Registry registry_;
+  std::unique_ptr<ces::api::Api> api_;
+  std::unique_ptr<ces::http::AsyncServer> server_;
+  std::uint16_t port_ = 0;
+};
+
+TEST_F(ApiRoutesTest, WithoutBackendsOnlyTheDocumentationAndObservability) {
+  Start({});
+  EXPECT_EQ(api_->rest(), nullptr);
+  EXPECT_EQ(api_->replay(), nullptr);
+  EXPECT_EQ(api_->hub(), nullptr);
+  EXPECT_EQ(Get(port_, "/healthz").status, 200);
+  EXPECT_EQ(Get(port_, "/readyz").status, 200);
+  EXPECT_EQ(Get(port_, "/api-docs").status, 200);
+  for (const char* path : {"/api/v1/blocks", "/events", "/block", "/api/v1/events"}) {
+    EXPECT_EQ(Get(port_, path).status, 404) << path;
+  }
+  EXPECT_LT(server_->Routes().size(), ces::api::ApiRouteList().size());
+}
+
+TEST_F(ApiRoutesTest, EveryBackendGivesEveryRouteAndNotStartedIsNotReady) {
+  ces::api::ApiOptions options;
+  options.postgres = "postgresql://127.0.0.1:1/none";  // nothing connects before Start()
+  options.mongo = "mongodb://127.0.0.1:1/none";
+  options.kafka = "127.0.0.1:1";
+  Start(options);
+  ASSERT_NE(api_->rest(), nullptr);
+  ASSERT_NE(api_->replay(), nullptr);
+  ASSERT_NE(api_->sidecar(), nullptr);
+  ASSERT_NE(api_->hub(), nullptr);
+  std::vector<std::string> routes;
+  for (const auto& route : server_->Routes()) routes.push_back(route.method + " " + route.pattern);
+  EXPECT_EQ(routes, ces::api::ApiRouteList());
+  Response ready = Get(port_, "/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_NE(ready.body.find("the REST API is not started"), std::string::npos) << ready.body;
+  Response blocks = Get(port_, "/api/v1/blocks");
+  EXPECT_EQ(blocks.status, 503);
+  EXPECT_EQ(json::parse(blocks.body)["message"], "the REST API is not started");
 }
 
 }  // namespace

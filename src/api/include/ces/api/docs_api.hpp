@@ -12,7 +12,7 @@
 
 #include "ces/http/async_server.hpp"
 
-namespace ces::services::api {
+namespace ces::api {
 
 // The embedded docs/openapi.json, byte for byte.
 std::string_view OpenApiDocument();
@@ -61,4 +61,4 @@ class DocsApi {
   std::size_t cached_bytes_ = 0;
 };
 
-}  // namespace ces::services::api
+}  // namespace ces::api

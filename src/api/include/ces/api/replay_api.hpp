@@ -24,7 +24,7 @@ namespace ces::metrics {
 class Registry;
 }
 
-namespace ces::services::api {
+namespace ces::api {
 
 struct ReplayApiOptions {
   std::size_t max_streams = 100;
@@ -85,4 +85,4 @@ class ReplayApi {
   std::atomic<std::size_t> streams_{0};
 };
 
-}  // namespace ces::services::api
+}  // namespace ces::api

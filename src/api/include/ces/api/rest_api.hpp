@@ -20,7 +20,7 @@ namespace ces::query {
 class Engine;
 }  // namespace ces::query
 
-namespace ces::services::api {
+namespace ces::api {
 
 struct RestApiOptions {
   std::string postgres;       // primary (libpq URI or key=value); queries go here without postgres_read
@@ -63,4 +63,4 @@ class RestApi {
   std::unique_ptr<query::Engine> engine_;
 };
 
-}  // namespace ces::services::api
+}  // namespace ces::api

@@ -31,7 +31,7 @@ namespace ces::query {
 class Pool;
 }
 
-namespace ces::services::api {
+namespace ces::api {
 
 struct SidecarApiOptions {
   std::string network_name = "casper";  // header.network_name of every envelope
@@ -117,4 +117,4 @@ inline void SidecarApi::Register(http::AsyncServer& server) {
   });
 }
 
-}  // namespace ces::services::api
+}  // namespace ces::api
