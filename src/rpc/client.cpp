@@ -33,7 +33,7 @@ void GlobalInit() {
 struct Call {
   virtual ~Call() = default;
   // A 2xx body arrived. Returns an Error to retry the attempt with (invalid JSON); otherwise the
-  // call is over and its callback ran (final_error says whether it failed).
+  // call is over and its callback ran.
   virtual std::optional<Error> OnBody(std::string_view body) = 0;
   // The call ends without a usable body.
   virtual void OnError(Error error) = 0;
@@ -44,7 +44,7 @@ struct Call {
   std::int64_t id = 0;
   int attempts = 0;
   long http_status = 0;
-  std::optional<ErrorKind> final_error;
+  std::function<void(ErrorKind)> count_error;  // runs before the callback of a failed call
   // Per attempt:
   std::string response;
   bool too_large = false;
@@ -83,7 +83,7 @@ struct TypedCall final : Call {
   void Finish(Error error) {
     error.attempts = attempts;
     error.http_status = http_status;
-    final_error = error.kind;
+    count_error(error.kind);
     done(Result<T>(std::move(error)));
   }
 };
@@ -143,15 +143,21 @@ struct Client::Impl {
   }
 
   ~Impl() {
+    Stop();
+    for (CURL* easy : idle) curl_easy_cleanup(easy);
+    curl_multi_cleanup(multi);
+    curl_slist_free_all(headers);
+  }
+
+  // Ends every pending call (callbacks run, and may still start calls: those end too) and joins the
+  // I/O thread.
+  void Stop() {
     {
       std::lock_guard lock(mutex);
       stopping = true;
     }
     curl_multi_wakeup(multi);
-    thread.join();
-    for (CURL* easy : idle) curl_easy_cleanup(easy);
-    curl_multi_cleanup(multi);
-    curl_slist_free_all(headers);
+    if (thread.joinable()) thread.join();
   }
 
   // Queues a call. `request` builds the body for the call's id; an empty body means the arguments
@@ -167,6 +173,7 @@ struct Client::Impl {
     call->max_bytes = options.max_response_bytes;
     call->parse = std::move(parse);
     call->done = std::move(done);
+    call->count_error = [this, method](ErrorKind kind) { CountError(method, kind); };
     {
       std::lock_guard lock(mutex);
       incoming.push_back(std::move(call));
@@ -280,14 +287,16 @@ struct Client::Impl {
       return;
     }
     running.emplace(easy, std::move(call));
+    UpdateGauges();
   }
 
-  // Ends a call with an error (callback runs) and counts it.
-  void Finish(Call& call, Error error) {
-    const std::string_view method = call.method;
-    call.OnError(std::move(error));
-    if (call.final_error) CountError(method, *call.final_error);
+  void UpdateGauges() {
+    in_flight_gauge->Set(static_cast<double>(running.size()));
+    queued_gauge->Set(static_cast<double>(ready.size() + waiting.size()));
   }
+
+  // Ends a call with an error: counted, then its callback runs.
+  void Finish(Call& call, Error error) { call.OnError(std::move(error)); }
 
   void RetryOrFail(std::unique_ptr<Call> call, Error error, std::string_view reason, Clock::time_point now,
                    std::chrono::milliseconds at_least = std::chrono::milliseconds(0)) {
@@ -312,6 +321,7 @@ struct Client::Impl {
     auto it = running.find(easy);
     std::unique_ptr<Call> call = std::move(it->second);
     running.erase(it);
+    UpdateGauges();  // before the callback runs
     curl_multi_remove_handle(multi, easy);
     long status = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
@@ -347,27 +357,23 @@ struct Client::Impl {
       return;
     }
     std::string body = std::move(call->response);
-    if (auto retry = call->OnBody(body)) {
-      RetryOrFail(std::move(call), std::move(*retry), "invalid_json", now);
-      return;
-    }
-    if (call->final_error) CountError(call->method, *call->final_error);
+    if (auto retry = call->OnBody(body)) RetryOrFail(std::move(call), std::move(*retry), "invalid_json", now);
   }
 
   void CancelEverything() {
-    auto cancel = [this](std::unique_ptr<Call>& call) {
-      Finish(*call, call->MakeError(ErrorKind::kCancelled, "cancelled"));
-    };
+    std::vector<std::unique_ptr<Call>> calls;
     for (auto& [easy, call] : running) {
       curl_multi_remove_handle(multi, easy);
       idle.push_back(easy);
-      cancel(call);
+      calls.push_back(std::move(call));
     }
     running.clear();
-    for (auto& call : ready) cancel(call);
+    for (auto& call : ready) calls.push_back(std::move(call));
     ready.clear();
-    for (auto& [at, call] : waiting) cancel(call);
+    for (auto& [at, call] : waiting) calls.push_back(std::move(call));
     waiting.clear();
+    UpdateGauges();
+    for (auto& call : calls) Finish(*call, call->MakeError(ErrorKind::kCancelled, "cancelled"));
   }
 
   void Loop() {
@@ -405,8 +411,7 @@ struct Client::Impl {
       while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
         if (msg->msg == CURLMSG_DONE) Complete(msg->easy_handle, msg->data.result, Clock::now());
       }
-      in_flight_gauge->Set(static_cast<double>(running.size()));
-      queued_gauge->Set(static_cast<double>(ready.size() + waiting.size()));
+      UpdateGauges();
 
       // Sleep until there is something to do: socket activity, a wakeup (new call, cancel, stop),
       // curl's own timers, the next retry, or the next token for a waiting call.
@@ -472,7 +477,7 @@ struct Client::Impl {
 };
 
 Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
-Client::~Client() = default;
+Client::~Client() { impl_->Stop(); }  // callbacks may use the client until the I/O thread is gone
 
 const ClientOptions& Client::options() const { return impl_->options; }
 

@@ -9,7 +9,6 @@
 #include <string>
 
 #include "rpc_test_answers.hpp"
-#include "test_support.hpp"
 
 namespace ces::rpc {
 namespace {
@@ -18,18 +17,9 @@ using nlohmann::ordered_json;
 using test::Envelope;
 using test::ErrorEnvelope;
 
-// The example result of `method` in an OpenRPC schema file, as compact JSON in the schema's key order.
-std::string ExampleResult(const std::string& schema, const std::string& method) {
-  const ordered_json doc = ordered_json::parse(ces::test::ReadFile(ces::test::RecordingsDir() + "/schema/" + schema));
-  for (const auto& m : doc["methods"]) {
-    if (m["name"] == method) return m["examples"][0]["result"]["value"].dump();
-  }
-  ADD_FAILURE() << method << " not in " << schema;
-  return "{}";
-}
-
-const char* kV1Schema = "v1/rpc_schema_hashing.json";
-const char* kV2Schema = "v2/rpc_schema.json";
+using test::ExampleResult;
+using test::kV1Schema;
+using test::kV2Schema;
 
 TEST(RpcAnswers, StatusExamplesOfBothGenerations) {
   auto v1 = ParseStatus(Envelope(ExampleResult(kV1Schema, "info_get_status")));

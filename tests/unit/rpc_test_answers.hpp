@@ -3,6 +3,8 @@
 // node's order), from parts of recorded SSE events. Parts are cut out of the recordings with simdjson's
 // on-demand raw_json, independently of the reader inside ces::rpc.
 
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <simdjson.h>
 
 #include <cstdint>
@@ -12,7 +14,23 @@
 #include <utility>
 #include <vector>
 
+#include "test_support.hpp"
+
 namespace ces::rpc::test {
+
+// The example result of `method` in an OpenRPC schema of the recordings ("v1/rpc_schema_hashing.json",
+// "v2/rpc_schema.json"), as compact JSON in the schema's key order.
+inline std::string ExampleResult(const std::string& schema, const std::string& method) {
+  const auto doc = nlohmann::ordered_json::parse(ces::test::ReadFile(ces::test::RecordingsDir() + "/schema/" + schema));
+  for (const auto& m : doc["methods"]) {
+    if (m["name"] == method) return m["examples"][0]["result"]["value"].dump();
+  }
+  ADD_FAILURE() << method << " not in " << schema;
+  return "{}";
+}
+
+inline constexpr const char* kV1Schema = "v1/rpc_schema_hashing.json";
+inline constexpr const char* kV2Schema = "v2/rpc_schema.json";
 
 // The raw JSON text of the value at `path` (object keys) in `json`.
 inline std::string RawAt(std::string_view json, std::initializer_list<std::string_view> path) {
