@@ -242,8 +242,8 @@ TEST(BackfillV2, ChainNameHashIsBlake2b256) {
 // it with "proofs":[].
 TEST(BackfillV1, EveryRecordedBlockAdded) {
   std::vector<std::string> blocks;
-  // (Not v1/raw/casper-sidecar/usage-1.5.2-shutdown-restart.stream: a 2021 pre-1.4 node whose BlockAdded
-  // had no "proofs" member; 1.4 and 1.5 nodes always send "proofs":[], see docs/backfill.md.)
+  // (Not v1/raw/casper-sidecar/usage-1.5.2-shutdown-restart.stream: its 2021 BlockAdded, re-streamed by
+  // casper-sidecar, has no "proofs" member; 1.4 and 1.5 nodes send "proofs":[], see docs/backfill.md.)
   for (const char* file : {"v1/main.stream", "v1/raw/cspr-events-store/main.events.stream"}) {
     for (const std::string& p : RecordedStream(file)) {
       if (IsType(p, "BlockAdded")) blocks.push_back(p);
