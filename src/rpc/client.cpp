@@ -140,6 +140,7 @@ struct Client::Impl {
     last_refill = Clock::now();
     rng.seed(std::random_device{}());
     thread = std::thread([this] { Loop(); });
+    thread_id = thread.get_id();
   }
 
   ~Impl() {
@@ -377,7 +378,6 @@ struct Client::Impl {
   }
 
   void Loop() {
-    thread_id = std::this_thread::get_id();
     while (true) {
       bool stop = false;
       {
