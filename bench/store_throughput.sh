@@ -22,6 +22,7 @@ root=$(pwd)
 mode=${1:-throughput}
 bin=${CES_BENCH_BINARY:-build-release/casper-event-store}
 [ -x "$bin" ] || bin=build/casper-event-store
+recordings=$("$root/scripts/recordings-dir")
 work=$(mktemp -d)
 started_stack=0
 pids=()
@@ -72,7 +73,7 @@ case $mode in
   throughput)
     events=${2:-400000}
     window_s=${3:-2}
-    "$bin" generate --out "$work/stream" --events "$events" --protocol 2 --seed 7 >/dev/null
+    "$bin" generate --out "$work/stream" --events "$events" --protocol 2 --recordings "$recordings" --seed 7 >/dev/null
     "$bin" emit --listen "127.0.0.1:$emit_port" --stream "$work/stream" --buffer "$((events + 10))" \
       >"$work/emit.log" 2>&1 &
     pids+=($!)
@@ -118,7 +119,7 @@ case $mode in
   latency)
     rate=${2:-200}
     seconds=${3:-60}
-    "$bin" generate --out "$work/stream" --events 50000 --protocol 2 --seed 7 >/dev/null
+    "$bin" generate --out "$work/stream" --events 50000 --protocol 2 --recordings "$recordings" --seed 7 >/dev/null
     start_store
     "$bin" emit --listen "127.0.0.1:$emit_port" --stream "$work/stream" --loop --synthetic --rate "$rate" \
       >"$work/emit.log" 2>&1 &

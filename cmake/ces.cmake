@@ -10,8 +10,8 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_L
   list(APPEND CES_WARNINGS -Wno-restrict)
 endif()
 
-# The real node recordings the tests and benchmarks read: scripts/recordings-dir says where (also for a
-# fresh clone of a local checkout); -DCES_RECORDINGS_DIR=... overrides.
+# The real node recordings the tests and benchmarks read: scripts/recordings-dir says where (the copy in
+# tests/data/casper, or $CES_RECORDINGS); -DCES_RECORDINGS_DIR=... overrides.
 if(NOT CES_RECORDINGS_DIR)
   execute_process(COMMAND "${PROJECT_SOURCE_DIR}/scripts/recordings-dir" OUTPUT_VARIABLE CES_RECORDINGS_DIR
                   OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE ces_recordings_missing)
