@@ -40,7 +40,7 @@ APT_PACKAGES=(
     g++ cmake ninja-build pkg-config clang libclang-rt-14-dev
     librdkafka-dev libmongoc-dev libbson-dev libpq-dev libpqxx-dev
     libcurl4-openssl-dev libboost-dev libboost-system-dev libsimdjson-dev
-    nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
+    nlohmann-json3-dev libcli11-dev
     libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
     "postgresql-${POSTGRES_MAJOR}" "postgresql-client-${POSTGRES_MAJOR}"
     zookeeper openjdk-17-jre-headless kcat maven curl netcat-openbsd python3
