@@ -48,6 +48,7 @@ if [ -z "$db" ]; then
   stamp=$(date +%s)
   prefix="bench-replay-$stamp-"
   db="bench_replay_$stamp"
+  # shellcheck disable=SC2153  # MONGO_URI comes from scripts/stack env
   mongo_uri="${MONGO_URI%%\?*}"; mongo_uri="${mongo_uri%/*}/$db"
   echo "building a store of $events events in database $db"
   "$bin" generate --out "$work/stream" --events "$events" --protocol 2 --seed 5 --recordings "$recordings" >/dev/null

@@ -16,4 +16,4 @@ emit=$!
 produce=$!
 trap 'kill $produce $emit 2>/dev/null; wait 2>/dev/null' EXIT
 sleep "${1:-20}"
-for i in 1 2 3; do awk '/VmRSS/ {printf "produce idle RSS: %.1f MB\n", $2 / 1024}' "/proc/$produce/status"; sleep 2; done
+for _ in 1 2 3; do awk '/VmRSS/ {printf "produce idle RSS: %.1f MB\n", $2 / 1024}' "/proc/$produce/status"; sleep 2; done
