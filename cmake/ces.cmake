@@ -9,6 +9,12 @@ endif()
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
   list(APPEND CES_WARNINGS -Wno-restrict)
 endif()
+# clang (the fuzz build) spells gcc's -Wshadow=local differently, and -Wpedantic there also reports the
+# GNU statement expressions inside librdkafka's RD_KAFKA_V_* macros.
+if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+  list(TRANSFORM CES_WARNINGS REPLACE "^-Wshadow=local$" "-Wshadow-uncaptured-local")
+  list(APPEND CES_WARNINGS -Wno-gnu-statement-expression)
+endif()
 
 # The real node recordings the tests and benchmarks read: scripts/recordings-dir says where (the copy in
 # tests/data/casper, or $CES_RECORDINGS); -DCES_RECORDINGS_DIR=... overrides.
@@ -32,6 +38,20 @@ elseif(ces_sanitize MATCHES "^(ON|1|YES|TRUE|ADDRESS)$")
   add_link_options(-fsanitize=address,undefined)
 elseif(NOT ces_sanitize MATCHES "^(OFF|0|NO|FALSE|)$")
   message(FATAL_ERROR "CES_SANITIZE must be OFF, ON (= address), address or thread, not '${CES_SANITIZE}'")
+endif()
+
+# The fuzz build (CES_BUILD_FUZZ, clang, a build folder of its own): every library carries libFuzzer's
+# coverage instrumentation and ASan/UBSan, so a fuzz target links the ces:: library it tests.
+if(CES_BUILD_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "CES_BUILD_FUZZ needs clang: configure with CXX=clang++ in a separate build directory")
+  endif()
+  if(NOT ces_sanitize MATCHES "^(OFF|0|NO|FALSE|)$")
+    message(FATAL_ERROR "CES_BUILD_FUZZ brings its own sanitizers: leave CES_SANITIZE off")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+                      -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
 endif()
 
 # ces_add_library(NAME name SRCS a.cpp ... DEPS public deps ... PRIVATE_DEPS private deps ...)
