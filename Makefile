@@ -2,13 +2,13 @@
 #   make setup   install the tool chain and servers (idempotent, quick when done)
 #   make build   build (binary at build/casper-event-store)
 #   make run     local stack + fake node (or NODE=URL) + pipeline, in the foreground
-#   make test    build, stack up, unit + integration + ha tiers, stack down
+#   make test    shellcheck, build, unit (also under ASan/UBSan and TSan), fuzz, k8s, integration, ha tiers
 SHELL := /bin/bash
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 
-.PHONY: setup build run test unit bench fuzz stack-up stack-down clean
+.PHONY: setup build run test unit lint bench fuzz stack-up stack-down clean
 
 setup:
 	@scripts/setup.sh
@@ -34,6 +34,9 @@ bench:
 fuzz:
 	@fuzz/run.sh
 
+lint:
+	@scripts/shellcheck.sh
+
 stack-up:
 	@scripts/stack up
 
@@ -41,4 +44,4 @@ stack-down:
 	@scripts/stack down
 
 clean:
-	rm -rf $(BUILD_DIR) build-asan build-release build-fuzz
+	rm -rf $(BUILD_DIR) build-asan build-tsan build-release build-fuzz build-k8s

@@ -22,7 +22,7 @@ events=${1:-300000}
 window_s=${2:-10}
 bin=${CES_BENCH_BINARY:-build-release/casper-event-store}
 [ -x "$bin" ] || bin=build/casper-event-store
-recordings=${CES_RECORDINGS:-$("$root/scripts/recordings-dir")}
+recordings=$("$root/scripts/recordings-dir")
 work=$(mktemp -d)
 started_stack=0
 pids=()
@@ -40,7 +40,6 @@ if ! scripts/stack status >/dev/null 2>&1; then
   started_stack=1
 fi
 eval "$(scripts/stack env)"
-state=${CES_STATE:-$root/.state}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 metric() {  # metric PORT REGEX -> sum of the matching samples
@@ -52,6 +51,7 @@ wait_ready() { for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$1/readyz" >
 stamp=$(date +%s)
 prefix="bench-audit-$stamp-"
 db="bench_audit_$stamp"
+# shellcheck disable=SC2153  # MONGO_URI comes from scripts/stack env
 mongo_uri="${MONGO_URI%%\?*}"
 mongo_uri="${mongo_uri%/*}/$db"
 server_pid=$(scripts/stack pid ferretdb)
@@ -109,6 +109,7 @@ printf '%s\n' "${rates[@]}" | sort -n | awk -v total="$events" -v secs="$total_s
 kill -TERM "$consume_pid" 2>/dev/null || true
 
 echo "baseline (libmongoc insert_many, batches of 5000, same events):"
+read -ra mongo_flags <<< "$(pkg-config --cflags --libs libmongoc-1.0 simdjson)"
 c++ -O2 -std=c++20 -Isrc/mongo/include -Isrc/mongo bench/audit_insert_baseline.cpp src/mongo/json_bson.cpp \
-  $(pkg-config --cflags --libs libmongoc-1.0 simdjson) -o "$work/baseline"
+  "${mongo_flags[@]}" -o "$work/baseline"
 for mode in raw full; do "$work/baseline" "${mongo_uri}_baseline" "$work/stream" "$mode"; done

@@ -20,7 +20,7 @@ root=$(pwd)
 events=${1:-1000000}
 bin=${CES_BENCH_BINARY:-build-release/casper-event-store}
 [ -x "$bin" ] || bin=build/casper-event-store
-recordings=${CES_RECORDINGS:-$("$root/scripts/recordings-dir")}
+recordings=$("$root/scripts/recordings-dir")
 work=$(mktemp -d)
 started_stack=0
 pids=()
@@ -48,6 +48,7 @@ if [ -z "$db" ]; then
   stamp=$(date +%s)
   prefix="bench-replay-$stamp-"
   db="bench_replay_$stamp"
+  # shellcheck disable=SC2153  # MONGO_URI comes from scripts/stack env
   mongo_uri="${MONGO_URI%%\?*}"; mongo_uri="${mongo_uri%/*}/$db"
   echo "building a store of $events events in database $db"
   "$bin" generate --out "$work/stream" --events "$events" --protocol 2 --seed 5 --recordings "$recordings" >/dev/null

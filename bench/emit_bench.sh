@@ -11,7 +11,7 @@ seconds=${1:-5}
 events=${2:-200000}
 bin=${CES_BENCH_BINARY:-build-release/casper-event-store}
 [ -x "$bin" ] || bin=build/casper-event-store
-recordings=${CES_RECORDINGS:-$(scripts/recordings-dir)}
+recordings=$(scripts/recordings-dir)
 work=$(mktemp -d)
 emit_pid=
 cleanup() {

@@ -13,7 +13,8 @@ command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wr
 coproc SERVER { "$bin" serve 2>/dev/null; }
 read -r port <&"${SERVER[0]}"
 wrk -t2 -c64 -d10s "http://127.0.0.1:$port/x" | sed -n '1,12p'
-exec {SERVER[1]}>&-
+server_in=${SERVER[1]}
+exec {server_in}>&-  # end of input: the server stops
 wait "$SERVER_PID" 2>/dev/null || true
 
 "$bin" idle "$count" 2>/dev/null

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${CES_BENCH_BINARY:-build-release/casper-event-store}
 [ -x "$bin" ] || bin=build/casper-event-store
-recordings=${CES_RECORDINGS:-$(scripts/recordings-dir)}
+recordings=$(scripts/recordings-dir)
 eval "$(scripts/stack env)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 emit_port=$(free_port); produce_port=$(free_port)
@@ -16,4 +16,4 @@ emit=$!
 produce=$!
 trap 'kill $produce $emit 2>/dev/null; wait 2>/dev/null' EXIT
 sleep "${1:-20}"
-for i in 1 2 3; do awk '/VmRSS/ {printf "produce idle RSS: %.1f MB\n", $2 / 1024}' "/proc/$produce/status"; sleep 2; done
+for _ in 1 2 3; do awk '/VmRSS/ {printf "produce idle RSS: %.1f MB\n", $2 / 1024}' "/proc/$produce/status"; sleep 2; done

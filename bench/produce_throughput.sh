@@ -17,7 +17,7 @@ windows=${2:-7}
 window_s=${3:-5}
 bin=${CES_BENCH_BINARY:-build-release/casper-event-store}
 [ -x "$bin" ] || bin=build/casper-event-store
-recordings=${CES_RECORDINGS:-$("$root/scripts/recordings-dir")}
+recordings=$("$root/scripts/recordings-dir")
 work=$(mktemp -d)
 started_stack=0
 pids=()
@@ -42,21 +42,22 @@ produce_port=$(free_port)
 
 case $kind in
   small)
-    "$bin" generate --out "$work/stream" --events 200000 --protocol 2 --seed 7 >/dev/null
+    "$bin" generate --out "$work/stream" --events 200000 --protocol 2 --recordings "$recordings" --seed 7 >/dev/null
     ;;
   large)
-    "$bin" generate --out "$work/stream" --events 40 --protocol 2 --mix signatures=0,transactions=0,era_blocks=1,expired=0 --large-step-mb 4 --seed 7 >/dev/null
+    "$bin" generate --out "$work/stream" --events 40 --protocol 2 --recordings "$recordings" --mix signatures=0,transactions=0,era_blocks=1,expired=0 --large-step-mb 4 --seed 7 >/dev/null
     ;;
   *) echo "usage: $0 small|large [windows] [window_seconds]" >&2; exit 2 ;;
 esac
 "$bin" emit --listen "127.0.0.1:$emit_port" --stream "$work/stream" --loop --synthetic --buffer 1000 \
   >"$work/emit.log" 2>&1 &
-pids+=($!)
+pids+=("$!")
 prefix="bench-$kind-$(date +%s)-"
+read -ra produce_args <<< "${CES_BENCH_PRODUCE_ARGS:-}"
 "$bin" produce --node "http://127.0.0.1:$emit_port" --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" \
-  --listen "127.0.0.1:$produce_port" --log-level warn ${CES_BENCH_PRODUCE_ARGS:-} >"$work/produce.log" 2>&1 &
+  --listen "127.0.0.1:$produce_port" --log-level warn "${produce_args[@]}" >"$work/produce.log" 2>&1 &
 produce_pid=$!
-pids+=($produce_pid)
+pids+=("$produce_pid")
 
 sample() {  # prints "events bytes"
   curl -s "http://127.0.0.1:$produce_port/metrics" | awk '

@@ -22,6 +22,7 @@ root=$(pwd)
 mode=${1:-throughput}
 bin=${CES_BENCH_BINARY:-build-release/casper-event-store}
 [ -x "$bin" ] || bin=build/casper-event-store
+recordings=$("$root/scripts/recordings-dir")
 work=$(mktemp -d)
 started_stack=0
 pids=()
@@ -60,11 +61,12 @@ db_uri="${db_uri%/*}/$db"
 "$bin" migrate --postgres "$db_uri" >/dev/null 2>&1
 
 start_store() {
-  # shellcheck disable=SC2086
+  local store_args
+  read -ra store_args <<< "${CES_BENCH_STORE_ARGS:-}"
   "$bin" store-consume --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" --postgres "$db_uri" \
-    --listen "127.0.0.1:$store_port" --log-level warn ${CES_BENCH_STORE_ARGS:-} >"$work/store.log" 2>&1 &
+    --listen "127.0.0.1:$store_port" --log-level warn "${store_args[@]}" >"$work/store.log" 2>&1 &
   store_pid=$!
-  pids+=($store_pid)
+  pids+=("$store_pid")
   wait_ready "$store_port"
 }
 
@@ -72,14 +74,14 @@ case $mode in
   throughput)
     events=${2:-400000}
     window_s=${3:-2}
-    "$bin" generate --out "$work/stream" --events "$events" --protocol 2 --seed 7 >/dev/null
+    "$bin" generate --out "$work/stream" --events "$events" --protocol 2 --recordings "$recordings" --seed 7 >/dev/null
     "$bin" emit --listen "127.0.0.1:$emit_port" --stream "$work/stream" --buffer "$((events + 10))" \
       >"$work/emit.log" 2>&1 &
-    pids+=($!)
+    pids+=("$!")
     "$bin" produce --node "http://127.0.0.1:$emit_port" --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" \
       --listen "127.0.0.1:$produce_port" --log-level warn >"$work/produce.log" 2>&1 &
     produce_pid=$!
-    pids+=($produce_pid)
+    pids+=("$produce_pid")
     wait_ready "$produce_port"
     until [ "$(metric "$produce_port" '^ces_produce_events_total')" -ge $((events + 1)) ]; do sleep 0.5; done
     kill -TERM "$produce_pid"; wait "$produce_pid" || true
@@ -118,14 +120,14 @@ case $mode in
   latency)
     rate=${2:-200}
     seconds=${3:-60}
-    "$bin" generate --out "$work/stream" --events 50000 --protocol 2 --seed 7 >/dev/null
+    "$bin" generate --out "$work/stream" --events 50000 --protocol 2 --recordings "$recordings" --seed 7 >/dev/null
     start_store
     "$bin" emit --listen "127.0.0.1:$emit_port" --stream "$work/stream" --loop --synthetic --rate "$rate" \
       >"$work/emit.log" 2>&1 &
-    pids+=($!)
+    pids+=("$!")
     "$bin" produce --node "http://127.0.0.1:$emit_port" --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" \
       --listen "127.0.0.1:$produce_port" --log-level warn >"$work/produce.log" 2>&1 &
-    pids+=($!)
+    pids+=("$!")
     wait_ready "$produce_port"
     sleep 5  # warm-up
     curl -s "http://127.0.0.1:$store_port/metrics" | grep '^ces_store_consume_event_latency_seconds_bucket' >"$work/h0"

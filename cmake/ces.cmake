@@ -9,9 +9,15 @@ endif()
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
   list(APPEND CES_WARNINGS -Wno-restrict)
 endif()
+# clang (the fuzz build) spells gcc's -Wshadow=local differently, and -Wpedantic there also reports the
+# GNU statement expressions inside librdkafka's RD_KAFKA_V_* macros.
+if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+  list(TRANSFORM CES_WARNINGS REPLACE "^-Wshadow=local$" "-Wshadow-uncaptured-local")
+  list(APPEND CES_WARNINGS -Wno-gnu-statement-expression)
+endif()
 
-# The real node recordings the tests and benchmarks read: scripts/recordings-dir says where (also for a
-# fresh clone of a local checkout); -DCES_RECORDINGS_DIR=... overrides.
+# The real node recordings the tests and benchmarks read: scripts/recordings-dir says where (the copy in
+# tests/data/casper, or $CES_RECORDINGS); -DCES_RECORDINGS_DIR=... overrides.
 if(NOT CES_RECORDINGS_DIR)
   execute_process(COMMAND "${PROJECT_SOURCE_DIR}/scripts/recordings-dir" OUTPUT_VARIABLE CES_RECORDINGS_DIR
                   OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE ces_recordings_missing)
@@ -20,8 +26,31 @@ if(NOT CES_RECORDINGS_DIR)
   endif()
 endif()
 
-if(CES_SANITIZE)
+# CES_SANITIZE: ON/address = ASan + UBSan (the asan tier of scripts/test.sh), thread = TSan (the tsan tier).
+string(TOUPPER "${CES_SANITIZE}" ces_sanitize)
+if(ces_sanitize STREQUAL "THREAD")
+  # -Wno-tsan: GCC warns that TSan does not model std::atomic_thread_fence, which Boost.Asio's fenced
+  # blocks use around handler calls; Asio's handoffs also go through mutexes, which TSan does see.
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer -Wno-tsan)
+  add_link_options(-fsanitize=thread)
+elseif(ces_sanitize MATCHES "^(ON|1|YES|TRUE|ADDRESS)$")
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+elseif(NOT ces_sanitize MATCHES "^(OFF|0|NO|FALSE|)$")
+  message(FATAL_ERROR "CES_SANITIZE must be OFF, ON (= address), address or thread, not '${CES_SANITIZE}'")
+endif()
+
+# The fuzz build (CES_BUILD_FUZZ, clang, a build folder of its own): every library carries libFuzzer's
+# coverage instrumentation and ASan/UBSan, so a fuzz target links the ces:: library it tests.
+if(CES_BUILD_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "CES_BUILD_FUZZ needs clang: configure with CXX=clang++ in a separate build directory")
+  endif()
+  if(NOT ces_sanitize MATCHES "^(OFF|0|NO|FALSE|)$")
+    message(FATAL_ERROR "CES_BUILD_FUZZ brings its own sanitizers: leave CES_SANITIZE off")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+                      -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
 endif()
 

@@ -5,6 +5,7 @@
 // only up to its end.
 
 #include "ces/casper/event.hpp"
+#include "fuzz_check.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -18,12 +19,7 @@ namespace {
 using ces::casper::Classification;
 using ces::casper::Classifier;
 
-void Check(bool condition, const char* what) {
-  if (!condition) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-  }
-}
+using ces::fuzz::Check;
 
 bool Same(const Classification& a, const Classification& b) {
   return a.ok == b.ok && a.event_type == b.event_type && a.api_version == b.api_version;

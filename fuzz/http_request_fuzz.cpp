@@ -14,6 +14,7 @@
 
 #include "ces/http/server.hpp"
 #include "request_parser.hpp"
+#include "fuzz_check.hpp"
 
 namespace {
 
@@ -23,12 +24,7 @@ using ces::http::Request;
 using ces::http::RequestHead;
 using ces::http::RequestLimits;
 
-void Check(bool condition, const char* what) {
-  if (!condition) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-  }
-}
+using ces::fuzz::Check;
 
 // Small limits so that 431 and 413 are reached within -max_len.
 constexpr RequestLimits kLimits{4096, 8192};

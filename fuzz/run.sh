@@ -5,17 +5,20 @@
 #   fuzz/run.sh [seconds]
 #
 # Environment: CES_FUZZ_BUILD_DIR (default build-fuzz), CES_DATA_DIR (default: scripts/recordings-dir),
-# CES_FUZZ_TARGETS (default "sse_parser_fuzz classifier_fuzz http_request_fuzz"), CES_FUZZ_ARGS (extra
-# libFuzzer flags).
-# The corpus lives in a temporary directory (the recordings are only read); crash reproducers are
-# written to <build dir>/fuzz-artifacts/. Exit status is non-zero if a target found a problem.
+# CES_FUZZ_TARGETS (default: all, "sse_parser_fuzz classifier_fuzz http_request_fuzz model_parser_fuzz
+# audit_cursor_fuzz sql_literal_fuzz"), CES_FUZZ_ARGS (extra libFuzzer flags).
+# The corpus lives in a temporary directory (the recordings are only read): seeds made from the
+# recordings below, plus the files of fuzz/seeds/<target>/; dictionaries are written below or taken from
+# fuzz/dicts/. Crash reproducers are written to <build dir>/fuzz-artifacts/. Exit status is non-zero if
+# a target found a problem.
 set -euo pipefail
 
 seconds="${1:-60}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${CES_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 data="${CES_DATA_DIR:-$("$root/scripts/recordings-dir")}"
-targets="${CES_FUZZ_TARGETS:-sse_parser_fuzz classifier_fuzz http_request_fuzz}"
+all_targets=(sse_parser_fuzz classifier_fuzz http_request_fuzz model_parser_fuzz audit_cursor_fuzz sql_literal_fuzz)
+read -ra target_list <<< "${CES_FUZZ_TARGETS:-${all_targets[*]}}"
 
 [[ -d "$data" ]] || { echo "recordings not found: $data" >&2; exit 2; }
 
@@ -23,8 +26,7 @@ if [[ ! -f "$build/CMakeCache.txt" ]]; then
   CXX="${CXX:-clang++}" cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCES_BUILD_FUZZ=ON -DCES_BUILD_TESTS=OFF -DCES_BUILD_BENCH=OFF
 fi
-# shellcheck disable=SC2086
-cmake --build "$build" --target $targets
+cmake --build "$build" --target "${target_list[@]}"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/ces-fuzz.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
@@ -33,7 +35,10 @@ mkdir -p "$artifacts"
 
 # Seeds for the SSE parser: every recording; large ones also cut into 16 KiB pieces (libFuzzer works
 # best on small inputs, -max_len below).
-mkdir -p "$work/sse_parser_fuzz" "$work/classifier_fuzz" "$work/http_request_fuzz"
+for target in "${all_targets[@]}"; do
+  mkdir -p "$work/$target"
+  if [[ -d "$root/fuzz/seeds/$target" ]]; then cp "$root/fuzz/seeds/$target"/* "$work/$target/"; fi
+done
 n=0
 while IFS= read -r -d '' file; do
   n=$((n + 1))
@@ -43,17 +48,26 @@ while IFS= read -r -d '' file; do
   fi
 done < <(find "$data/v1" "$data/v2" \( -name '*.stream' -o -path '*/raw/*' \) -type f -print0 | sort -z)
 
-# Seeds for the classifier: the single-event files and every `data:` payload of the recordings.
-for version in v1 v2; do
-  for file in "$data/$version"/events/*.json; do cp "$file" "$work/classifier_fuzz/$version-$(basename "$file")"; done
-done
-n=0
-while IFS= read -r -d '' file; do
-  n=$((n + 1))
-  awk -v dir="$work/classifier_fuzz" -v n="$n" \
-    'substr($0, 1, 5) == "data:" { f = sprintf("%s/payload-%d-%d", dir, n, NR); printf "%s", substr($0, 6) > f; close(f) }' \
-    "$file"
-done < <(find "$data/v1" "$data/v2" \( -name '*.stream' -o -path '*/raw/*' \) -type f -print0 | sort -z)
+# payloads DIR FILE...: the single-event files and every `data:` payload of the given recordings into DIR.
+payloads() {
+  local dir=$1 version file n=0
+  shift
+  for version in v1 v2; do
+    for file in "$data/$version"/events/*.json; do cp "$file" "$dir/$version-$(basename "$file")"; done
+  done
+  for file in "$@"; do
+    n=$((n + 1))
+    awk -v dir="$dir" -v n="$n" \
+      'substr($0, 1, 5) == "data:" { f = sprintf("%s/payload-%d-%d", dir, n, NR); printf "%s", substr($0, 6) > f; close(f) }' \
+      "$file"
+  done
+}
+# Seeds for the classifier: the single events and the payloads of every recording.
+mapfile -d '' -t recordings < <(find "$data/v1" "$data/v2" \( -name '*.stream' -o -path '*/raw/*' \) -type f -print0 | sort -z)
+payloads "$work/classifier_fuzz" "${recordings[@]}"
+# Seeds for the model parser: the single events and the payloads of the assembled streams (the raw
+# captures only add hundreds of signatures of one shape), plus fuzz/seeds/model_parser_fuzz (RPC answers).
+payloads "$work/model_parser_fuzz" "$data"/v1/*.stream "$data"/v2/*.stream
 
 # Seeds for the HTTP request parser: requests as the api's clients send them (pipelined, with a body,
 # HTTP/1.0, 100-continue, bare LF line ends).
@@ -68,7 +82,7 @@ printf 'GET /block/%%2Fx%%zz+y HTTP/1.0\nConnection: keep-alive\nOrigin: https:/
 printf 'OPTIONS * HTTP/1.1\r\nAccess-Control-Request-Method: GET\r\nX: 1\r\nx: 2\r\n\r\n' \
   > "$work/http_request_fuzz/options"
 
-# Dictionaries: SSE field names and line ends; Casper JSON keys; HTTP request tokens.
+# Dictionaries: SSE field names and line ends; Casper JSON tokens; HTTP request tokens.
 cat > "$work/sse.dict" <<'EOF'
 "data:"
 "id:"
@@ -103,6 +117,13 @@ cat > "$work/json.dict" <<'EOF'
 "null"
 EOF
 
+# The model parser's dictionary: the JSON tokens above and every key the recordings hold.
+{
+  cat "$work/json.dict"
+  find "$data/v1" "$data/v2" -type f \( -name '*.json' -o -name '*.stream' \) -print0 |
+    xargs -0 grep -ohE '"[A-Za-z_][A-Za-z0-9_]*":' | sort -u | sed 's/"/\\"/g; s/^/"/; s/$/"/'
+} > "$work/model.dict"
+
 cat > "$work/http.dict" <<'EOF'
 "GET "
 "HEAD "
@@ -132,15 +153,20 @@ cat > "$work/http.dict" <<'EOF'
 "18446744073709551616"
 EOF
 
+read -ra extra_args <<< "${CES_FUZZ_ARGS:-}"
 status=0
-for target in $targets; do
-  dict="$work/sse.dict"
-  [[ "$target" == classifier_fuzz ]] && dict="$work/json.dict"
-  [[ "$target" == http_request_fuzz ]] && dict="$work/http.dict"
+for target in "${target_list[@]}"; do
+  case "$target" in
+    classifier_fuzz) dict="$work/json.dict" ;;
+    http_request_fuzz) dict="$work/http.dict" ;;
+    model_parser_fuzz) dict="$work/model.dict" ;;
+    audit_cursor_fuzz) dict="$root/fuzz/dicts/audit_cursor.dict" ;;
+    sql_literal_fuzz) dict="$root/fuzz/dicts/sql_literal.dict" ;;
+    *) dict="$work/sse.dict" ;;
+  esac
   echo "== $target: ${seconds}s, $(find "$work/$target" -type f | wc -l) seeds"
-  # shellcheck disable=SC2086
   if ! "$build/fuzz/$target" "$work/$target" -dict="$dict" -max_total_time="$seconds" -max_len=65536 -timeout=20 \
-      -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$artifacts/$target-" ${CES_FUZZ_ARGS:-} \
+      -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$artifacts/$target-" "${extra_args[@]}" \
       2>"$work/$target.log"; then
     status=1
     echo "!! $target failed; reproducer in $artifacts, log tail:"

@@ -11,6 +11,7 @@
 //    written from the WHATWG event-stream rules.
 
 #include "ces/sse/parser.hpp"
+#include "fuzz_check.hpp"
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -29,12 +30,7 @@ using ces::sse::Event;
 using ces::sse::Handler;
 using ces::sse::Parser;
 
-void Check(bool condition, const char* what) {
-  if (!condition) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-  }
-}
+using ces::fuzz::Check;
 
 bool Within(std::string_view inner, std::string_view outer) {
   if (inner.empty()) return true;

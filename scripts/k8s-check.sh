@@ -17,7 +17,7 @@
 set -uo pipefail
 export PYTHONDONTWRITEBYTECODE=1
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 tools=${CES_TOOLS:-/opt/casper-event-store/tools}/k8s
 out=${CES_K8S_OUT:-$root/build-k8s}
 overlays=(single mini prod kraft)
@@ -45,7 +45,7 @@ for o in "${overlays[@]}"; do
     echo "$o: kustomize build failed"; render_ok=0
   fi
 done
-[ $render_ok = 1 ] && ok render || ko render
+if [ $render_ok = 1 ]; then ok render; else ko render; fi
 
 step "schema validation (Kubernetes ${K8S_SCHEMA_VERSION#v} API, strict)"
 schema_ok=1
@@ -69,7 +69,7 @@ if [ -n "${CES_KUBEGRES_CRD:-}" ]; then
   fi
   rm -rf "$crd_schemas"
 fi
-[ $schema_ok = 1 ] && ok schema || ko schema
+if [ $schema_ok = 1 ]; then ok schema; else ko schema; fi
 
 step "schema validation rejects a broken manifest"
 if "$kubeconform" -strict -summary -output text -schema-location "$location" tests/k8s/fixtures/schema-invalid.yaml; then

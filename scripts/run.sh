@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 bin=build/casper-event-store
-recordings=${CES_RECORDINGS:-$("$root/scripts/recordings-dir")}
+recordings=$("$root/scripts/recordings-dir")
 logs=${CES_STATE:-$root/.state}/services
 mkdir -p "$logs"
 

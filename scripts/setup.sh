@@ -40,11 +40,11 @@ APT_PACKAGES=(
     g++ cmake ninja-build pkg-config clang libclang-rt-14-dev
     librdkafka-dev libmongoc-dev libbson-dev libpq-dev libpqxx-dev
     libcurl4-openssl-dev libboost-dev libboost-system-dev libsimdjson-dev
-    nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
+    nlohmann-json3-dev libcli11-dev
     libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
     "postgresql-${POSTGRES_MAJOR}" "postgresql-client-${POSTGRES_MAJOR}"
     zookeeper openjdk-17-jre-headless kcat maven curl netcat-openbsd python3
-    zlib1g-dev ccache wrk
+    zlib1g-dev ccache wrk shellcheck
     nodejs chromium
 )
 
@@ -124,7 +124,7 @@ kafka_installed() {
 }
 
 if kafka_installed; then
-    log "kafka: ${KAFKA_VERSION} already in $KAFKA_DIR ($(ls "$KAFKA_DIR/libs" | wc -l) jars)"
+    log "kafka: ${KAFKA_VERSION} already in $KAFKA_DIR ($(find "$KAFKA_DIR/libs" -mindepth 1 -maxdepth 1 | wc -l) jars)"
 else
     command -v mvn >/dev/null || fail "mvn not found"
     log "kafka: fetching kafka_${KAFKA_SCALA_VERSION}:${KAFKA_VERSION} and its runtime dependencies with Maven (about a minute the first time)"
@@ -178,7 +178,7 @@ EOF
     rm -rf "$work"
     printf '%s\n' "$KAFKA_STAMP" >"$KAFKA_DIR/.installed"
     kafka_installed || fail "Kafka jars incomplete in $KAFKA_DIR/libs"
-    log "kafka: installed $(ls "$KAFKA_DIR/libs" | wc -l) broker jars into $KAFKA_DIR/libs, $(ls "$KAFKA_DIR/tools-libs" | wc -l) more for the admin tools into $KAFKA_DIR/tools-libs"
+    log "kafka: installed $(find "$KAFKA_DIR/libs" -mindepth 1 -maxdepth 1 | wc -l) broker jars into $KAFKA_DIR/libs, $(find "$KAFKA_DIR/tools-libs" -mindepth 1 -maxdepth 1 | wc -l) more for the admin tools into $KAFKA_DIR/tools-libs"
 fi
 
 # --------------------------------------------------------------------------

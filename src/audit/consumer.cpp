@@ -251,7 +251,7 @@ mongo::Status AuditConsumer::ProcessBatch(const Batch& batch, BatchStats& stats)
     }
     if (part.head.seq >= 0) {
       const auto before = part.messages.size();
-      std::erase_if(part.messages, [&](const kafka::Message* m) { return m->offset < part.head.end; });
+      std::erase_if(part.messages, [end = part.head.end](const kafka::Message* m) { return m->offset < end; });
       stats.already_linked += before - part.messages.size();
     }
   }

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 #include "ces/audit/record.hpp"
 
@@ -157,7 +159,10 @@ ParsedQuery ParseReplayQuery(const std::vector<std::pair<std::string, std::strin
     }
     seen.push_back(key);
     if (key == "source") {
-      if (value.empty()) return fail(key, "source must be a node URL, e.g. http://10.0.0.5:9999");
+      // Not UTF-8: no node URL, and the cursor fingerprint (JSON) could not hold it.
+      if (value.empty() || !simdjson::validate_utf8(value.data(), value.size())) {
+        return fail(key, "source must be a node URL, e.g. http://10.0.0.5:9999");
+      }
       q.sources.push_back(value);
     } else if (key == "type") {
       if (!IsTypeName(value)) return fail(key, "type must be an event type name such as BlockAdded, got '" + value + "'");
@@ -241,8 +246,9 @@ std::optional<Positions> DecodeCursor(const std::string& cursor, const std::stri
     return std::nullopt;
   }
   nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("v", 0) != 1 || !j.contains("p") || !j["p"].is_array() ||
-      !j.contains("f") || !j["f"].is_string()) {
+  // Types are checked before any get<>(): nlohmann throws for a mismatch, and a cursor is client input.
+  if (j.is_discarded() || !j.is_object() || !j.contains("v") || !j["v"].is_number_integer() || j["v"] != 1 ||
+      !j.contains("p") || !j["p"].is_array() || !j.contains("f") || !j["f"].is_string()) {
     error = "cursor is not a next_cursor value";
     return std::nullopt;
   }
@@ -252,8 +258,10 @@ std::optional<Positions> DecodeCursor(const std::string& cursor, const std::stri
   }
   Positions out;
   for (const auto& p : j["p"]) {
+    // Kafka partitions are int32 >= 0; chain positions int64 >= 0 (a larger unsigned reads as negative).
     if (!p.is_array() || p.size() != 5 || !p[0].is_string() || !p[1].is_number_integer() ||
         !p[2].is_number_integer() || !p[3].is_number_integer() || !p[4].is_number_integer() ||
+        p[1].get<std::int64_t>() < 0 || p[1].get<std::int64_t>() > std::numeric_limits<std::int32_t>::max() ||
         p[2].get<std::int64_t>() < 0 || p[3].get<std::int64_t>() < 0 || p[4].get<std::int64_t>() < 0) {
       error = "cursor is not a next_cursor value";
       return std::nullopt;

@@ -193,7 +193,8 @@ struct Ingestor::Impl {
                time::FormatRfc3339(time::Now()) + "\"}";
       std::vector<kafka::Header> headers = {{std::string(header::kEventId), std::to_string(id)}};
       m.Position(node, stream).Set(id);
-      producer->Produce(Topic(kPositionsTopic), key, value, headers, [this, key, id](const kafka::DeliveryReport& r) {
+      // Init-captures: clang before 16 cannot capture structured bindings (the fuzz build uses clang 14).
+      producer->Produce(Topic(kPositionsTopic), key, value, headers, [this, key = key, id = id](const kafka::DeliveryReport& r) {
         std::lock_guard lock(trackers_mutex);
         if (publishing[key] == id) publishing.erase(key);
         if (r.ok) {

@@ -1,13 +1,14 @@
 // casper-event-store: one binary, one subcommand per service.
 #include <CLI/CLI.hpp>
 
+#include "ces/common/version.hpp"
 #include "ces/services/commands.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"casper-event-store: captures Casper node events without loss and serves them.\n"
                "Every option can also be set through the environment variable named in its help."};
   app.require_subcommand(1, 1);
-  app.set_version_flag("--version", "casper-event-store 0.1.0");
+  app.set_version_flag("--version", "casper-event-store " + std::string(ces::common::kVersion));
   int exit_code = 0;
   ces::services::RegisterEmit(app, exit_code);
   ces::services::RegisterGenerate(app, exit_code);

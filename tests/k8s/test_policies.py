@@ -263,6 +263,25 @@ def test_images_follow_versions_env(docs, overlay):
     assert pg.split(":")[1].split(".")[0] == v["POSTGRES_MAJOR"], "PostgreSQL major of the local stack and the tests"
 
 
+def project_version():
+    """The project's version: project(... VERSION x.y.z) in CMakeLists.txt, its only source."""
+    m = re.search(r"^project\([^)]*\bVERSION\s+(\d+\.\d+\.\d+)", read("CMakeLists.txt"), re.M)
+    assert m, "CMakeLists.txt: project(... VERSION x.y.z)"
+    return m.group(1)
+
+
+def test_service_image_is_the_project_version(docs):
+    images = {c["image"] for w in kp.workloads(docs) for c in (w.containers() if w.spec else [])
+              if c["image"].split(":")[0].endswith("casper-event-store")}
+    assert images == {f"casper-event-store:{project_version()}"}
+
+
+def test_documented_image_tags_are_the_project_version():
+    for path in ("Dockerfile", "docs/kubernetes.md"):
+        tags = set(re.findall(r"casper-event-store:(\d[\w.-]*)", read(path)))
+        assert tags == {project_version()}, f"{path}: image tags {sorted(tags)}"
+
+
 # --------------------------------------------------------------------------
 # topics
 # --------------------------------------------------------------------------

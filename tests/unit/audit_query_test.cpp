@@ -68,6 +68,7 @@ TEST(AuditQuery, ErrorsNameTheParameter) {
   EXPECT_EQ(Error({{"from_time", "2024-06-12T10:00:00Z"}, {"to_time", "2024-06-12T09:00:00Z"}}).parameter, "to_time");
   EXPECT_EQ(Error({{"type", "Block-Added"}}).parameter, "type");
   EXPECT_EQ(Error({{"source", ""}}).parameter, "source");
+  EXPECT_EQ(Error({{"source", "http://a\xff:9999"}}).parameter, "source");  // not UTF-8
   // Stream-only and list-only parameters.
   EXPECT_EQ(Error({{"limit", "10"}}).parameter, "limit");
   EXPECT_EQ(Error({{"cursor", "x"}}).parameter, "cursor");
@@ -159,6 +160,20 @@ TEST(AuditCursor, RejectsForeignAndBrokenCursors) {
     error.clear();
     EXPECT_FALSE(DecodeCursor(bad, "aaaa", error)) << bad;
     EXPECT_FALSE(error.empty());
+  }
+}
+
+TEST(AuditCursor, RejectsWrongTypesAndRanges) {
+  // base64url of {"f":"aaaa","p":[["main",0,1,0,0]],"v":1}: the encoding the constants below are made with.
+  ASSERT_EQ(EncodeCursor({{{"main", 0}, 1, 0, 0}}, "aaaa"), "eyJmIjoiYWFhYSIsInAiOltbIm1haW4iLDAsMSwwLDBdXSwidiI6MX0");
+  for (const std::string& bad : std::vector<std::string>{
+           "eyJ2IjpbXX0",                                                    // {"v":[]}
+           "eyJmIjoiYWFhYSIsInAiOltdLCJ2IjoiMSJ9",                           // "v":"1"
+           "eyJmIjoiYWFhYSIsInAiOltbIm1haW4iLDQyOTQ5NjcyOTYsMSwwLDBdXSwidiI6MX0",  // partition 2^32
+           "eyJmIjoiYWFhYSIsInAiOltbIm1haW4iLC0xLDEsMCwwXV0sInYiOjF9"}) {      // partition -1
+    std::string error;
+    EXPECT_FALSE(DecodeCursor(bad, "aaaa", error)) << bad;
+    EXPECT_EQ(error, "cursor is not a next_cursor value") << bad;
   }
 }
 

@@ -1,5 +1,5 @@
 // ces::casper: payload classification (simdjson validation + event type), topic routing, ApiMajor,
-// stream names. Uses the single-event samples and assembled streams in ../shared/data/casper.
+// stream names. Uses the single-event samples and assembled streams in tests/data/casper.
 
 #include "ces/casper/event.hpp"
 

@@ -1,4 +1,4 @@
-// ces::model::Parser: every event type of 1.x and 2.x against the recordings in ../shared/data/casper,
+// ces::model::Parser: every event type of 1.x and 2.x against the recordings in tests/data/casper,
 // with the expected values written out by hand (read off the files), plus rejections.
 #include "ces/model/parser.hpp"
 #include "test_support.hpp"

@@ -1,4 +1,4 @@
-// Every event of every recording in ../shared/data/casper (single events, assembled streams, raw
+// Every event of every recording in tests/data/casper (single events, assembled streams, raw
 // captures; 1.x and 2.x) goes through ces::model::Parser: stored or ignored, never rejected, and the
 // row counts per type are what the recordings hold.
 #include "ces/model/parser.hpp"

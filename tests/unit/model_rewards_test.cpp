@@ -2,7 +2,7 @@
 // stream), the merge of a Step with the era's switch block in either order, and the node RPC's
 // chain_get_era_summary (2.x per-delegator rewards).
 //
-// No recording in ../shared/data/casper holds a WriteEraInfo transform (v1/events/Step.json is an
+// No recording in tests/data/casper holds a WriteEraInfo transform (v1/events/Step.json is an
 // SDK fixture whose effects were trimmed), so the Step with rewards below is the real v1 Step with
 // one transform appended in the node's format (casper-node 1.5 ExecutionEffect: key "era-<n>",
 // transform {"WriteEraInfo":{"seigniorage_allocations":[…]}}), using public keys of that Step.

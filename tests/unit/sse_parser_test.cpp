@@ -1,6 +1,6 @@
 // ces::sse::Parser: every framing quirk Casper nodes (and other SSE servers) produce, chunk boundaries
 // anywhere, the max_frame_bytes guard, and property tests over the recorded node streams in
-// ../shared/data/casper.
+// tests/data/casper.
 
 #include "ces/sse/parser.hpp"
 

@@ -25,6 +25,7 @@ done
 content=$(cat "$template"; echo x)
 content=${content%x}
 missing=()
+# shellcheck disable=SC2016  # a literal ${NAME} pattern, not an expansion
 for name in $(grep -o '\${[A-Z_][A-Z0-9_]*}' "$template" | sort -u | tr -d '${}'); do
   if [ -z "${!name+set}" ]; then
     missing+=("$name")

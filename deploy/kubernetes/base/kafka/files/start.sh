@@ -17,8 +17,10 @@ ordinal=${POD_NAME##*-}
 base=${POD_NAME%-*}
 domain="${KAFKA_HEADLESS_SERVICE}.${POD_NAMESPACE}.svc.${CLUSTER_DOMAIN}"
 
-# shellcheck disable=SC1091
-set -a; . "$src/kafka.env"; set +a
+set -a
+# shellcheck disable=SC1091  # kafka.env is mounted into the pod
+. "$src/kafka.env"
+set +a
 : "${KAFKA_REPLICAS:?kafka.env must set KAFKA_REPLICAS}"
 if [ "$ordinal" -ge "$KAFKA_REPLICAS" ]; then
   echo "pod ordinal $ordinal is outside KAFKA_REPLICAS=$KAFKA_REPLICAS: update kafka.env together with the replica count" >&2

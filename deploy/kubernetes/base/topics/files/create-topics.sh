@@ -29,7 +29,8 @@ echo "$brokers broker(s) answer"
 # name partitions config...
 ensure() {
   local topic="$prefix$1" parts=$2; shift 2
-  local configs="min.insync.replicas=$isr,max.message.bytes=$max_bytes${*:+,}$(IFS=,; echo "$*")"
+  local configs
+  configs="min.insync.replicas=$isr,max.message.bytes=$max_bytes${*:+,}$(IFS=,; echo "$*")"
   local create=(--create --if-not-exists --topic "$topic" --partitions "$parts" --replication-factor "$rf")
   local c
   IFS=, read -ra pairs <<< "$configs"

@@ -13,8 +13,10 @@ base=${POD_NAME%-*}
 myid=$((ordinal + 1))
 domain="${ZK_PEER_SERVICE}.${POD_NAMESPACE}.svc.${CLUSTER_DOMAIN}"
 
-# shellcheck disable=SC1091
-set -a; . "$conf_src/zookeeper.env"; set +a
+set -a
+# shellcheck disable=SC1091  # zookeeper.env is mounted into the pod
+. "$conf_src/zookeeper.env"
+set +a
 : "${ZK_REPLICAS:?zookeeper.env must set ZK_REPLICAS}"
 if [ "$ordinal" -ge "$ZK_REPLICAS" ]; then
   echo "pod ordinal $ordinal is outside ZK_REPLICAS=$ZK_REPLICAS: update zookeeper.env together with the replica count" >&2

@@ -37,7 +37,7 @@ void RewriteHexRuns(std::string_view text, std::uint64_t salt, std::string& out)
 std::string EnlargeArray(std::string_view payload, std::string_view array_key, std::size_t target_bytes);
 
 struct GenerateOptions {
-  std::string recordings_dir = "../shared/data/casper";
+  std::string recordings_dir = "tests/data/casper";
   std::string out;  // file (protocol 2) or directory (protocol 1)
   std::uint64_t events = 100000;
   int protocol = 2;
