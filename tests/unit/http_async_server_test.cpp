@@ -8,7 +8,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <atomic>
 #include <cctype>
@@ -27,6 +26,7 @@
 
 #include "ces/common/metrics.hpp"
 #include "ces/http/async_server.hpp"
+#include "gunzip.hpp"
 #include "raw_http_client.hpp"
 
 namespace ces::http {
@@ -35,29 +35,11 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
+using test::Gunzip;
 using test::RawClient;
 
 std::string Get(const std::string& target, const std::string& extra = "", const std::string& method = "GET") {
   return method + " " + target + " HTTP/1.1\r\nHost: test\r\n" + extra + "\r\n";
-}
-
-std::string Gunzip(const std::string& data) {
-  z_stream z{};
-  EXPECT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
-  std::string out;
-  char buf[16384];
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  int rc;
-  do {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof buf;
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.append(buf, sizeof buf - z.avail_out);
-  } while (rc == Z_OK);
-  EXPECT_EQ(rc, Z_STREAM_END);
-  inflateEnd(&z);
-  return out;
 }
 
 std::string BigJson() {
