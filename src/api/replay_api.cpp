@@ -12,6 +12,8 @@
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/common/time.hpp"
+#include "ces/common/version.hpp"
+#include "ces/legacy/translate.hpp"
 #include "json_error.hpp"
 
 namespace ces::api {
@@ -27,6 +29,12 @@ const http::Headers kNoExtraHeaders = {};
 const http::Headers kStreamHeaders = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
 // A replay written through a sink waits while this much is unwritten.
 constexpr std::size_t kSinkHighWater = 1024u * 1024u;
+
+// What a legacy stream (/events/main|deploys|sigs) starts with, as casper-sidecar's emulation does.
+constexpr std::string_view kLegacyNotice =
+    ":This endpoint is NOT a 1 to 1 representation of events coming off of the node. Some events are not "
+    "transformable to legacy format. Please consult the documentation for details. This endpoint is deprecated "
+    "and will be removed in a future release. Please migrate to the /events endpoint instead.\n\n";
 
 std::int64_t NowMs() { return time::UnixMillis(time::Now()); }
 
@@ -158,9 +166,13 @@ void ReplayApi::Register(http::AsyncServer& server) {
   for (const char* route : {"main", "deploys", "sigs"}) {
     server.Route(
         "GET", std::string("/events/") + route,
-        [this, route](const Request& r, AsyncResponseWriter& w) { HandleStream(r, w, {route}, &w); },
+        [this, route](const Request& r, AsyncResponseWriter& w) { HandleStream(r, w, {route}, &w, Endpoint::kLegacy); },
         http::RouteKind::kDedicated);
   }
+  server.Route(
+      "GET", "/events/sidecar",
+      [this](const Request& r, AsyncResponseWriter& w) { HandleStream(r, w, {}, &w, Endpoint::kSidecar); },
+      http::RouteKind::kDedicated);
   server.Route("GET", "/api/v1/events", [this](const Request& r, AsyncResponseWriter& w) { HandleList(r, w); });
   server.Route("GET", "/api/v1/sources", [this](const Request& r, AsyncResponseWriter& w) { HandleSources(r, w); });
   server.Route("GET", "/api/v1/events/{source}/{stream}/{id}",
@@ -234,7 +246,19 @@ void ReplayApi::SeedHubVersions() {
   for (const auto& s : sources.value) hub_->SeedApiVersion(s.source, s.api_version);
 }
 
-void ReplayApi::HandleLive(audit::ReplayQuery query, http::ResponseWriter& writer, http::AsyncResponseWriter& async) {
+namespace {
+
+// The first bytes of a stream before any event: the legacy notice, or the sidecar's version.
+std::string Preamble(bool legacy, bool sidecar) {
+  if (legacy) return std::string(kLegacyNotice);
+  if (sidecar) return "data:{\"SidecarVersion\":\"" + std::string(common::kVersion) + "\"}\n\n";
+  return {};
+}
+
+}  // namespace
+
+void ReplayApi::HandleLive(audit::ReplayQuery query, http::ResponseWriter& writer, http::AsyncResponseWriter& async,
+                           Endpoint endpoint) {
   auto ticket = hub_->Admit();
   if (!ticket) {
     SendJsonError(writer, 503,
@@ -245,8 +269,12 @@ void ReplayApi::HandleLive(audit::ReplayQuery query, http::ResponseWriter& write
   if (!writer.StartStream(200, "text/event-stream", kStreamHeaders)) return;
   auto sink = async.Detach(hub_->SinkLimit());
   if (!sink) return;
+  const std::string preamble = Preamble(endpoint == Endpoint::kLegacy, endpoint == Endpoint::kSidecar);
+  if (!preamble.empty() && !sink->Offer(preamble)) return;
   live::LiveHub::Subscription subscription;
   subscription.query = std::move(query);
+  subscription.legacy = endpoint == Endpoint::kLegacy;
+  subscription.api_versions = endpoint != Endpoint::kSidecar;
   hub_->Subscribe(std::move(ticket), std::move(sink), std::move(subscription));
 }
 
@@ -268,7 +296,9 @@ std::optional<std::map<kafka::TopicPartition, std::int64_t>> ReplayApi::LiveEdge
 }
 
 void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter& writer,
-                             std::vector<std::string> routes, http::AsyncResponseWriter* async) {
+                             std::vector<std::string> routes, http::AsyncResponseWriter* async, Endpoint endpoint) {
+  const bool legacy = endpoint == Endpoint::kLegacy;
+  const bool announce_versions = endpoint != Endpoint::kSidecar;
   const auto started = std::chrono::steady_clock::now();
   audit::QueryLimits limits{options_.default_page_size, options_.max_page_size};
   auto parsed = audit::ParseReplayQuery(request.query, audit::QueryKind::kStream, std::move(routes), limits);
@@ -277,8 +307,9 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
     SendJsonError(writer, 400, parsed.error.message, parsed.error.parameter);
     return;
   }
+  if (endpoint == Endpoint::kSidecar) parsed.query->types = {"Shutdown"};  // the nodes' Shutdowns only
   if (hub_ && async && !parsed.query->start_from && !parsed.query->from_ms && !parsed.query->to_ms) {
-    HandleLive(std::move(*parsed.query), writer, *async);
+    HandleLive(std::move(*parsed.query), writer, *async, endpoint);
     return;
   }
   StreamSlot slot(streams_, options_.max_streams);
@@ -329,10 +360,10 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
 
   std::uint64_t seen_version = snapshot.version;
   std::string announced;  // ApiVersion last sent
-  bool initial_announcement_done = false;
+  bool initial_announcement_done = !announce_versions;
   std::uint64_t sent = 0;
   bool first_event_observed = false;
-  std::string out;
+  std::string out = Preamble(legacy, endpoint == Endpoint::kSidecar);
   auto last_write = std::chrono::steady_clock::now();
   auto cancelled = [&writer, &sink] { return sink ? sink->Closed() : writer.Cancelled(); };
   auto flush = [&]() -> bool {
@@ -382,7 +413,12 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
         }
         e.payload = std::move(payload.value);
       }
-      if (e.api_version != announced) {
+      if (legacy) {
+        legacy::Translation translation = legacy::ToLegacy(e.payload);
+        if (translation.outcome == legacy::Outcome::kDropped) continue;  // no 1.x form
+        if (translation.outcome == legacy::Outcome::kTranslated) e.payload = std::move(translation.payload);
+      }
+      if (announce_versions && e.api_version != announced) {
         audit::AppendSseApiVersion(out, e.api_version);
         announced = e.api_version;
         initial_announcement_done = true;
@@ -432,6 +468,8 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
           subscription.query = query;
           subscription.sent = sent;
           subscription.announced = announced;
+          subscription.legacy = legacy;
+          subscription.api_versions = announce_versions;
           const auto result = hub_->Attach(ticket, sink, std::move(subscription), *edge);
           if (result == live::LiveHub::AttachResult::kAttached) handed_over = true;
           if (result != live::LiveHub::AttachResult::kNotCovered) return;

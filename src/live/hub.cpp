@@ -11,6 +11,7 @@
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/common/time.hpp"
+#include "ces/legacy/translate.hpp"
 #include "ces/mongo/audit_store.hpp"
 
 namespace ces::live {
@@ -71,6 +72,20 @@ struct LiveHub::Entry {
   std::size_t bytes = 0;
   std::uint64_t seq = 0;
   std::chrono::steady_clock::time_point published;
+
+  // The frame of the legacy streams (ces::legacy), made once when a legacy subscriber first needs it:
+  // `frame` itself when the event is the same in 1.x, null when it has no 1.x form.
+  const std::shared_ptr<const std::string>& LegacyFrame() const {
+    std::call_once(legacy_once, [this] {
+      if (!frame) return;
+      std::string translated = legacy::ToLegacyFrame(*frame);
+      if (translated.empty()) return;
+      legacy_frame = translated == *frame ? frame : std::make_shared<const std::string>(std::move(translated));
+    });
+    return legacy_frame;
+  }
+  mutable std::once_flag legacy_once;
+  mutable std::shared_ptr<const std::string> legacy_frame;
 };
 
 struct LiveHub::Shard {
@@ -347,12 +362,14 @@ bool LiveHub::Deliver(Subscriber& sub, const Entry& entry, std::chrono::steady_c
   for (const auto& [tp, offset] : sub.min_offsets) {
     if (tp == entry.tp && entry.record.offset < offset) return true;
   }
+  const std::shared_ptr<const std::string>& frame = sub.sub.legacy ? entry.LegacyFrame() : entry.frame;
+  if (!frame) return true;  // no 1.x form
   const std::string& version = entry.record.api_version;
-  if (entry.version_frame && version != sub.sub.announced) {
+  if (sub.sub.api_versions && entry.version_frame && version != sub.sub.announced) {
     if (!OfferTo(sub, entry.version_frame, now, tally)) return false;
     sub.sub.announced = version;
   }
-  if (!OfferTo(sub, entry.frame, now, tally)) return false;
+  if (!OfferTo(sub, frame, now, tally)) return false;
   ++tally.frames;
   ++sub.sub.sent;
   if (q.max_events && sub.sub.sent >= *q.max_events) {
@@ -544,7 +561,7 @@ void LiveHub::Subscribe(Ticket ticket, std::shared_ptr<http::StreamSink> sink, S
   sub->last_offer = now;
   const std::string version = PreambleVersion(sub->sub.query);
   Tally tally;
-  if (!version.empty() && version != sub->sub.announced) {
+  if (sub->sub.api_versions && !version.empty() && version != sub->sub.announced) {
     const bool ok = OfferTo(*sub, VersionFrame(version), now, tally);
     if (tally.dropped > 0) metrics_->dropped_slow.Inc(tally.dropped);
     if (!ok) return;

@@ -170,7 +170,8 @@ class LiveHubTest : public ::testing::TestWithParam<std::size_t> {
   }
 
   std::shared_ptr<TestSink> Subscribe(const std::vector<std::pair<std::string, std::string>>& params,
-                                      std::vector<std::string> routes = {}, bool draining = true) {
+                                      std::vector<std::string> routes = {}, bool draining = true,
+                                      bool legacy = false, bool api_versions = true) {
     auto parsed = audit::ParseReplayQuery(params, audit::QueryKind::kStream, std::move(routes));
     EXPECT_TRUE(parsed.query) << parsed.error.message;
     auto sink = std::make_shared<TestSink>(draining);
@@ -178,6 +179,8 @@ class LiveHubTest : public ::testing::TestWithParam<std::size_t> {
     EXPECT_TRUE(ticket);
     LiveHub::Subscription sub;
     sub.query = *parsed.query;
+    sub.legacy = legacy;
+    sub.api_versions = api_versions;
     Hub().Subscribe(std::move(ticket), sink, std::move(sub));
     return sink;
   }
@@ -253,6 +256,31 @@ TEST_P(LiveHubTest, FiltersByRouteSourceTypeAndPayloadKeys) {
   EXPECT_EQ(events(*by_deploy), Frame(deploy, 2));
   EXPECT_EQ(events(*by_source), Frame(other, 4));
   EXPECT_EQ(events(*by_signer), Frame(sig, 3));
+}
+
+TEST_P(LiveHubTest, LegacySubscribersGetTheOneXFormAndNothingWithoutOne) {
+  auto legacy_sigs = Subscribe({}, {"sigs"}, true, true);
+  auto legacy_main = Subscribe({{"max_events", "2"}}, {"main"}, true, true);
+  auto native = Subscribe({}, {"sigs"});
+  auto no_versions = Subscribe({{"type", "Shutdown"}}, {}, true, false, false);
+  const std::string flat = R"({"FinalitySignature":{"block_hash":")" + kHashA + R"(","era_id":1,"signature":"01ff",)"
+                           R"("public_key":")" + kKey2 + R"("}})";
+  const std::string sig_v1 = R"({"FinalitySignature":{"V1":{"block_hash":")" + kHashA + R"(","era_id":1,)"
+                             R"("signature":"01ff","public_key":")" + kKey2 + R"("}}})";
+  const std::string step = R"({"Step":{"era_id":1,"execution_effects":[]}})";
+  const std::string fault = R"({"Fault":{"era_id":1,"public_key":")" + kKey1 + R"(","timestamp":"T"}})";
+  Publish(Record("sigs", 0, "FinalitySignature", 1, sig_v1));
+  Publish(Record("main", 0, "Step", 2, step));  // no 1.x form: not sent, not counted
+  Publish(Record("main", 1, "Fault", 3, fault));
+  Publish(Record("main", 2, "Shutdown", 4, "\"Shutdown\""));
+  Publish(Record("main", 3, "Fault", 5, fault));
+  EXPECT_EQ(legacy_sigs->Text(), "data:{\"ApiVersion\":\"2.0.0\"}\n\n" + Frame(flat, 1));
+  EXPECT_EQ(native->Text(), "data:{\"ApiVersion\":\"2.0.0\"}\n\n" + Frame(sig_v1, 1));
+  EXPECT_EQ(legacy_main->Text(), "data:{\"ApiVersion\":\"2.0.0\"}\n\n" + Frame(fault, 3) + Frame("\"Shutdown\"", 4));
+  EXPECT_TRUE(legacy_main->closed_by_server());
+  ASSERT_EQ(legacy_main->Frames().size(), 3u);
+  // No ApiVersion lines when asked for none (/events/sidecar).
+  EXPECT_EQ(no_versions->Text(), Frame("\"Shutdown\"", 4));
 }
 
 TEST_P(LiveHubTest, MaxEventsEndsTheStreamAfterExactlyN) {

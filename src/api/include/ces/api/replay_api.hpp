@@ -2,7 +2,9 @@
 // The replay endpoints of `api` (docs/api.md):
 //   GET /events, /events/main, /events/deploys, /events/sigs   SSE replay, then live (with a LiveHub:
 //                                                              live-only clients go straight to the hub,
-//                                                              replays are handed over at the live edge)
+//                                                              replays are handed over at the live edge);
+//                                                              main|deploys|sigs in their 1.x form (ces::legacy)
+//   GET /events/sidecar                                        SidecarVersion, then the nodes' Shutdowns
 //   GET /api/v1/events                                         JSON pages with a cursor
 //   GET /api/v1/events/{source}/{stream}/{id}                  one payload, byte-exact
 //   GET /api/v1/sources                                        the nodes and streams in the store
@@ -57,6 +59,9 @@ class ReplayApi {
 
  private:
   struct Metrics;
+  // Which SSE route: /events, a 1.x stream (main|deploys|sigs: events in their 1.x form, after the
+  // sidecar's notice), or /events/sidecar (SidecarVersion, then Shutdown events, no ApiVersion lines).
+  enum class Endpoint { kEvents, kLegacy, kSidecar };
   // Greets live subscribers with the stored ApiVersion until one comes through Kafka.
   void SeedHubVersions();
   // The chain heads for a query and, for start_from, its source's streams; nullopt once an error
@@ -64,9 +69,10 @@ class ReplayApi {
   std::optional<audit::HeadWatcher::Snapshot> Prepare(audit::ReplayQuery& query, std::vector<std::string>& streams,
                                                       http::ResponseWriter& writer);
   void HandleStream(const http::Request& request, http::ResponseWriter& writer, std::vector<std::string> routes,
-                    http::AsyncResponseWriter* async);
+                    http::AsyncResponseWriter* async, Endpoint endpoint = Endpoint::kEvents);
   // A client without start_from/from_time/to_time: straight to the hub.
-  void HandleLive(audit::ReplayQuery query, http::ResponseWriter& writer, http::AsyncResponseWriter& async);
+  void HandleLive(audit::ReplayQuery query, http::ResponseWriter& writer, http::AsyncResponseWriter& async,
+                  Endpoint endpoint);
   // The replay's next Kafka offset per partition when every chain of `positions` is read to its head
   // in `heads` and belongs to the hub's topics; nullopt otherwise.
   std::optional<std::map<kafka::TopicPartition, std::int64_t>> LiveEdge(const audit::Positions& positions,

@@ -67,6 +67,8 @@ class LiveHub {
     audit::ReplayQuery query;
     std::uint64_t sent = 0;   // events already sent on this stream (counts toward max_events)
     std::string announced;    // the ApiVersion the client saw last ("" = none yet)
+    bool legacy = false;      // a 1.x stream (/events/main|deploys|sigs): events in their 1.x form (ces::legacy)
+    bool api_versions = true; // ApiVersion lines (not on /events/sidecar)
   };
 
   // A place under --max-subscribers, taken before the response starts (so that a full hub answers
