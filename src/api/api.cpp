@@ -1,5 +1,7 @@
 #include "ces/api/api.hpp"
 
+#include <algorithm>
+
 #include "ces/api/docs_api.hpp"
 #include "ces/api/replay_api.hpp"
 #include "ces/api/rest_api.hpp"
@@ -83,7 +85,24 @@ void Api::Register(http::AsyncServer& server) {
   http::AddObservabilityRoutes(server, c.registry, [this](std::string& reason) { return Ready(reason); });
   if (c.replay) c.replay->Register(server);
   if (c.rest) c.rest->Register(server);
-  if (c.sidecar) c.sidecar->Register(server);
+  if (c.sidecar) {
+    c.sidecar->Register(server);
+    // casper-sidecar answers any other path of its REST server (its root included) with its 400.
+    server.SetNotFound([](const http::Request& request, http::AsyncResponseWriter& writer) {
+      static constexpr std::string_view kSidecarRoots[] = {"block", "transaction", "faults", "signatures",
+                                                           "step",  "status",      "deploy"};
+      const std::string_view path = request.path;
+      const std::string_view first = path.substr(1, path.find('/', 1) == std::string_view::npos
+                                                        ? std::string_view::npos
+                                                        : path.find('/', 1) - 1);
+      if (path == "/" || std::find(std::begin(kSidecarRoots), std::end(kSidecarRoots), first) != std::end(kSidecarRoots)) {
+        const SidecarReply reply = SidecarApi::InvalidPath();
+        writer.Send(reply.status, "application/json", reply.body);
+      } else {
+        writer.Send(404, "application/json", http::JsonError(404, "no such path: " + request.path));
+      }
+    });
+  }
   c.docs->Register(server);
 }
 

@@ -16,12 +16,22 @@
 #include "ces/audit/replay.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
+#include "ces/common/version.hpp"
+#include "ces/legacy/translate.hpp"
 #include "ces/query/pool.hpp"
 
 namespace ces::api {
 namespace {
 
 constexpr std::string_view kNoResults = "Query returned no results";
+// The sidecar's 400 for a bad path or parameter: its router (warp) always finds the InvalidPath of its
+// catch-all route among a request's rejections before the InvalidParam of the handler, so "Invalid
+// parameter in query: …" never reaches a client (docs/api-sidecar.md).
+constexpr std::string_view kInvalidPath = "Invalid request path provided";
+// A storage failure, as the sidecar's DatabaseReadError::Unhandled (500).
+constexpr std::string_view kStorageError = "Unhandled error occurred in storage: ";
+// How long an unknown network name stays unknown before the model is asked again.
+constexpr std::chrono::seconds kNetworkNameRetry{10};
 
 // One row of a statement, values as PostgreSQL text (nullopt: NULL).
 using Row = std::vector<std::optional<std::string>>;
@@ -65,10 +75,7 @@ std::optional<std::uint64_t> ParseU64(std::string_view text) {
   return value;
 }
 
-SidecarReply BadHash(std::string_view what, std::string_view got) {
-  return Error(400, "Invalid parameter in query: expected a hex-encoded " + std::string(what) +
-                        " (64 hex characters), got '" + std::string(got.substr(0, 100)) + "'");
-}
+SidecarReply BadPath() { return Error(400, kInvalidPath); }
 
 // `expected` is one event type or alternatives separated by '|'.
 bool TypeMatches(std::string_view key, std::string_view expected) {
@@ -82,7 +89,9 @@ bool TypeMatches(std::string_view key, std::string_view expected) {
 
 // The body of a single-key event object `{"<type>": <body>}`: the bytes of <body> exactly as stored,
 // found without parsing it (the payload was validated as one JSON object with one key when stored).
-std::optional<std::string_view> SliceBody(std::string_view payload, std::string_view type) {
+// `key`: the type that matched.
+std::optional<std::string_view> SliceBody(std::string_view payload, std::string_view type,
+                                          std::string_view* key = nullptr) {
   auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
   std::size_t i = 0;
   while (i < payload.size() && is_space(payload[i])) ++i;
@@ -94,6 +103,7 @@ std::optional<std::string_view> SliceBody(std::string_view payload, std::string_
   while (i < payload.size() && payload[i] != '"') i += payload[i] == '\\' ? 2 : 1;
   if (i >= payload.size()) return std::nullopt;
   if (!TypeMatches(payload.substr(key_start, i - key_start), type)) return std::nullopt;
+  if (key) *key = payload.substr(key_start, i - key_start);
   ++i;
   while (i < payload.size() && is_space(payload[i])) ++i;
   if (i == payload.size() || payload[i] != ':') return std::nullopt;
@@ -106,6 +116,52 @@ std::optional<std::string_view> SliceBody(std::string_view payload, std::string_
   while (end > i && is_space(payload[end - 1])) --end;
   if (end <= i) return std::nullopt;
   return payload.substr(i, end - i);
+}
+
+// A Step body {"era_id":N,"execution_effects":…} (2.x) under the 1.x key the sidecar stores it with,
+// {"era_id":N,"execution_effect":…}; a 1.x body is already so.
+std::string StepBody(std::string_view body) {
+  constexpr std::string_view kKey = "\"execution_effects\"";
+  const std::size_t at = body.find(kKey);
+  // Only the top-level key: what precedes it is `{"era_id":<digits>,` (a node writes era_id first).
+  if (at == std::string_view::npos ||
+      !std::all_of(body.begin(), body.begin() + static_cast<std::ptrdiff_t>(at), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) || std::isspace(static_cast<unsigned char>(c)) ||
+               std::string_view("{\"era_id:,").find(c) != std::string_view::npos;
+      })) {
+    return std::string(body);
+  }
+  std::string out;
+  out.reserve(body.size());
+  out.append(body.substr(0, at));
+  out += "\"execution_effect\"";
+  out.append(body.substr(at + kKey.size()));
+  return out;
+}
+
+// What the sidecar answers for an event: the 2.x sidecar's payloads (kEnvelope: TransactionAccepted
+// wrapped in {"transaction":…}, a Step under execution_effect, the rest the node's body), or the 1.x
+// sidecar's raw bodies of the /deploy routes (kLegacy: the event's 1.x form, ces::legacy; a
+// DeployAccepted as {"deploy":…}).
+enum class Form { kEnvelope, kLegacy };
+
+std::optional<std::string> SidecarPayload(std::string_view payload, const std::string& types, Form form) {
+  std::string_view key;
+  if (form == Form::kLegacy) {
+    legacy::Translation t = legacy::ToLegacy(payload);
+    if (t.outcome == legacy::Outcome::kDropped) return std::nullopt;
+    const std::string one_x = t.outcome == legacy::Outcome::kTranslated ? std::move(t.payload) : std::string(payload);
+    auto body = SliceBody(one_x, types, &key);
+    if (!body) return std::nullopt;
+    if (key == "DeployAccepted") return "{\"deploy\":" + std::string(*body) + "}";
+    return std::string(*body);
+  }
+  auto body = SliceBody(payload, types, &key);
+  if (!body) return std::nullopt;
+  if (key == "TransactionAccepted") return "{\"transaction\":" + std::string(*body) + "}";
+  if (key == "DeployAccepted") return "{\"transaction\":{\"Deploy\":" + std::string(*body) + "}}";  // a 1.x node's
+  if (key == "Step") return StepBody(*body);
+  return std::string(*body);
 }
 
 // The identity of the event a row came from (NULL columns: not recorded, see docs/schema.md).
@@ -132,10 +188,20 @@ std::string IdentityColumns(const std::string& prefix) {
 }
 
 // The event types whose body a transaction lookup serves: a deploy comes from a 1.x Deploy… event or a
-// 2.x Transaction… event ({"Deploy":…}), a version1 transaction only from the latter.
-std::string TransactionEventType(std::string_view event, std::string_view kind) {
+// 2.x Transaction… event ({"Deploy":…}), a version1 transaction only from the latter. In the legacy
+// form every deploy event is a Deploy… event.
+std::string TransactionEventType(std::string_view event, std::string_view kind, Form form = Form::kEnvelope) {
   const std::string suffix = event == "accepted" ? "Accepted" : event == "processed" ? "Processed" : "Expired";
+  if (form == Form::kLegacy) return "Deploy" + suffix;
   return kind == "deploy" ? "Deploy" + suffix + "|Transaction" + suffix : "Transaction" + suffix;
+}
+
+// The sidecar's transaction type segment, case-insensitive ("Deploy", "VERSION1", …): "deploy" or
+// "version1"; nullopt for anything else.
+std::optional<std::string> TransactionKind(std::string_view type) {
+  std::string lower = Lower(type);
+  if (lower == "deploy" || lower == "version1") return lower;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -238,6 +304,9 @@ struct SidecarApi::Impl {
   audit::StoreLogSource log;
   audit::HeadWatcher watcher;  // chain heads for lookups in the replay log (FerretDB)
   BodyCache bodies;
+  std::mutex names_mutex;
+  // source -> (network name, when an unknown one is looked up again)
+  std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>> network_names;
   std::mutex detect_mutex;
   bool detected = false;
   metrics::Counter& db_errors;
@@ -252,7 +321,7 @@ struct SidecarApi::Impl {
     if (RunQuery(db, sql, params, rows, error)) return std::nullopt;
     db_errors.Inc();
     log::Warn("postgresql query failed", {{"error", error}});
-    return Error(503, "PostgreSQL is unavailable: " + error);
+    return Error(500, std::string(kStorageError) + "PostgreSQL: " + error);
   }
 
   bool EnsureDetected(std::string& error) {
@@ -267,35 +336,71 @@ struct SidecarApi::Impl {
     return true;
   }
 
-  std::string Envelope(const Identity& id, std::string_view body) const {
+  // The network a source's events belong to: --network-name when given, else the node's chainspec
+  // name as its events carry it (the chain_name of the transactions it accepted: a node accepts only
+  // transactions of its own chain), else that of any stored transaction; "" while none is stored.
+  std::string NetworkName(const std::string& source) {
+    if (!options.network_name.empty()) return options.network_name;
+    const auto now = std::chrono::steady_clock::now();
+    {
+      std::lock_guard<std::mutex> lock(names_mutex);
+      auto it = network_names.find(source);
+      if (it != network_names.end() && (!it->second.first.empty() || now < it->second.second)) return it->second.first;
+    }
+    std::string name;
+    std::vector<Row> rows;
+    std::string error;
+    const std::pair<const char*, std::vector<std::string>> queries[] = {
+        {"SELECT chain_name FROM transactions WHERE accepted_source = $1 AND chain_name IS NOT NULL LIMIT 1", {source}},
+        {"SELECT chain_name FROM transactions WHERE chain_name IS NOT NULL LIMIT 1", {}}};
+    for (const auto& [sql, params] : queries) {
+      if (RunQuery(db, sql, params, rows, error) && !rows.empty() && rows[0][0]) {
+        name = *rows[0][0];
+        break;
+      }
+    }
+    std::lock_guard<std::mutex> lock(names_mutex);
+    network_names[source] = {name, now + kNetworkNameRetry};
+    return name;
+  }
+
+  std::string Envelope(const Identity& id, std::string_view body) {
+    const std::string network = NetworkName(id.source);
     std::string out;
-    out.reserve(body.size() + 96 + options.network_name.size());
+    out.reserve(body.size() + 96 + network.size());
     out += "{\"header\":{\"api_version\":";
     AppendJson(out, id.api_version);
     out += ",\"network_name\":";
-    AppendJson(out, options.network_name);
+    AppendJson(out, network);
     out += "},\"payload\":";
     out += body;
     out += "}";
     return out;
   }
 
-  // The envelopes of the events `ids` (of the types `types`, same order), grouped by (source, stream)
-  // for one walk each. A missing event leaves its envelope empty (counted); a store error is a 503.
+  // The answer for one event: the envelope, or (legacy) the raw body.
+  std::string Answer(const Identity& id, std::string_view body, Form form) {
+    return form == Form::kLegacy ? std::string(body) : Envelope(id, body);
+  }
+
+  // The answers (SidecarPayload in `form`, enveloped unless legacy) for the events `ids` (of the types
+  // `types`, same order), grouped by (source, stream) for one walk each. A missing event leaves its
+  // answer empty (counted); a store error is the sidecar's 500.
   std::optional<SidecarReply> Envelopes(const std::vector<Identity>& ids, const std::vector<std::string>& types,
-                                        std::vector<std::string>& out) {
+                                        std::vector<std::string>& out, Form form = Form::kEnvelope) {
     out.assign(ids.size(), std::string());
     std::string error;
     if (!EnsureDetected(error)) {
       audit_errors.Inc();
-      return Error(503, "the audit store is unavailable: " + error);
+      return Error(500, std::string(kStorageError) + "the audit store: " + error);
     }
     std::map<std::pair<std::string, std::string>, std::vector<std::size_t>> groups;
     std::vector<std::string> keys(ids.size());
     for (std::size_t i = 0; i < ids.size(); ++i) {
-      keys[i] = ids[i].source + " " + ids[i].stream + " " + std::to_string(ids[i].event_id) + " " + types[i];
+      keys[i] = ids[i].source + " " + ids[i].stream + " " + std::to_string(ids[i].event_id) + " " + types[i] +
+                (form == Form::kLegacy ? " legacy" : "");
       if (auto body = bodies.Get(keys[i])) {
-        out[i] = Envelope(ids[i], *body);
+        out[i] = Answer(ids[i], *body, form);
       } else {
         groups[{ids[i].source, ids[i].stream}].push_back(i);
       }
@@ -319,7 +424,7 @@ struct SidecarApi::Impl {
           auto chains = log.ListChains();
           if (!chains.ok()) {
             audit_errors.Inc();
-            return Error(503, "the audit store is unavailable: " + chains.status.message);
+            return Error(500, std::string(kStorageError) + "the audit store: " + chains.status.message);
           }
           heads = std::move(chains.value);
           fresh = true;
@@ -327,14 +432,14 @@ struct SidecarApi::Impl {
         found = audit::FindEvents(store, log, heads ? &*heads : nullptr, key.first, key.second, event_ids);
         if (!found.ok()) {
           audit_errors.Inc();
-          return Error(503, "the audit store is unavailable: " + found.status.message);
+          return Error(500, std::string(kStorageError) + "the audit store: " + found.status.message);
         }
         if (!ferret || fresh || found.value.size() == event_ids.size()) break;
       }
       for (std::size_t i : members) {
         auto it = found.value.find(ids[i].event_id);
-        std::optional<std::string_view> body;
-        if (it != found.value.end()) body = SliceBody(it->second.payload, types[i]);
+        std::optional<std::string> body;
+        if (it != found.value.end()) body = SidecarPayload(it->second.payload, types[i], form);
         if (!body) {
           audit_misses.Inc();
           log::Warn("event indexed in postgresql not found in the audit store",
@@ -343,21 +448,22 @@ struct SidecarApi::Impl {
           continue;
         }
         bodies.Put(keys[i], *body);
-        out[i] = Envelope(ids[i], *body);
+        out[i] = Answer(ids[i], *body, form);
       }
     }
     return std::nullopt;
   }
 
-  // One event's envelope, or the reply to send instead (404 when it cannot be served).
-  SidecarReply One(const std::optional<Identity>& id, const std::string& type) {
+  // One event's answer, or the reply to send instead (404 when it cannot be served: the row predates
+  // its identity, or the audit store does not have the event yet; counted, the body is the sidecar's).
+  SidecarReply One(const std::optional<Identity>& id, const std::string& type, Form form = Form::kEnvelope) {
     if (!id) {
       unidentified.Inc();
-      return Error(404, std::string(kNoResults) + " (the row was stored without its event identity)");
+      return Error(404, kNoResults);
     }
     std::vector<std::string> out;
-    if (auto failed = Envelopes({*id}, {type}, out)) return *failed;
-    if (out[0].empty()) return Error(404, std::string(kNoResults) + " (the event is not in the audit store yet)");
+    if (auto failed = Envelopes({*id}, {type}, out, form)) return *failed;
+    if (out[0].empty()) return Error(404, kNoResults);
     return {200, std::move(out[0]), {}};
   }
 
@@ -383,8 +489,66 @@ struct SidecarApi::Impl {
       body += e;
     }
     body += "]";
-    if (first) return Error(404, std::string(kNoResults) + " (the events are not in the audit store yet)");
+    if (first) return Error(404, kNoResults);
     return {200, std::move(body), {}};
+  }
+
+  // A transaction's events: the 2.x sidecar's {transaction_hash, transaction_accepted,
+  // transaction_processed, transaction_expired} (envelopes), or the 1.x sidecar's {deploy_hash,
+  // deploy_accepted, deploy_processed, deploy_expired} (legacy bodies). `kind`: "deploy" | "version1".
+  SidecarReply Aggregate(const std::string& hash, const std::string& kind, Form form) {
+    std::vector<Row> rows;
+    if (auto failed = Select("SELECT " + IdentityColumns("accepted") + ", " + IdentityColumns("processed") +
+                                 ", (expired_event_id IS NOT NULL OR status = 'expired')::text"
+                                 " FROM transactions WHERE transaction_hash = $1 AND kind = $2",
+                             {hash, kind}, rows)) {
+      return *failed;
+    }
+    if (rows.empty()) return Error(404, kNoResults);
+    // What is known: an Accepted event that was never seen (or not identified) gives null, unlike the
+    // sidecar, which answers 404 then (docs/api-sidecar.md).
+    std::vector<Identity> ids;
+    std::vector<std::string> types;
+    std::optional<std::size_t> accepted_at, processed_at;
+    if (auto a = IdentityAt(rows[0], 0)) {
+      accepted_at = ids.size();
+      ids.push_back(std::move(*a));
+      types.push_back(TransactionEventType("accepted", kind, form));
+    }
+    if (auto p = IdentityAt(rows[0], 4)) {
+      processed_at = ids.size();
+      ids.push_back(std::move(*p));
+      types.push_back(TransactionEventType("processed", kind, form));
+    }
+    std::vector<std::string> answers;
+    if (!ids.empty()) {
+      if (auto failed = Envelopes(ids, types, answers, form)) return *failed;
+    }
+    auto part = [&](const std::optional<std::size_t>& at) {
+      return at && !answers[*at].empty() ? answers[*at] : std::string("null");
+    };
+    const std::string name = form == Form::kLegacy ? "deploy" : "transaction";
+    std::string body = "{\"" + name + "_hash\":";
+    AppendJson(body, hash);
+    body += ",\"" + name + "_accepted\":" + part(accepted_at);
+    body += ",\"" + name + "_processed\":" + part(processed_at);
+    body += ",\"" + name + "_expired\":" + std::string(rows[0][8].value_or("false") == "true" ? "true" : "false");
+    body += "}";
+    return {200, std::move(body), {}};
+  }
+
+  // One event of a transaction: `event` "accepted" | "processed" | "expired".
+  SidecarReply TransactionEventOf(std::string_view event, const std::string& hash, const std::string& kind, Form form) {
+    const std::string prefix(event);
+    std::vector<Row> rows;
+    if (auto failed = Select("SELECT " + IdentityColumns(prefix) +
+                                 " FROM transactions WHERE transaction_hash = $1 AND kind = $2 AND " + prefix +
+                                 "_event_id IS NOT NULL",
+                             {hash, kind}, rows)) {
+      return *failed;
+    }
+    if (rows.empty()) return Error(404, kNoResults);
+    return One(IdentityAt(rows[0], 0), TransactionEventType(event, kind, form), form);
   }
 
   // `where`: a fixed clause; `params`: its values ($1, …).
@@ -467,84 +631,33 @@ SidecarReply SidecarApi::Block(std::string_view hash_or_height) {
     return reply;
   }
   auto height = ParseU64(hash_or_height);
-  if (!height) {
-    return Error(400, "Invalid parameter in query: expected a hex-encoded block hash (64 hex characters) or a "
-                      "block height, got '" + std::string(hash_or_height.substr(0, 100)) + "'");
-  }
+  if (!height) return BadPath();
   if (*height > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return Error(404, kNoResults);
   return impl_->BlockWhere("WHERE height = $1", {std::to_string(*height)});
 }
 
 namespace {
 
-std::optional<SidecarReply> CheckTransaction(std::string_view type, std::string_view hash) {
-  if (type != "deploy" && type != "version1") {
-    return Error(400, "Invalid parameter in query: the transaction type must be deploy or version1, got '" +
-                          std::string(type.substr(0, 100)) + "'");
-  }
-  if (!IsHex(hash, 64)) return BadHash("transaction hash", hash);
-  return std::nullopt;
+// The transaction kind ("deploy" | "version1") of a valid type segment and hash; nullopt: a 400.
+std::optional<std::string> CheckTransaction(std::string_view type, std::string_view hash) {
+  auto kind = TransactionKind(type);
+  if (!kind || !IsHex(hash, 64)) return std::nullopt;
+  return kind;
 }
 
 }  // namespace
 
-SidecarReply SidecarApi::Transaction(std::string_view type, std::string_view hash) {
-  if (auto bad = CheckTransaction(type, hash)) return *bad;
-  const std::string h = Lower(hash);
-  std::vector<Row> rows;
-  if (auto failed = impl_->Select("SELECT " + IdentityColumns("accepted") + ", " + IdentityColumns("processed") +
-                                      ", (expired_event_id IS NOT NULL OR status = 'expired')::text"
-                                      " FROM transactions WHERE transaction_hash = $1 AND kind = $2",
-                                  {h, std::string(type)}, rows)) {
-    return *failed;
-  }
-  if (rows.empty()) return Error(404, kNoResults);
-  // What is known: an Accepted event that was never seen (or not identified) gives null, unlike the
-  // sidecar, which answers 404 then (docs/api-sidecar.md).
-  std::vector<Identity> ids;
-  std::vector<std::string> types;
-  std::optional<std::size_t> accepted_at, processed_at;
-  if (auto a = IdentityAt(rows[0], 0)) {
-    accepted_at = ids.size();
-    ids.push_back(std::move(*a));
-    types.push_back(TransactionEventType("accepted", type));
-  }
-  if (auto p = IdentityAt(rows[0], 4)) {
-    processed_at = ids.size();
-    ids.push_back(std::move(*p));
-    types.push_back(TransactionEventType("processed", type));
-  }
-  std::vector<std::string> envelopes;
-  if (!ids.empty()) {
-    if (auto failed = impl_->Envelopes(ids, types, envelopes)) return *failed;
-  }
-  auto part = [&](const std::optional<std::size_t>& at) {
-    return at && !envelopes[*at].empty() ? envelopes[*at] : std::string("null");
-  };
-  std::string body = "{\"transaction_hash\":";
-  AppendJson(body, h);
-  body += ",\"transaction_accepted\":" + part(accepted_at);
-  body += ",\"transaction_processed\":" + part(processed_at);
-  body += ",\"transaction_expired\":" + std::string(rows[0][8].value_or("false") == "true" ? "true" : "false");
-  body += "}";
-  return {200, std::move(body), {}};
+SidecarReply SidecarApi::Transaction(std::string_view type_segment, std::string_view hash) {
+  const auto kind = CheckTransaction(type_segment, hash);
+  if (!kind) return BadPath();
+  return impl_->Aggregate(Lower(hash), *kind, Form::kEnvelope);
 }
 
-SidecarReply SidecarApi::TransactionEvent(std::string_view event, std::string_view type, std::string_view hash) {
-  if (event != "accepted" && event != "processed" && event != "expired") {
-    return Error(400, "Invalid request path provided");
-  }
-  if (auto bad = CheckTransaction(type, hash)) return *bad;
-  const std::string prefix(event);
-  std::vector<Row> rows;
-  if (auto failed = impl_->Select("SELECT " + IdentityColumns(prefix) +
-                                      " FROM transactions WHERE transaction_hash = $1 AND kind = $2 AND " + prefix +
-                                      "_event_id IS NOT NULL",
-                                  {Lower(hash), std::string(type)}, rows)) {
-    return *failed;
-  }
-  if (rows.empty()) return Error(404, kNoResults);
-  return impl_->One(IdentityAt(rows[0], 0), TransactionEventType(event, type));
+SidecarReply SidecarApi::TransactionEvent(std::string_view event, std::string_view type_segment,
+                                          std::string_view hash) {
+  const auto kind = CheckTransaction(type_segment, hash);
+  if ((event != "accepted" && event != "processed" && event != "expired") || !kind) return BadPath();
+  return impl_->TransactionEventOf(event, Lower(hash), *kind, Form::kEnvelope);
 }
 
 SidecarReply SidecarApi::Faults(std::string_view public_key_or_era) {
@@ -558,8 +671,7 @@ SidecarReply SidecarApi::Faults(std::string_view public_key_or_era) {
     where = "era_id = $1";
     value = std::to_string(*era);
   } else {
-    return Error(400, "Invalid parameter in query: expected a hex-encoded public key (66 or 68 hex characters) or "
-                      "an era id, got '" + std::string(public_key_or_era.substr(0, 100)) + "'");
+    return BadPath();
   }
   std::vector<Row> rows;
   if (auto failed = impl_->Select("SELECT " + IdentityColumns("event") + " FROM faults WHERE " + where +
@@ -571,7 +683,7 @@ SidecarReply SidecarApi::Faults(std::string_view public_key_or_era) {
 }
 
 SidecarReply SidecarApi::Signatures(std::string_view block_hash) {
-  if (!IsHex(block_hash, 64)) return BadHash("block hash", block_hash);
+  if (!IsHex(block_hash, 64)) return BadPath();
   std::vector<Row> rows;
   if (auto failed = impl_->Select("SELECT " + IdentityColumns("event") +
                                       " FROM finality_signatures WHERE block_hash = $1 ORDER BY public_key",
@@ -583,9 +695,7 @@ SidecarReply SidecarApi::Signatures(std::string_view block_hash) {
 
 SidecarReply SidecarApi::Step(std::string_view era) {
   auto id = ParseU64(era);
-  if (!id) {
-    return Error(400, "Invalid parameter in query: expected an era id, got '" + std::string(era.substr(0, 100)) + "'");
-  }
+  if (!id) return BadPath();
   if (*id > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return Error(404, kNoResults);
   std::vector<Row> rows;
   if (auto failed = impl_->Select("SELECT " + IdentityColumns("event") + " FROM steps WHERE era_id = $1",
@@ -595,5 +705,21 @@ SidecarReply SidecarApi::Step(std::string_view era) {
   if (rows.empty()) return Error(404, kNoResults);
   return impl_->One(IdentityAt(rows[0], 0), "Step");
 }
+
+SidecarReply SidecarApi::Deploy(std::string_view hash) {
+  if (!IsHex(hash, 64)) return BadPath();
+  return impl_->Aggregate(Lower(hash), "deploy", Form::kLegacy);
+}
+
+SidecarReply SidecarApi::DeployEvent(std::string_view event, std::string_view hash) {
+  if ((event != "accepted" && event != "processed" && event != "expired") || !IsHex(hash, 64)) return BadPath();
+  return impl_->TransactionEventOf(event, Lower(hash), "deploy", Form::kLegacy);
+}
+
+SidecarReply SidecarApi::Status() {
+  return {200, "{\"version\":\"" + std::string(common::kVersion) + "\"}", {}};
+}
+
+SidecarReply SidecarApi::InvalidPath() { return BadPath(); }
 
 }  // namespace ces::api

@@ -10,6 +10,7 @@
 
 #include "ces/api/sidecar_api.hpp"
 #include "ces/common/metrics.hpp"
+#include "ces/common/version.hpp"
 #include "ces/http/async_server.hpp"
 #include "ces/mongo/audit_store.hpp"
 #include "store_itest_support.hpp"
@@ -69,6 +70,21 @@ std::size_t Occurrences(const std::string& text, const std::string& what) {
 }
 
 constexpr const char* kNoResults = "{\"code\":404,\"message\":\"Query returned no results\"}";
+constexpr const char* kInvalidPath = "{\"code\":400,\"message\":\"Invalid request path provided\"}";
+
+// The value of the first "chain_name" in a JSON text.
+std::string ChainName(const std::string& body) {
+  const std::string key = "\"chain_name\":\"";
+  const auto at = body.find(key);
+  if (at == std::string::npos) return "";
+  return body.substr(at + key.size(), body.find('"', at + key.size()) - at - key.size());
+}
+
+// The sidecar's payload of an accepted transaction: {"transaction":{"Deploy"|"Version1":…}} (a 1.x
+// node's DeployAccepted body is the Deploy).
+std::string Accepted(const std::string& body, bool one_x) {
+  return one_x ? "{\"transaction\":{\"Deploy\":" + body + "}}" : "{\"transaction\":" + body + "}";
+}
 
 class SidecarApiTest : public ::testing::Test {
  protected:
@@ -96,6 +112,7 @@ class SidecarApiTest : public ::testing::Test {
 
     mongo::StoreOptions options;
     options.uri = MongoDatabaseUri(mongo_db);
+    mongo_uri_ = new std::string(options.uri);
     audit_store_ = new mongo::AuditStore(options);
     registry_ = new metrics::Registry;
     SidecarApiOptions api_options;
@@ -128,6 +145,7 @@ class SidecarApiTest : public ::testing::Test {
   static inline std::string* dir_ = nullptr;
   static inline std::string* prefix_ = nullptr;
   static inline std::string* pg_uri_ = nullptr;
+  static inline std::string* mongo_uri_ = nullptr;
   static inline Recording* v1_ = nullptr;
   static inline Recording* v2_ = nullptr;
   static inline RecordingsPipeline* pipeline_ = nullptr;  // emit v2, emit v1, produce
@@ -165,7 +183,7 @@ TEST_F(SidecarApiTest, DeployAggregateOf1x) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, "{\"transaction_hash\":\"9c714ba61b0aa917564d7c95c0871c451001ac033d7e569bce07b68752f886ed\","
                     "\"transaction_accepted\":" +
-                        Envelope(v1_->api_version, Body(v1_->events.at(19), "DeployAccepted")) +
+                        Envelope(v1_->api_version, Accepted(Body(v1_->events.at(19), "DeployAccepted"), true)) +
                         ",\"transaction_processed\":null,\"transaction_expired\":false}");
   // Processed without an Accepted event: what is known (the sidecar would answer 404).
   r = api_->Transaction("deploy", "c7d0840f2275a18efcd716f425c06691f2ca1a0e6d7d7ecff49cab06c2428ee8");
@@ -183,7 +201,7 @@ TEST_F(SidecarApiTest, DeployAggregateOf1x) {
   EXPECT_EQ(r.body, Envelope(v1_->api_version, Body(v1_->events.at(26), "DeployExpired")));
   // The single events.
   r = api_->TransactionEvent("accepted", "deploy", "9c714ba61b0aa917564d7c95c0871c451001ac033d7e569bce07b68752f886ed");
-  EXPECT_EQ(r.body, Envelope(v1_->api_version, Body(v1_->events.at(19), "DeployAccepted")));
+  EXPECT_EQ(r.body, Envelope(v1_->api_version, Accepted(Body(v1_->events.at(19), "DeployAccepted"), true)));
   r = api_->TransactionEvent("processed", "deploy", "c7d0840f2275a18efcd716f425c06691f2ca1a0e6d7d7ecff49cab06c2428ee8");
   EXPECT_EQ(r.body, Envelope(v1_->api_version, Body(v1_->events.at(1), "DeployProcessed")));
   r = api_->TransactionEvent("processed", "deploy", "9c714ba61b0aa917564d7c95c0871c451001ac033d7e569bce07b68752f886ed");
@@ -196,7 +214,7 @@ TEST_F(SidecarApiTest, Version1And2xDeployAggregates) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, "{\"transaction_hash\":\"446f9511258112c6e5150ee13d57c421da2bc30e0058db6165855a9d1ba4b868\","
                     "\"transaction_accepted\":" +
-                        Envelope("2.0.0", Body(v2_->events.at(8), "TransactionAccepted")) +
+                        Envelope("2.0.0", Accepted(Body(v2_->events.at(8), "TransactionAccepted"), false)) +
                         ",\"transaction_processed\":null,\"transaction_expired\":false}");
   r = api_->Transaction("version1", "968fafb41be4d4fb1c4b3c3647bb4803de12bff05bbaa8d16d1ef3b18fc47ee1");
   ASSERT_EQ(r.status, 200) << r.body;
@@ -209,7 +227,7 @@ TEST_F(SidecarApiTest, Version1And2xDeployAggregates) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, "{\"transaction_hash\":\"cb04018ad3a09fc15fda0e5c18def392a135652c73c864c25968be9b2376c139\","
                     "\"transaction_accepted\":" +
-                        Envelope("2.0.0", Body(v2_->events.at(9), "TransactionAccepted")) +
+                        Envelope("2.0.0", Accepted(Body(v2_->events.at(9), "TransactionAccepted"), false)) +
                         ",\"transaction_processed\":" +
                         Envelope("2.0.0", Body(v2_->events.at(11), "TransactionProcessed")) +
                         ",\"transaction_expired\":false}");
@@ -251,7 +269,12 @@ TEST_F(SidecarApiTest, SignaturesOfABlock) {
 TEST_F(SidecarApiTest, StepByEra) {
   SidecarReply r = api_->Step("363");
   ASSERT_EQ(r.status, 200) << r.body.substr(0, 200);
-  EXPECT_EQ(r.body, Envelope("2.0.0", Body(v2_->events.at(6), "Step")));
+  // The sidecar keeps a Step's effects under the 1.x key, execution_effect.
+  std::string step = Body(v2_->events.at(6), "Step");
+  const auto key = step.find("\"execution_effects\":");
+  ASSERT_EQ(key, std::string("{\"era_id\":363,").size());
+  step.replace(key, 20, "\"execution_effect\":");
+  EXPECT_EQ(r.body, Envelope("2.0.0", step));
   r = api_->Step("1");
   ASSERT_EQ(r.status, 200) << r.body.substr(0, 200);
   EXPECT_EQ(r.body, Envelope(v1_->api_version, Body(v1_->events.at(28), "Step")));
@@ -260,7 +283,7 @@ TEST_F(SidecarApiTest, StepByEra) {
 TEST_F(SidecarApiTest, ErrorsAsTheSidecarGivesThem) {
   auto bad = [](const SidecarReply& r) {
     EXPECT_EQ(r.status, 400) << r.body;
-    EXPECT_EQ(r.body.rfind("{\"code\":400,\"message\":\"Invalid parameter in query: ", 0), 0u) << r.body;
+    EXPECT_EQ(r.body, kInvalidPath);
   };
   bad(api_->Block("22ea09946b4e651d997d5e84c139a1e31c21996d011f4834f28827acf76cc8d"));   // 63 hex
   bad(api_->Block("-1"));
@@ -272,6 +295,8 @@ TEST_F(SidecarApiTest, ErrorsAsTheSidecarGivesThem) {
   bad(api_->Faults("012fa85eb06279da42e68530e1116be04bfd2aaa5ed8d63401ebff4d9153a609a"));  // 65 hex
   bad(api_->Signatures("e46d"));
   bad(api_->Step("era"));
+  bad(api_->Deploy("abc"));
+  bad(api_->DeployEvent("processed", "zz"));
   EXPECT_EQ(api_->Block("1").body, kNoResults);
   EXPECT_EQ(api_->Block("0000000000000000000000000000000000000000000000000000000000000000").body, kNoResults);
   EXPECT_EQ(api_->Block("18446744073709551615").body, kNoResults);
@@ -280,6 +305,74 @@ TEST_F(SidecarApiTest, ErrorsAsTheSidecarGivesThem) {
   EXPECT_EQ(api_->Step("999").body, kNoResults);
   std::string reason;
   EXPECT_TRUE(api_->Ready(reason)) << reason;
+}
+
+TEST_F(SidecarApiTest, TransactionTypeIsCaseInsensitive) {
+  const std::string hash = "cb04018ad3a09fc15fda0e5c18def392a135652c73c864c25968be9b2376c139";
+  const SidecarReply lower = api_->Transaction("deploy", hash);
+  ASSERT_EQ(lower.status, 200) << lower.body;
+  for (const char* type : {"Deploy", "DEPLOY", "dEpLoY"}) {
+    EXPECT_EQ(api_->Transaction(type, hash).body, lower.body) << type;
+    EXPECT_EQ(api_->TransactionEvent("accepted", type, hash).status, 200) << type;
+  }
+  EXPECT_EQ(api_->Transaction("Version1", "446f9511258112c6e5150ee13d57c421da2bc30e0058db6165855a9d1ba4b868").status, 200);
+}
+
+TEST_F(SidecarApiTest, OneXSidecarDeployRoutesGiveRawOneXBodies) {
+  // A 1.x node's deploy: its bodies as stored; a DeployAccepted as {"deploy":…} (the 1.x sidecar's struct).
+  const std::string accepted_1x = "{\"deploy\":" + Body(v1_->events.at(19), "DeployAccepted") + "}";
+  SidecarReply r = api_->DeployEvent("accepted", "9c714ba61b0aa917564d7c95c0871c451001ac033d7e569bce07b68752f886ed");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, accepted_1x);
+  r = api_->DeployEvent("processed", "c7d0840f2275a18efcd716f425c06691f2ca1a0e6d7d7ecff49cab06c2428ee8");
+  EXPECT_EQ(r.body, Body(v1_->events.at(1), "DeployProcessed"));
+  r = api_->DeployEvent("expired", "7ecf22fc284526c6db16fb6455f489e0a9cbf782834131c010cf3078fb9be353");
+  EXPECT_EQ(r.body, Body(v1_->events.at(26), "DeployExpired"));
+  r = api_->Deploy("9c714ba61b0aa917564d7c95c0871c451001ac033d7e569bce07b68752f886ed");
+  EXPECT_EQ(r.body, "{\"deploy_hash\":\"9c714ba61b0aa917564d7c95c0871c451001ac033d7e569bce07b68752f886ed\","
+                    "\"deploy_accepted\":" + accepted_1x + ",\"deploy_processed\":null,\"deploy_expired\":false}");
+  // A 2.x node's Deploy: the 1.x form of its events (ces::legacy).
+  const std::string hash = "cb04018ad3a09fc15fda0e5c18def392a135652c73c864c25968be9b2376c139";
+  const std::string accepted_2x = "{\"deploy\":" + Body(v2_->events.at(9), "TransactionAccepted").substr(10);
+  ASSERT_EQ(accepted_2x.back(), '}');
+  r = api_->DeployEvent("accepted", hash);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, accepted_2x);  // {"Deploy":d} -> {"deploy":d}
+  r = api_->DeployEvent("processed", hash);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body.rfind("{\"deploy_hash\":\"" + hash + "\",\"account\":", 0), 0u) << r.body;
+  EXPECT_NE(r.body.find("\"dependencies\":[]"), std::string::npos) << r.body;
+  r = api_->Deploy(hash);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"deploy_accepted\":" + accepted_2x + ",\"deploy_processed\":{\"deploy_hash\""),
+            std::string::npos)
+      << r.body;
+  // A Version1 transaction is not a deploy.
+  EXPECT_EQ(api_->Deploy("446f9511258112c6e5150ee13d57c421da2bc30e0058db6165855a9d1ba4b868").body, kNoResults);
+  EXPECT_EQ(SidecarApi::Status().body, "{\"version\":\"" + std::string(common::kVersion) + "\"}");
+}
+
+TEST_F(SidecarApiTest, NetworkNameIsTheChainNameOfEachNode) {
+  // Without --network-name: each node's chainspec name, as the chain_name of the transactions it accepted.
+  mongo::StoreOptions options;
+  options.uri = *mongo_uri_;
+  mongo::AuditStore store(options);
+  metrics::Registry registry;
+  SidecarApi learned(SidecarApiOptions{}, *pg_uri_, store, registry);
+  learned.Start();
+  const std::string v2_name = ChainName(Body(v2_->events.at(9), "TransactionAccepted"));
+  const std::string v1_name = ChainName(Body(v1_->events.at(19), "DeployAccepted"));
+  ASSERT_FALSE(v2_name.empty());
+  ASSERT_FALSE(v1_name.empty());
+  ASSERT_NE(v2_name, v1_name);  // the recordings come from two networks
+  SidecarReply r = learned.Block("3991");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body.rfind("{\"header\":{\"api_version\":\"2.0.0\",\"network_name\":\"" + v2_name + "\"}", 0), 0u)
+      << r.body.substr(0, 200);
+  r = learned.Step("1");
+  ASSERT_EQ(r.status, 200) << r.body.substr(0, 200);
+  EXPECT_NE(r.body.find("\"network_name\":\"" + v1_name + "\""), std::string::npos) << r.body.substr(0, 200);
+  learned.Stop();
 }
 
 TEST_F(SidecarApiTest, RowsKnowTheirEvent) {

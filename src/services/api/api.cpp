@@ -32,9 +32,10 @@ void RegisterApi(CLI::App& app, int& exit_code) {
   cmd->add_option("--kafka-setting", flags->kafka_settings, "librdkafka consumer setting K=V (repeatable)")
       ->envname("CES_KAFKA_SETTINGS")
       ->delimiter(',');
-  cmd->add_option("--network-name", flags->options.network_name, "network_name in the sidecar-compatible envelope")
-      ->envname("CES_NETWORK_NAME")
-      ->capture_default_str();
+  cmd->add_option("--network-name", flags->options.network_name,
+                  "network_name of the sidecar-compatible envelopes (default: each node's chainspec name, as the "
+                  "chain_name of the transactions it accepted)")
+      ->envname("CES_NETWORK_NAME");
   cmd->add_option("--swagger-ui-dir", flags->options.swagger_ui_dir,
                   "Folder of the swagger-ui-dist package (default: the one make setup installs)")
       ->envname("CES_SWAGGER_UI_DIR");

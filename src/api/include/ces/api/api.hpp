@@ -45,7 +45,7 @@ struct ApiOptions {
   // Without an explicit prefix (and without kafka) the replay serves every pipeline in the store.
   bool topic_prefix_set = false;
   kafka::Settings kafka_settings;  // the live hub's consumer
-  std::string network_name = "casper";
+  std::string network_name;   // sidecar envelopes; empty: learned from the nodes' events
   std::string swagger_ui_dir;  // empty: DefaultSwaggerUiDir()
   // PostgreSQL pool and REST pages
   std::size_t pg_pool_size = 8;

@@ -4,12 +4,17 @@
 //   GET /block/{block_hash_or_height}
 //   GET /transaction/{deploy|version1}/{hash}    {transaction_hash, transaction_accepted,
 //                                                 transaction_processed, transaction_expired}
-//   GET /transaction/{accepted|processed|expired}/{deploy|version1}/{hash}
+//   GET /transaction/{accepted|processed|expired}/{deploy|version1}/{hash}   (type case-insensitive)
 //   GET /faults/{public_key_or_era}              array
 //   GET /signatures/{block_hash}                 array
 //   GET /step/{era}
+//   GET /status                                  {"version":…}
+//   GET /deploy/{hash}, /deploy/{accepted|processed|expired}/{hash}   the 1.x sidecar's raw bodies
 // Each event is the sidecar's envelope {"header":{"api_version","network_name"},"payload":…} around
-// the node's event body exactly as the node sent it (the bytes under the event-type key).
+// the node's event body as the node sent it (the bytes under the event-type key), in the sidecar's
+// shape (a TransactionAccepted under "transaction", a Step's effects under "execution_effect").
+// Errors are the sidecar's: 400 "Invalid request path provided", 404 "Query returned no results",
+// 500 "Unhandled error occurred in storage: …".
 //
 // PostgreSQL (docs/schema.md) is the index: it finds the identity (source, stream, event id) of the
 // event a row came from (migration 2); the audit store (docs/audit.md) holds the node's bytes.
@@ -34,7 +39,9 @@ class Pool;
 namespace ces::api {
 
 struct SidecarApiOptions {
-  std::string network_name = "casper";  // header.network_name of every envelope
+  // header.network_name of every envelope; empty: the node's chainspec name, learned from the chain
+  // name its accepted transactions carry (docs/api-sidecar.md).
+  std::string network_name;
   std::size_t postgres_connections = 4;   // pool size when the routes have a pool of their own (URI constructor)
   std::size_t cache_bytes = 32u * 1024u * 1024u;  // replay-log links cached for lookups (FerretDB)
   std::chrono::milliseconds heads_interval{1000};  // polls of the replay log's chain heads (FerretDB)
@@ -71,10 +78,18 @@ class SidecarApi {
   // The routes' answers, callable without a server (each blocks on PostgreSQL and the audit store).
   SidecarReply LatestBlock();
   SidecarReply Block(std::string_view hash_or_height);
-  // `type`: "deploy" | "version1".
+  // `type`: "deploy" | "version1", in any case.
   SidecarReply Transaction(std::string_view type, std::string_view hash);
   // `event`: "accepted" | "processed" | "expired".
   SidecarReply TransactionEvent(std::string_view event, std::string_view type, std::string_view hash);
+  // The 1.x sidecar: {deploy_hash, deploy_accepted, deploy_processed, deploy_expired} and the events'
+  // bodies without envelope, in their 1.x form.
+  SidecarReply Deploy(std::string_view hash);
+  SidecarReply DeployEvent(std::string_view event, std::string_view hash);
+  // {"version":"<casper-event-store version>"}
+  static SidecarReply Status();
+  // 400 "Invalid request path provided": for paths under the sidecar's routes that match none.
+  static SidecarReply InvalidPath();
   SidecarReply Faults(std::string_view public_key_or_era);
   SidecarReply Signatures(std::string_view block_hash);
   SidecarReply Step(std::string_view era);
@@ -115,6 +130,15 @@ inline void SidecarApi::Register(http::AsyncServer& server) {
   server.Route("GET", "/step/{era_id}", [this, send, param](const http::Request& r, W& w) {
     send(w, Step(param(r, "era_id")));
   });
+  server.Route("GET", "/status", [send](const http::Request&, W& w) { send(w, Status()); });
+  server.Route("GET", "/deploy/{hash}", [this, send, param](const http::Request& r, W& w) {
+    send(w, Deploy(param(r, "hash")));
+  });
+  for (const char* event : {"accepted", "processed", "expired"}) {
+    server.Route("GET", std::string("/deploy/") + event + "/{hash}", [this, send, param, event](const http::Request& r, W& w) {
+      send(w, DeployEvent(event, param(r, "hash")));
+    });
+  }
 }
 
 }  // namespace ces::api
