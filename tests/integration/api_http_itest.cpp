@@ -535,6 +535,21 @@ TEST_F(ApiHttp, Cors) {
   EXPECT_EQ(sidecar.Header("Access-Control-Allow-Origin"), kUiOrigin);
 }
 
+TEST_F(ApiHttp, CorsIsOpenByDefaultAsTheSidecars) {
+  // No --cors-origin: any origin, as casper-sidecar; --cors-origin none: no CORS headers.
+  Api open = StartApi(*dir_, "api-cors-open", {});
+  Reply r = Get(open.port, "/api-docs", {{"Origin", "http://any.example"}});
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("Access-Control-Allow-Origin"), "http://any.example");
+  Reply preflight = Http(open.port, "OPTIONS", "/api-docs",
+                         {{"Origin", "http://any.example"}, {"Access-Control-Request-Method", "GET"}});
+  EXPECT_EQ(preflight.status, 204);
+  EXPECT_EQ(preflight.Header("Access-Control-Allow-Origin"), "http://any.example");
+  EXPECT_NE(preflight.Header("Access-Control-Allow-Methods").find("GET"), std::string::npos);
+  Api closed = StartApi(*dir_, "api-cors-none", {"--cors-origin", "none"});
+  EXPECT_FALSE(Get(closed.port, "/api-docs", {{"Origin", "http://any.example"}}).Has("Access-Control-Allow-Origin"));
+}
+
 void ExpectBadParameter(std::uint16_t port, const std::string& path, const std::string& parameter) {
   Reply r = Get(port, path);
   EXPECT_EQ(r.status, 400) << path << " " << r.body;

@@ -39,7 +39,8 @@ void RegisterApi(CLI::App& app, int& exit_code) {
   cmd->add_option("--swagger-ui-dir", flags->options.swagger_ui_dir,
                   "Folder of the swagger-ui-dist package (default: the one make setup installs)")
       ->envname("CES_SWAGGER_UI_DIR");
-  cmd->add_option("--cors-origin", flags->cors_origins, "Allowed CORS origin (repeatable; * = any)")
+  cmd->add_option("--cors-origin", flags->cors_origins,
+                  "Allowed CORS origin (repeatable; default * = any, as the sidecar; none = no CORS headers)")
       ->envname("CES_CORS_ORIGINS")
       ->delimiter(',');
   cmd->add_option("--io-threads", flags->io_threads, "Network I/O threads")->envname("CES_IO_THREADS")->capture_default_str();

@@ -19,7 +19,7 @@ struct ApiFlags {
   std::size_t subscriber_buffer_kb = 4096;
   // the HTTP server
   std::string listen = "127.0.0.1:8080";
-  std::vector<std::string> cors_origins;
+  std::vector<std::string> cors_origins = {"*"};  // open for GET from any origin, as casper-sidecar
   unsigned io_threads = 2;
   unsigned workers = 16;
   std::size_t max_queue = 4096;

@@ -61,6 +61,7 @@ http::AsyncServerOptions ServerOptions(const ApiFlags& flags) {
   o.max_queued_requests = flags.max_queue;
   o.rate_limit_per_client = flags.rate_limit;
   o.cors_origins = flags.cors_origins;
+  if (o.cors_origins.size() == 1 && (o.cors_origins[0] == "none" || o.cors_origins[0].empty())) o.cors_origins.clear();
   o.drain_timeout = Millis(flags.drain_s);
   o.registry = &metrics::Default();
   return o;
