@@ -34,6 +34,7 @@ void RestApi::Register(http::AsyncServer& server) {
       http::Headers headers;
       if (!response.etag.empty()) headers.emplace_back("ETag", response.etag);
       if (!response.cache_control.empty()) headers.emplace_back("Cache-Control", response.cache_control);
+      if (!response.pending_eras.empty()) headers.emplace_back("X-Pending-Eras", response.pending_eras);
       writer.Send(response.status, "application/json", response.body, headers);
     });
   }

@@ -79,7 +79,7 @@ Response BlockAtHeight(Runner& db, const std::string& height, const std::string&
 Response BlockByHash(Runner& db, const std::string& hash) {
   if (auto body = db.CachedBlock(hash)) {
     std::string etag = Fnv(*body);
-    return Response{200, std::move(*body), std::move(etag), kImmutable};
+    return Response{200, std::move(*body), std::move(etag), kImmutable, {}};
   }
   Filter f;
   f.where.push_back("b.block_hash = " + f.Param(hash));
@@ -201,20 +201,16 @@ Response DelegatorRewards(Runner& db, const Call& c) {
   return db.List(*c.list, std::move(f), c.args);
 }
 
-// {"publicKey", "amount": sum as a string, "pendingEras": the eras whose rewards are not known yet}.
+// The sum as the Java store answered it: a bare JSON number, every digit (0 when there is none). The
+// eras whose rewards are not known yet (so not in the sum) go in the header X-Pending-Eras.
 Response Total(Runner& db, const std::string& key, const char* sum_sql, const char* pending_sql) {
   const std::string sql = std::string("SELECT (") + sum_sql + ")::text, (" + pending_sql + ")::text";
   Response error;
   ResultSet rs;
   if (!db.Run(sql, {key}, rs, error)) return error;
   Response out;
-  out.body = "{\"publicKey\":";
-  AppendJsonString(out.body, key);
-  out.body += ",\"amount\":";
-  AppendJsonString(out.body, rs.Value(0, 0));
-  out.body += ",\"pendingEras\":";
-  out.body.append(rs.Value(0, 1));
-  out.body += "}";
+  AppendJsonNumber(out.body, rs.Value(0, 0));
+  out.pending_eras = std::string(rs.Value(0, 1));
   return out;
 }
 

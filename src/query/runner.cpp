@@ -19,9 +19,11 @@ void AppendValue(std::string& out, const ResultSet& rs, int row, int col, Kind k
   switch (kind) {
     case Kind::kText:
     case Kind::kNum: AppendJsonString(out, v); break;
+    case Kind::kNumber: AppendJsonNumber(out, v); break;
     case Kind::kInt:
     case Kind::kRaw: out.append(v); break;
     case Kind::kTime: AppendJsonTime(out, v); break;
+    case Kind::kJavaTime: AppendJavaTime(out, v); break;
     case Kind::kBool: out += (v == "t" ? "true" : "false"); break;
   }
 }
@@ -99,7 +101,7 @@ std::string PageBody(const ListSpec& spec, const ListParams& list, const ResultS
 }  // namespace
 
 Response Error(int status, std::string_view message, std::string_view parameter) {
-  return Response{status, ErrorJson(status, message, parameter), {}, {}};
+  return Response{status, ErrorJson(status, message, parameter), {}, {}, {}};
 }
 
 void AppendObject(std::string& out, const std::vector<Col>& cols, const ResultSet& rs, int row) {

@@ -8,8 +8,12 @@
 
 namespace ces::query::detail {
 
-// How a column's PostgreSQL text becomes JSON.
-enum class Kind { kText, kInt, kNum, kTime, kBool, kRaw };
+// How a column's PostgreSQL text becomes JSON. The Java store's entities (Block, Deploy, Transfer,
+// EraValidator, ValidatorReward, DelegatorReward) render as its Jackson did: amounts (BigInteger) as
+// JSON numbers with every digit (kNumber: PostgreSQL's digits written as they are, never through a
+// double), dates as Jackson's default "2022-10-12T11:18:39.000+00:00" (kJavaTime) except the Block's
+// custom ISO serializer ("…Z", kTime). This store's own resources keep amounts as strings (kNum).
+enum class Kind { kText, kInt, kNum, kNumber, kTime, kJavaTime, kBool, kRaw };
 
 struct Col {
   const char* json;

@@ -169,8 +169,10 @@ void AppendJsonString(std::string& out, std::string_view text) {
   out.push_back('"');
 }
 
-void AppendJsonTime(std::string& out, std::string_view t) {
-  // "YYYY-MM-DD HH:MM:SS[.f…]+00"
+namespace {
+
+// "YYYY-MM-DD HH:MM:SS[.f…]+00" as "YYYY-MM-DDTHH:MM:SS.fff" followed by `zone`.
+void AppendIsoTime(std::string& out, std::string_view t, std::string_view zone) {
   if (t.size() < 19 || t[10] != ' ') {
     AppendJsonString(out, t);  // infinity or an unexpected form: as PostgreSQL wrote it
     return;
@@ -191,7 +193,32 @@ void AppendJsonTime(std::string& out, std::string_view t) {
     }
   }
   for (; digits < 3; ++digits) out.push_back('0');
-  out += "Z\"";
+  out += zone;
+  out += '"';
+}
+
+}  // namespace
+
+void AppendJsonTime(std::string& out, std::string_view t) { AppendIsoTime(out, t, "Z"); }
+
+void AppendJavaTime(std::string& out, std::string_view t) { AppendIsoTime(out, t, "+00:00"); }
+
+void AppendJsonNumber(std::string& out, std::string_view v) {
+  std::size_t i = v.empty() || v[0] != '-' ? 0 : 1;
+  const std::size_t digits_start = i;
+  while (i < v.size() && v[i] >= '0' && v[i] <= '9') ++i;
+  bool ok = i > digits_start;
+  if (ok && i < v.size() && v[i] == '.') {
+    ++i;
+    const std::size_t fraction = i;
+    while (i < v.size() && v[i] >= '0' && v[i] <= '9') ++i;
+    ok = i > fraction;
+  }
+  if (ok && i == v.size()) {
+    out.append(v);
+  } else {
+    AppendJsonString(out, v);
+  }
 }
 
 }  // namespace ces::query

@@ -438,32 +438,48 @@ TEST_F(ApiHttp, BlocksPageShapeAndCursorWalk) {
   }
 }
 
-TEST_F(ApiHttp, AmountsAreJsonStrings) {
+TEST_F(ApiHttp, AmountsAreJavaNumbersOnTheJavaEntitiesAndStringsElsewhere) {
+  // The Java store's entities (Deploy, Transfer, EraValidator, rewards) render amounts as its
+  // BigInteger did: JSON numbers with every digit; this store's own resources keep decimal strings.
   const std::set<std::string> amounts = {"amount", "paymentAmount", "cost", "consumed", "refund", "gasLimit",
                                          "gas",    "stakedAmount",  "weight", "rewards", "transferId"};
+  int numbers = 0;
   int strings = 0;
   std::set<std::string> seen;
-  for (const char* path : {"/api/v1/transactions?size=100", "/api/v1/deploys?size=100", "/api/v1/transfers?size=100",
-                           "/api/v1/era-validators?size=100", "/api/v1/validators?size=100", "/api/v1/withdrawals?size=100"}) {
-    Reply r = Get(Port(), path);
-    ASSERT_EQ(r.status, 200) << path << " " << r.body;
+  struct Path {
+    const char* path;
+    bool java;
+  };
+  for (const Path& p : {Path{"/api/v1/deploys?size=100", true}, Path{"/api/v1/transfers?size=100", true},
+                        Path{"/api/v1/era-validators?size=100", true}, Path{"/api/v1/transactions?size=100", false},
+                        Path{"/api/v1/validators?size=100", false}, Path{"/api/v1/withdrawals?size=100", false}}) {
+    Reply r = Get(Port(), p.path);
+    ASSERT_EQ(r.status, 200) << p.path << " " << r.body;
     const json list = Json(r);
     for (const auto& item : list.at("data")) {
       for (const auto& [key, value] : item.items()) {
-        if (!amounts.count(key)) continue;
-        EXPECT_TRUE(value.is_string() || value.is_null()) << path << " " << key << " = " << value.dump();
-        if (value.is_string()) {
+        if (!amounts.count(key) || value.is_null()) continue;
+        seen.insert(key);
+        if (p.java) {
+          EXPECT_TRUE(value.is_number_unsigned()) << p.path << " " << key << " = " << value.dump();
+          // Written digit for digit: the raw body holds the number without quotes or exponent.
+          EXPECT_NE(r.body.find("\"" + key + "\":" + value.dump()), std::string::npos) << key << " " << value.dump();
+          ++numbers;
+        } else {
+          EXPECT_TRUE(value.is_string()) << p.path << " " << key << " = " << value.dump();
+          if (!value.is_string()) continue;
           ++strings;
-          seen.insert(key);
           EXPECT_FALSE(value.get<std::string>().empty());
           for (char c : value.get<std::string>()) EXPECT_TRUE(std::isdigit(static_cast<unsigned char>(c))) << value;
         }
       }
     }
   }
+  EXPECT_GT(numbers, 0);
   EXPECT_GT(strings, 0);
-  std::cout << "[ figure   ] " << strings << " amount values checked as strings, fields:";
-  for (const auto& s : seen) std::cout << ' ' << s;
+  std::cout << "[ figure   ] " << numbers << " Java amounts checked as numbers, " << strings
+            << " as strings, fields:";
+  for (const auto& f : seen) std::cout << ' ' << f;
   std::cout << '\n';
 }
 
@@ -745,7 +761,9 @@ TEST_F(ApiHttp, SidecarRoutes) {
   json j = Json(latest);
   ASSERT_TRUE(j.is_object());
   EXPECT_TRUE(j.at("header").contains("api_version")) << latest.body.substr(0, 200);
-  EXPECT_EQ(j.at("header").at("network_name"), "casper");
+  // network_name: each node's chainspec name, learned from the transactions it accepted (the latest
+  // block is the 1.x recording's, a casper-test node; block 3991 the 2.x one's).
+  EXPECT_EQ(j.at("header").at("network_name"), "casper-test");
   EXPECT_TRUE(j.at("payload").contains("block_hash"));
   Reply by_height = Get(Port(), "/block/3991");
   ASSERT_EQ(by_height.status, 200) << by_height.body;
@@ -753,12 +771,25 @@ TEST_F(ApiHttp, SidecarRoutes) {
   EXPECT_EQ(j.at("header").at("api_version"), "2.0.0");
   EXPECT_EQ(j.at("payload").at("block_hash"), kBlock3991);
   EXPECT_EQ(j.at("payload"), RecordedBlock3991());
+  EXPECT_EQ(j.at("header").at("network_name"), "casper-net-1");
   Reply by_hash = Get(Port(), std::string("/block/") + kBlock3991);
   EXPECT_EQ(by_hash.body, by_height.body);
   EXPECT_FALSE(by_hash.Header("ETag").empty());
   Reply unknown = Get(Port(), "/block/1");
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(unknown.body, R"({"code":404,"message":"Query returned no results"})");
+  // The sidecar's 400 for a bad parameter and for any other path under its routes (and its root).
+  for (const char* target : {"/block/xyz", "/transaction/version3/" "0000000000000000000000000000000000000000000000000000000000000000",
+                             "/faults/01zz", "/step/era", "/block/1/2", "/deploy", "/status/x", "/"}) {
+    Reply bad = Get(Port(), target);
+    EXPECT_EQ(bad.status, 400) << target;
+    EXPECT_EQ(bad.body, R"({"code":400,"message":"Invalid request path provided"})") << target;
+  }
+  EXPECT_EQ(Get(Port(), "/no-such-route").status, 404);  // outside the sidecar's roots: this server's 404
+  Reply status = Get(Port(), "/status");
+  ASSERT_EQ(status.status, 200);
+  EXPECT_TRUE(Json(status).at("version").is_string());
+  EXPECT_EQ(Get(Port(), std::string("/transaction/Deploy/") + "cb04018ad3a09fc15fda0e5c18def392a135652c73c864c25968be9b2376c139").status, 200);
 }
 
 TEST_F(ApiHttp, Documentation) {

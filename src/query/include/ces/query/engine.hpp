@@ -33,6 +33,7 @@ struct Response {
   std::string body;           // application/json
   std::string etag;           // set on cacheable resources (quoted)
   std::string cache_control;  // set with etag
+  std::string pending_eras;   // totals: the JSON list of eras not yet in the sum (header X-Pending-Eras)
 };
 
 struct EngineOptions {

@@ -37,5 +37,10 @@ void AppendJsonString(std::string& out, std::string_view text);
 // Appends a PostgreSQL timestamptz text (UTC, ISO style: "2022-10-12 11:18:39.1+00") as a JSON string
 // "2022-10-12T11:18:39.100Z".
 void AppendJsonTime(std::string& out, std::string_view pg_text);
+// The same instant as Jackson's default date format writes it: "2022-10-12T11:18:39.100+00:00".
+void AppendJavaTime(std::string& out, std::string_view pg_text);
+// A PostgreSQL numeric text as a JSON number, its digits as they are ("12345678901234567890123");
+// a value that is not a plain decimal (NaN, Infinity) as a JSON string.
+void AppendJsonNumber(std::string& out, std::string_view pg_numeric);
 
 }  // namespace ces::query
