@@ -220,12 +220,13 @@ else
 fi
 
 # --------------------------------------------------------------------------
-# 5. Swagger UI (npm swagger-ui-dist, served by `api` at /swagger-ui/) and
+# 5. Swagger UI (npm swagger-ui-dist, served by `api` at /swagger-ui/),
 #    puppeteer-core for its browser check (tests/browser), which drives
-#    Debian's chromium (step 1).
+#    Debian's chromium (step 1), and casper-js-sdk for the SDK check (tests/sdk).
 # --------------------------------------------------------------------------
 SWAGGER_UI_DIST_VERSION="${SWAGGER_UI_DIST_VERSION:-5.35.0}"
 PUPPETEER_CORE_VERSION="${PUPPETEER_CORE_VERSION:-24.43.1}"
+CASPER_JS_SDK_VERSION="${CASPER_JS_SDK_VERSION:-5.0.12}"
 # npm: Debian's package only when no npm is there (a NodeSource nodejs ships its own and conflicts with it)
 if ! command -v npm >/dev/null 2>&1; then
     log "apt: installing npm"
@@ -252,25 +253,35 @@ else
     log "swagger-ui: installed $SWAGGER_UI_DIR"
 fi
 
-PUPPETEER_DIR="$CES_TOOLS/puppeteer-core-${PUPPETEER_CORE_VERSION}"
-if [ -f "$PUPPETEER_DIR/node_modules/puppeteer-core/package.json" ] \
-        && grep -q "\"version\": \"${PUPPETEER_CORE_VERSION}\"" "$PUPPETEER_DIR/node_modules/puppeteer-core/package.json"; then
-    log "puppeteer-core: ${PUPPETEER_CORE_VERSION} already in $PUPPETEER_DIR"
-else
-    log "puppeteer-core: installing ${PUPPETEER_CORE_VERSION} with npm"
-    work="$(mktemp -d "$CES_TOOLS/.puppeteer-build.XXXXXX")"
-    if ! (cd "$work" && printf '{"name":"ces-browser-check","private":true}\n' >package.json \
-            && npm install --silent --no-audit --no-fund --ignore-scripts "puppeteer-core@${PUPPETEER_CORE_VERSION}" >npm.log 2>&1); then
+# npm_tool PACKAGE VERSION: installs PACKAGE@VERSION (and its dependencies) into
+# $CES_TOOLS/PACKAGE-VERSION/node_modules, unless that version is already there.
+npm_tool() {
+    local package="$1" version="$2"
+    local dir="$CES_TOOLS/${package}-${version}"
+    if [ -f "$dir/node_modules/$package/package.json" ] \
+            && grep -q "\"version\": \"${version}\"" "$dir/node_modules/$package/package.json"; then
+        log "$package: ${version} already in $dir"
+        return 0
+    fi
+    log "$package: installing ${version} with npm"
+    local work
+    work="$(mktemp -d "$CES_TOOLS/.npm-build.XXXXXX")"
+    if ! (cd "$work" && printf '{"name":"ces-%s","private":true}\n' "$package" >package.json \
+            && npm install --silent --no-audit --no-fund --ignore-scripts "${package}@${version}" >npm.log 2>&1); then
         tail -n 40 "$work/npm.log" >&2 || true
         rm -rf "$work"
-        fail "npm install puppeteer-core@${PUPPETEER_CORE_VERSION} failed"
+        fail "npm install ${package}@${version} failed"
     fi
     rm -f "$work/npm.log"
     chmod 755 "$work"
-    rm -rf "$PUPPETEER_DIR"
-    mv "$work" "$PUPPETEER_DIR"
-    log "puppeteer-core: installed into $PUPPETEER_DIR/node_modules"
-fi
+    rm -rf "$dir"
+    mv "$work" "$dir"
+    log "$package: installed into $dir/node_modules"
+}
+rm -rf "$CES_TOOLS"/.npm-build.*
+npm_tool puppeteer-core "$PUPPETEER_CORE_VERSION"
+# The official JavaScript SDK: its SSE client and event parsers check the api's streams (tests/sdk).
+npm_tool casper-js-sdk "$CASPER_JS_SDK_VERSION"
 
 # --------------------------------------------------------------------------
 # 6. Summary

@@ -10,24 +10,10 @@
 // Exit status 0 when the check passes, 1 otherwise (the reason on stderr).
 "use strict";
 
-const fs = require("fs");
-const path = require("path");
-
-function pinnedVersion(key) {
-  const text = fs.readFileSync(path.join(__dirname, "..", "..", "versions.env"), "utf8");
-  const m = text.match(new RegExp("^" + key + "=([^\\s#]+)", "m"));
-  if (!m) throw new Error("versions.env does not set " + key);
-  return m[1];
-}
+const { loadTool } = require("../support/npm_tool.js");
 
 function loadPuppeteer() {
-  const tools = process.env.CES_TOOLS || "/opt/casper-event-store/tools";
-  const dir = process.env.CES_PUPPETEER_DIR || path.join(tools, "puppeteer-core-" + pinnedVersion("PUPPETEER_CORE_VERSION"));
-  const module = path.join(dir, "node_modules", "puppeteer-core");
-  if (!fs.existsSync(module)) {
-    throw new Error("puppeteer-core not found in " + module + " (run scripts/setup.sh)");
-  }
-  return require(module);
+  return loadTool("puppeteer-core", "PUPPETEER_CORE_VERSION", process.env.CES_PUPPETEER_DIR);
 }
 
 async function main() {
