@@ -11,6 +11,7 @@
 // $CES_TOOLS/casper-js-sdk-<CASPER_JS_SDK_VERSION from versions.env>).
 "use strict";
 
+const fs = require("fs");
 const { loadTool } = require("../support/npm_tool.js");
 
 const sdk = loadTool("casper-js-sdk", "CASPER_JS_SDK_VERSION", process.env.CES_SDK_DIR);
@@ -61,7 +62,8 @@ function main() {
     client.subscribe(name, (raw) => {
       if (received >= count) return;
       received += 1;
-      process.stdout.write(toJson({ name, id: raw.lastEventId, data: raw.data, parsed: parse(name, raw) }) + "\n");
+      // Synchronously: process.exit would cut a pending write to a pipe.
+      fs.writeSync(1, toJson({ name, id: raw.lastEventId, data: raw.data, parsed: parse(name, raw) }) + "\n");
       if (received === count) finish(0);
     });
   }
