@@ -169,7 +169,11 @@ std::optional<std::string> EraEndFromV2(const Value& era_end) {
       }
       if (!fits) return std::string("null");
       const std::string_view key = r->keys[i];
-      Put(rewards, std::string_view(key.data() - 1, key.size() + 2), std::to_string(sum));
+      // Above 2^53 - 1 a JSON number loses digits in JavaScript (the casper-js-sdk fails on it): a string.
+      constexpr std::uint64_t kMaxSafeInteger = (std::uint64_t{1} << 53) - 1;
+      std::string amount = std::to_string(sum);
+      if (sum > kMaxSafeInteger) amount = "\"" + amount + "\"";
+      Put(rewards, std::string_view(key.data() - 1, key.size() + 2), std::move(amount));
     }
   }
   ByKey weights;

@@ -161,7 +161,10 @@ TEST(LegacyTranslate, EraEndWithARewardOverU64IsNull) {
       R"("current_gas_price":1,"last_switch_block_hash":null},"body":{"transactions":{},"rewarded_signatures":[]}}}}})";
   // Summed per validator: 2^64-1 fits, one more does not (then the whole era_end is null, as in the sidecar).
   const std::string fits = Legacy(prefix + R"(["18446744073709551614","1"])" + suffix);
-  EXPECT_NE(fits.find(R"("rewards":[{"validator":"01aa","amount":18446744073709551615}])"), std::string::npos) << fits;
+  // (above 2^53 - 1 as a string, which JavaScript clients parse without losing digits)
+  EXPECT_NE(fits.find(R"("rewards":[{"validator":"01aa","amount":"18446744073709551615"}])"), std::string::npos) << fits;
+  const std::string safe = Legacy(prefix + R"(["9007199254740990","1"])" + suffix);
+  EXPECT_NE(safe.find(R"("amount":9007199254740991})"), std::string::npos) << safe;
   const std::string over = Legacy(prefix + R"(["18446744073709551615","1"])" + suffix);
   EXPECT_NE(over.find(R"("era_end":null)"), std::string::npos) << over;
   const std::string huge = Legacy(prefix + R"(["100000000000000000000"])" + suffix);
