@@ -29,6 +29,7 @@ log() { printf '[roll-kafka] %s\n' "$*"; }
 # admin configuration (TLS, principal kafka-broker); prints them.
 unhealthy() {
   local pod=kafka-0 out
+  # shellcheck disable=SC2016  # expanded inside the broker's pod
   out=$(k exec "$pod" -c kafka -- bash -c '
     a=(--bootstrap-server "$(hostname -f):9095" --command-config /var/lib/kafka/config/admin.properties)
     /opt/kafka/bin/kafka-topics.sh "${a[@]}" --describe --under-replicated-partitions &&

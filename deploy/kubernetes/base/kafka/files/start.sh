@@ -20,7 +20,6 @@ cfg=${KAFKA_CONFIG_FILE:-/var/lib/kafka/config/server.properties}
 data=${KAFKA_DATA_DIR:-/var/lib/kafka/data}
 role=${KAFKA_ROLE:-broker}
 ordinal=${POD_NAME##*-}
-base=${POD_NAME%-*}
 headless=${KAFKA_HEADLESS_SERVICE}
 [ "$role" = controller ] && headless=${KAFKA_CONTROLLER_HEADLESS_SERVICE:-kafka-controller-headless}
 domain="${headless}.${POD_NAMESPACE}.svc.${CLUSTER_DOMAIN}"
