@@ -44,7 +44,7 @@ APT_PACKAGES=(
     libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
     "postgresql-${POSTGRES_MAJOR}" "postgresql-client-${POSTGRES_MAJOR}"
     zookeeper openjdk-17-jre-headless kcat maven curl netcat-openbsd python3
-    zlib1g-dev ccache wrk shellcheck
+    zlib1g-dev ccache wrk shellcheck pgbackrest
     nodejs chromium
 )
 

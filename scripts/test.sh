@@ -6,7 +6,8 @@
 #   asan         the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan)
 #   tsan         the unit tests under ThreadSanitizer (build-tsan)
 #   fuzz         a short libFuzzer run of every fuzz target (fuzz/run.sh, CES_FUZZ_SECONDS per target)
-#   k8s          the offline Kubernetes checks (scripts/k8s-check.sh)
+#   k8s          the offline Kubernetes checks (scripts/k8s-check.sh) and the PostgreSQL
+#                point-in-time restore drill with pgBackRest (scripts/pg-restore-drill.sh)
 #   integration  against a local stack; ha: against a three-broker stack
 # Stacks run on their own ports and state folders and are always brought down, also on failure. The
 # summary gives the time of every step. Exit status: 0 only if every tier passed.
@@ -109,8 +110,8 @@ if wanted fuzz; then
 fi
 
 if wanted k8s; then
-  step "kubernetes manifests (offline render, schema and policy checks)"
-  timed k8s scripts/k8s-check.sh
+  step "kubernetes manifests (offline render, schema and policy checks), PostgreSQL restore drill"
+  timed k8s bash -c 'scripts/k8s-check.sh && CES_PORT_BASE=30000 scripts/pg-restore-drill.sh'
 fi
 
 if wanted integration; then

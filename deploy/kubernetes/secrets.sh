@@ -20,10 +20,17 @@
 #   mongo-events-keyfile: keyfile (replica-set member authentication)
 #   mongo-events-users:   rootUsername rootPassword auditUsername auditPassword
 #                         apiUsername apiPassword backupUsername backupPassword
-#   mongo-events-uris:    audit api (connection strings with w=majority)
+#   mongo-events-uris:    audit api (connection strings with TLS and w=majority)
+#   kafka-users:          produce chain backfill store-consume audit-consume api exporter
+#                         (SCRAM passwords; the users are ces-<key>, base/topics/files/acls.txt)
+#   kafka-tls-password:   password (the PKCS#12 stores cert-manager writes for Kafka)
+#   postgres-backup:      s3Key s3KeySecret cipherPass (pgBackRest repository)
+#   kafka-kraft:          clusterId controllerDirectoryIds (KRaft only, --kraft): the
+#                         cluster's id and the initial controllers' directory ids,
+#                         made once at install (docs/kubernetes.md "KRaft")
 set -euo pipefail
 
-namespace=kafka members=3 domain=cluster.local database=casper mode=""
+namespace=kafka members=3 domain=cluster.local database=casper mode="" kraft=0 controllers=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --apply) mode=apply ;;
@@ -32,7 +39,9 @@ while [ $# -gt 0 ]; do
     --mongo-members) members=$2; shift ;;
     --cluster-domain) domain=$2; shift ;;
     --mongo-database) database=$2; shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    --kraft) kraft=1 ;;
+    --controllers) controllers=$2; shift ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "secrets.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -42,6 +51,12 @@ done
 
 password() { head -c 48 /dev/urandom | base64 -w0 | tr -d '/+=' | cut -c1-32; }
 keyfile() { head -c 756 /dev/urandom | base64 -w0; }
+# a Kafka Uuid as its tools print it: base64url of 16 random bytes, not starting with '-'
+kafka_uuid() {
+  local id
+  while id=$(head -c 16 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '='); [[ "$id" == -* ]]; do :; done
+  echo "$id"
+}
 
 secret_yaml() { # name key=value...
   local name=$1; shift
@@ -95,7 +110,25 @@ hosts=""
 for ((i = 0; i < members; i++)); do
   hosts+="${hosts:+,}mongo-events-${i}.mongo-events-service.${namespace}.svc.${domain}:27017"
 done
-options="replicaSet=rs0&authSource=admin&w=majority&retryWrites=true&readConcernLevel=majority"
+options="replicaSet=rs0&authSource=admin&w=majority&retryWrites=true&readConcernLevel=majority&tls=true&tlsCAFile=/etc/ces/mongo-ca/ca.crt"
 emit mongo-events-uris \
   "audit=mongodb://${audit_user}:${audit_pw}@${hosts}/${database}?${options}" \
   "api=mongodb://${api_user}:${api_pw}@${hosts}/${database}?${options}&readPreference=primaryPreferred"
+
+emit kafka-users \
+  "produce=$(password)" "chain=$(password)" "backfill=$(password)" "store-consume=$(password)" \
+  "audit-consume=$(password)" "api=$(password)" "exporter=$(password)"
+emit kafka-tls-password "password=$(password)"
+# pgBackRest's object store (CES_BACKUP_S3_KEY, CES_BACKUP_S3_KEY_SECRET) and the
+# passphrase that encrypts the repository (keep a copy outside the cluster:
+# without it the backups cannot be read)
+if [ -z "${CES_BACKUP_S3_KEY:-}" ] && [ "$mode" = apply ]; then
+  echo "secrets.sh: CES_BACKUP_S3_KEY/CES_BACKUP_S3_KEY_SECRET not set: postgres-backup gets placeholders (WAL archiving fails until they are set)" >&2
+fi
+emit postgres-backup "s3Key=${CES_BACKUP_S3_KEY:-set-me}" "s3KeySecret=${CES_BACKUP_S3_KEY_SECRET:-set-me}" \
+  "cipherPass=$(password)$(password)"
+if [ "$kraft" = 1 ]; then
+  ids=()
+  for ((i = 0; i < controllers; i++)); do ids+=("$(kafka_uuid)"); done
+  emit kafka-kraft "clusterId=$(kafka_uuid)" "controllerDirectoryIds=$(IFS=,; echo "${ids[*]}")"
+fi

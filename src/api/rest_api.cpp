@@ -15,6 +15,7 @@ RestApi::RestApi(RestApiOptions options, metrics::Registry& registry, query::Poo
 query::PoolOptions RestApi::PoolOptionsFor(const RestApiOptions& options) {
   query::PoolOptions pool_options;
   pool_options.uri = options.postgres_read.empty() ? options.postgres : options.postgres_read;
+  if (!options.postgres_read.empty()) pool_options.fallback_uri = options.postgres;  // no replica answers: the primary
   pool_options.size = options.pool_size;
   pool_options.acquire_timeout = options.pool_timeout;
   return pool_options;

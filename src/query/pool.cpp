@@ -2,10 +2,12 @@
 
 #include <libpq-fe.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <unordered_map>
 
+#include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 
 namespace ces::query {
@@ -32,10 +34,13 @@ struct Lease::Slot {
   PGconn* conn = nullptr;
   std::unordered_map<std::string, std::string> prepared;  // SQL text -> statement name
   bool broken = false;
+  bool on_fallback = false;  // conn is on PoolOptions::fallback_uri
+  std::chrono::steady_clock::time_point connected_at;
   void Disconnect() {
     if (conn) PQfinish(conn);
     conn = nullptr;
     prepared.clear();
+    broken = false;  // the next connection starts sound
   }
 };
 
@@ -51,11 +56,38 @@ std::string AddParameter(const std::string& uri, const std::string& key, const s
   return uri + (uri.empty() ? "" : " ") + key + "=" + value;
 }
 
+std::string Conninfo(const std::string& uri, int connect_timeout_s) {
+  return AddParameter(AddParameter(uri, "connect_timeout", std::to_string(connect_timeout_s)), "application_name",
+                      "casper-event-store-api");
+}
+
+// A connection set up for the queries, or nullptr with `error` set.
+PGconn* OpenConnection(const std::string& conninfo, int statement_timeout_ms, std::string& error) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  bool ok = PQstatus(conn) == CONNECTION_OK;
+  if (ok) {
+    const std::string setup = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET extra_float_digits = 3; "
+                              "SET statement_timeout = " + std::to_string(statement_timeout_ms);
+    PGresult* r = PQexec(conn, setup.c_str());
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+  }
+  if (ok) return conn;
+  error = PQerrorMessage(conn);
+  while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
+  PQfinish(conn);
+  return nullptr;
+}
+
 }  // namespace
 
 struct Pool::Impl {
+  using Clock = std::chrono::steady_clock;
   PoolOptions options;
   std::string conninfo;
+  std::string fallback_conninfo;                 // empty: no fallback
+  std::atomic<Clock::rep> target_retry_at{0};    // before this, connections go straight to the fallback
+  std::atomic<bool> target_up{true};
   mutable std::mutex mutex;
   std::condition_variable cv;
   std::vector<std::unique_ptr<Lease::Slot>> slots;  // every slot ever created (size bounded)
@@ -65,12 +97,67 @@ struct Pool::Impl {
   metrics::Counter* timeouts = nullptr;
   metrics::Counter* connects = nullptr;
   metrics::Counter* errors = nullptr;
+  metrics::Counter* fallback_connects = nullptr;
+  metrics::Gauge* target_up_gauge = nullptr;
+
+  // Opens slot.conn on the target, or on the fallback while the target does not answer.
+  bool Connect(Lease::Slot& slot, std::string* error);
+  void TargetAnswered(bool answered);
+  // A connection on the fallback that is old enough to try the target again.
+  bool BackToTarget(const Lease::Slot& slot) const {
+    const auto now = Clock::now();
+    return slot.on_fallback && now - slot.connected_at >= options.fallback_retry &&
+           now.time_since_epoch().count() >= target_retry_at.load();
+  }
 };
+
+void Pool::Impl::TargetAnswered(bool answered) {
+  if (!answered) {
+    target_retry_at = (Clock::now() + options.fallback_retry).time_since_epoch().count();
+  }
+  if (target_up_gauge) target_up_gauge->Set(answered ? 1 : 0);
+  if (target_up.exchange(answered) != answered) {
+    if (answered) {
+      log::Info("postgresql read target answers again; connections return to it");
+    } else {
+      log::Warn("postgresql read target does not answer; connections go to the fallback",
+                {{"retry_s", static_cast<double>(options.fallback_retry.count()) / 1000}});
+    }
+  }
+}
+
+bool Pool::Impl::Connect(Lease::Slot& slot, std::string* error) {
+  std::string target_error;
+  if (fallback_conninfo.empty() || Clock::now().time_since_epoch().count() >= target_retry_at.load()) {
+    slot.conn = OpenConnection(conninfo, options.statement_timeout_ms, target_error);
+    if (connects) connects->Inc();
+    if (fallback_conninfo.empty() || slot.conn) {
+      if (!fallback_conninfo.empty()) TargetAnswered(true);
+      slot.on_fallback = false;
+      if (!slot.conn && error) *error = "cannot connect to PostgreSQL: " + target_error;
+      return slot.conn != nullptr;
+    }
+    TargetAnswered(false);
+  } else {
+    target_error = "not answering (tried again within " + std::to_string(options.fallback_retry.count()) + " ms)";
+  }
+  std::string fallback_error;
+  slot.conn = OpenConnection(fallback_conninfo, options.statement_timeout_ms, fallback_error);
+  if (connects) connects->Inc();
+  if (!slot.conn) {
+    if (error) *error = "cannot connect to PostgreSQL: " + target_error + "; fallback: " + fallback_error;
+    return false;
+  }
+  if (fallback_connects) fallback_connects->Inc();
+  slot.on_fallback = true;
+  slot.connected_at = Clock::now();
+  return true;
+}
 
 Pool::Pool(PoolOptions options, metrics::Registry* registry) : impl_(std::make_unique<Impl>()) {
   if (options.size == 0) options.size = 1;
-  impl_->conninfo = AddParameter(options.uri, "connect_timeout", std::to_string(options.connect_timeout_s));
-  impl_->conninfo = AddParameter(impl_->conninfo, "application_name", "casper-event-store-api");
+  impl_->conninfo = Conninfo(options.uri, options.connect_timeout_s);
+  if (!options.fallback_uri.empty()) impl_->fallback_conninfo = Conninfo(options.fallback_uri, options.connect_timeout_s);
   impl_->options = std::move(options);
   if (registry) {
     impl_->in_use_gauge = &registry->GetGauge("ces_api_db_pool_in_use", "PostgreSQL connections leased");
@@ -78,6 +165,13 @@ Pool::Pool(PoolOptions options, metrics::Registry* registry) : impl_(std::make_u
     impl_->timeouts = &registry->GetCounter("ces_api_db_pool_timeouts_total", "requests that found no free connection");
     impl_->connects = &registry->GetCounter("ces_api_db_connects_total", "PostgreSQL connections opened");
     impl_->errors = &registry->GetCounter("ces_api_db_errors_total", "failed PostgreSQL statements");
+    if (!impl_->fallback_conninfo.empty()) {
+      impl_->fallback_connects = &registry->GetCounter(
+          "ces_api_db_fallback_connects_total", "PostgreSQL connections opened on the fallback (the read target did not answer)");
+      impl_->target_up_gauge = &registry->GetGauge(
+          "ces_api_db_read_target_up", "1 while the read target (replicas) answers, 0 while reads go to the fallback");
+      impl_->target_up_gauge->Set(1);
+    }
   }
 }
 
@@ -120,24 +214,10 @@ std::optional<Lease> Pool::Acquire(std::string* error) {
     ++impl_->in_use;
     if (impl_->in_use_gauge) impl_->in_use_gauge->Set(static_cast<double>(impl_->in_use));
   }
-  if (slot->conn && PQstatus(slot->conn) != CONNECTION_OK) slot->Disconnect();
-  if (!slot->conn) {
-    slot->conn = PQconnectdb(impl_->conninfo.c_str());
-    if (impl_->connects) impl_->connects->Inc();
-    bool ok = PQstatus(slot->conn) == CONNECTION_OK;
-    if (ok) {
-      const std::string setup = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET extra_float_digits = 3; "
-                                "SET statement_timeout = " + std::to_string(impl_->options.statement_timeout_ms);
-      PGresult* r = PQexec(slot->conn, setup.c_str());
-      ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-      PQclear(r);
-    }
-    if (!ok) {
-      if (error) *error = std::string("cannot connect to PostgreSQL: ") + PQerrorMessage(slot->conn);
-      slot->Disconnect();
-      Release(slot, true);
-      return std::nullopt;
-    }
+  if (slot->conn && (PQstatus(slot->conn) != CONNECTION_OK || impl_->BackToTarget(*slot))) slot->Disconnect();
+  if (!slot->conn && !impl_->Connect(*slot, error)) {
+    Release(slot, true);
+    return std::nullopt;
   }
   return Lease(this, slot);
 }

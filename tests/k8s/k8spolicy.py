@@ -13,7 +13,19 @@ import tempfile
 import yaml
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-LONG_RUNNING = ("Deployment", "StatefulSet", "Kubegres")
+LONG_RUNNING = ("Deployment", "StatefulSet", "Kubegres", "Cluster")
+# The only Kubernetes API rights in the manifests: the backups (VolumeSnapshots of
+# a MongoDB secondary; pgBackRest run in the PostgreSQL primary).
+ALLOWED_RULES = {
+    "mongo-backup-snapshots": {(("snapshot.storage.k8s.io",), ("volumesnapshots",), ("create", "delete", "get", "list"))},
+    "postgres-backup-exec": {(("",), ("pods",), ("get", "list")), (("",), ("pods/exec",), ("create",))},
+}
+SERVICE_IMAGE = "casper-event-store"
+
+
+def is_service(w):
+    """A workload running the project's binary."""
+    return any(c.get("image", "").split(":")[0].endswith(SERVICE_IMAGE) for c in w.containers(init=False)) if w.spec else False
 QUORUM_APPS = ("zookeeper", "kafka-broker", "mongo-events", "postgres-events")
 SECRETISH_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|API_KEY)", re.I)
 CREDENTIAL_URI = re.compile(r"[a-z][a-z0-9+.-]*://[^/@\s:]+:[^/@\s]+@", re.I)
@@ -324,15 +336,23 @@ def check_service_accounts(docs):
             continue
         if sa not in accounts:
             problems.append(f"{w.ref}: ServiceAccount {sa} is not defined")
-        if w.spec.get("automountServiceAccountToken") is not False and accounts.get(sa, {}).get("automountServiceAccountToken") is not False:
+        bound = {subj["name"] for d in docs if d["kind"] == "RoleBinding" and d["roleRef"]["name"] in ALLOWED_RULES
+                 for subj in d.get("subjects", [])}
+        if (w.spec.get("automountServiceAccountToken") is not False
+                and accounts.get(sa, {}).get("automountServiceAccountToken") is not False and sa not in bound):
             problems.append(f"{w.ref}: mounts an API token it does not need")
         users.setdefault(sa, []).append(w.ref)
     for sa, refs in users.items():
         if len(refs) > 1:
             problems.append(f"ServiceAccount {sa} is shared by {', '.join(refs)}")
     for d in docs:
-        if d["kind"] in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"):
-            problems.append(f"{name_of(d)}: our services need no Kubernetes API rights")
+        if d["kind"] in ("ClusterRole", "ClusterRoleBinding"):
+            problems.append(f"{name_of(d)}: our services need no cluster-wide Kubernetes API rights")
+        elif d["kind"] == "Role":
+            rules = {(tuple(r.get("apiGroups", [])), tuple(r.get("resources", [])), tuple(sorted(r.get("verbs", []))))
+                     for r in d.get("rules", [])}
+            if not rules <= ALLOWED_RULES.get(d["metadata"]["name"], set()):
+                problems.append(f"{name_of(d)}: our services need no Kubernetes API rights (beyond the backups' snapshot/exec)")
     return problems
 
 
@@ -377,9 +397,9 @@ def check_graceful_shutdown(docs, minimum=60):
     problems = []
     for w in workloads(docs):
         app = w.labels.get("app", "")
-        if w.kind != "Deployment" and app != "kafka-broker":
+        if not is_service(w) and app not in ("kafka-broker", "mongo-events"):
             continue
-        want = 120 if app == "kafka-broker" else minimum
+        want = 120 if app in ("kafka-broker", "mongo-events") else minimum
         got = w.spec.get("terminationGracePeriodSeconds", 30)
         if got < want:
             problems.append(f"{w.ref}: terminationGracePeriodSeconds {got} < {want} (SIGTERM flushes)")
@@ -389,7 +409,7 @@ def check_graceful_shutdown(docs, minimum=60):
 def check_prometheus(docs):
     problems = []
     for w in workloads(docs):
-        if w.kind != "Deployment":
+        if w.kind != "Deployment" or not is_service(w):
             continue
         ann = w.obj["spec"]["template"]["metadata"].get("annotations", {})
         ports = {str(p["containerPort"]) for c in w.containers(init=False) for p in c.get("ports", [])}
@@ -451,14 +471,14 @@ def render_with_start_script(docs, app, ordinal, namespace="kafka"):
     env = dict(os.environ)
     env.update(container_env(docs, w, main["name"]))
     env.update({"POD_NAME": f"{w.name}-{ordinal}", "POD_NAMESPACE": namespace, "HOST_IP": "192.0.2.10",
-                "CES_RENDER_ONLY": "1"})
+                "CES_RENDER_ONLY": "1", "KAFKA_TLS_PASSWORD": "offline-test"})
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "src")
         os.makedirs(src)
         for k, v in files.items():
             with open(os.path.join(src, k), "w") as f:
                 f.write(v)
-        if app == "kafka-broker":
+        if app in ("kafka-broker", "kafka-controller"):
             out = os.path.join(tmp, "server.properties")
             env.update({"KAFKA_CONFIG_SOURCE": src, "KAFKA_CONFIG_FILE": out, "KAFKA_DATA_DIR": os.path.join(tmp, "data")})
         else:
@@ -485,7 +505,11 @@ def render_template(template_path, env_path, instance):
 KAFKA_INSTANCE_KEYS = {"broker.id", "node.id", "listeners", "advertised.listeners", "listener.security.protocol.map",
                        "zookeeper.connect", "log.dirs", "process.roles", "controller.quorum.voters",
                        "controller.listener.names"}
-KAFKA_OVERRIDE_KEYS = KAFKA_INSTANCE_KEYS - {"zookeeper.connect", "log.dirs", "broker.id"}
+KAFKA_OVERRIDE_KEYS = KAFKA_INSTANCE_KEYS - {"zookeeper.connect", "log.dirs", "broker.id"} | {
+    "inter.broker.listener.name", "authorizer.class.name", "controller.quorum.bootstrap.servers"}
+# security.properties and the per-listener settings may override anything security-related
+KAFKA_SECURITY_PREFIXES = ("ssl.", "sasl.", "listener.name.", "super.users", "allow.everyone.if.no.acl.found",
+                           "delete.topic.enable")
 MIB = 1024 * 1024
 
 
@@ -560,16 +584,305 @@ def secret_refs(docs):
 
 
 def generated_secrets(namespace="kafka", members=3):
-    r = subprocess.run([os.path.join(REPO, "deploy/kubernetes/secrets.sh"), "--print", "--namespace", namespace,
+    r = subprocess.run([os.path.join(REPO, "deploy/kubernetes/secrets.sh"), "--print", "--kraft", "--namespace", namespace,
                         "--mongo-members", str(members)], capture_output=True, text=True, check=True)
     return {d["metadata"]["name"]: d["stringData"] for d in load(r.stdout)}
 
 
+CERT_MANAGER_KEYS = {"tls.crt", "tls.key", "ca.crt", "keystore.p12", "truststore.p12"}
+
+
 def check_secret_refs(docs, generated):
     problems = []
+    certificates = {d["spec"]["secretName"] for d in docs if d["kind"] == "Certificate"}
     for name, key, where in secret_refs(docs):
+        if name in certificates:
+            if key is not None and key not in CERT_MANAGER_KEYS:
+                problems.append(f"{where}: Secret {name} (cert-manager) has no key {key}")
+            continue
         if name not in generated:
             problems.append(f"{where}: Secret {name} is not created by secrets.sh")
         elif key is not None and key not in generated[name]:
             problems.append(f"{where}: Secret {name} has no key {key} in secrets.sh")
     return problems
+
+
+# --------------------------------------------------------------------------
+# security: Kafka listeners and clients, PostgreSQL and MongoDB connections,
+# the Ingress
+# --------------------------------------------------------------------------
+def kafka_listeners(props):
+    """name -> (host, port, protocol) of a rendered broker configuration."""
+    protocols = dict(p.split(":", 1) for p in props.get("listener.security.protocol.map", "").split(",") if ":" in p)
+    out = {}
+    for entry in props.get("listeners", "").split(","):
+        if "://" not in entry:
+            continue
+        name, address = entry.split("://", 1)
+        host, port = address.rsplit(":", 1)
+        out[name] = (host, int(port), protocols.get(name, name))
+    return out
+
+
+def check_kafka_security(props):
+    """Every listener a client can reach is TLS and authenticates (SCRAM or a
+    client certificate); a PLAINTEXT listener may only be the pod's loopback,
+    never advertised; ACLs are enforced; topics cannot be deleted."""
+    problems = []
+    listeners = kafka_listeners(props)
+    advertised = props.get("advertised.listeners", "")
+    for name, (host, port, protocol) in listeners.items():
+        if protocol in ("PLAINTEXT", "SASL_PLAINTEXT"):
+            if host != "127.0.0.1" or f"{name}://" in advertised:
+                problems.append(f"listener {name} ({host}:{port}) is {protocol}: unencrypted and reachable")
+        elif protocol == "SSL":
+            if props.get(f"listener.name.{name.lower()}.ssl.client.auth", props.get("ssl.client.auth")) != "required":
+                problems.append(f"listener {name} is SSL without required client certificates: unauthenticated")
+        elif protocol == "SASL_SSL":
+            mechanisms = props.get(f"listener.name.{name.lower()}.sasl.enabled.mechanisms", props.get("sasl.enabled.mechanisms", ""))
+            if not mechanisms or "PLAIN" in mechanisms.split(","):
+                problems.append(f"listener {name} is SASL_SSL without SCRAM (mechanisms {mechanisms!r})")
+        else:
+            problems.append(f"listener {name}: unknown protocol {protocol}")
+    if "EXTERNAL" in listeners and listeners["EXTERNAL"][2] != "SASL_SSL":
+        problems.append(f"the EXTERNAL listener is {listeners['EXTERNAL'][2]}, not SASL_SSL")
+    if not props.get("authorizer.class.name"):
+        problems.append("no authorizer: ACLs are not enforced")
+    if props.get("allow.everyone.if.no.acl.found", "false") != "false":
+        problems.append("allow.everyone.if.no.acl.found is not false")
+    if props.get("delete.topic.enable") != "false":
+        problems.append(f"delete.topic.enable={props.get('delete.topic.enable')} (want false)")
+    return problems
+
+
+def check_external_access(docs, props):
+    """Traffic from outside the cluster (ipBlock) reaches Kafka only on
+    authenticated TLS listeners."""
+    problems = []
+    listeners = kafka_listeners(props)
+    by_port = {port: (name, protocol) for name, (host, port, protocol) in listeners.items()}
+    kafka = next((w for w in workloads(docs) if w.labels.get("app") == "kafka-broker"), None)
+    if kafka is None:
+        return problems
+    for n in (d for d in docs if d["kind"] == "NetworkPolicy"):
+        if not selector_matches(n["spec"].get("podSelector"), kafka.pod_labels(0)):
+            continue
+        for rule in n["spec"].get("ingress") or []:
+            if not any("ipBlock" in peer for peer in rule.get("from") or []):
+                continue
+            ports = [p.get("port") for p in rule.get("ports") or [{"port": None}]]
+            for port in ports:
+                name, protocol = by_port.get(port, (None, None))
+                if port is None or protocol != "SASL_SSL":
+                    problems.append(f"{name_of(n)}: outside addresses reach Kafka port {port} "
+                                    f"({name or 'every port'}, {protocol or 'any protocol'}) without SCRAM authentication")
+    return problems
+
+
+def kafka_settings(env):
+    return dict(kv.split("=", 1) for kv in env.get("CES_KAFKA_SETTINGS", "").split(",") if "=" in kv)
+
+
+def expanded_env(docs, w, c):
+    """A container's environment with $(VAR) references expanded (literal values
+    only; secret-backed variables stay as $(NAME))."""
+    env = {}
+    for ef in c.get("envFrom", []):
+        if "configMapRef" in ef:
+            env.update(configmap(docs, ef["configMapRef"]["name"]) or {})
+    secret_backed = set()
+    for e in c.get("env", []):
+        if "value" in e:
+            env[e["name"]] = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+                                    lambda m: env.get(m.group(1), m.group(0)), e["value"])
+        elif (e.get("valueFrom") or {}).get("secretKeyRef"):
+            secret_backed.add(e["name"])
+            env[e["name"]] = f"$({e['name']})"
+    return env, secret_backed
+
+
+def mounted_files(w, c):
+    """Paths of the files that Secret items put into a container."""
+    volumes = {v["name"]: v for v in w.spec.get("volumes", [])}
+    files = set()
+    for m in c.get("volumeMounts", []):
+        v = volumes.get(m["name"], {})
+        for item in (v.get("secret") or {}).get("items") or []:
+            files.add(os.path.join(m["mountPath"], item["path"]))
+    return files
+
+
+def check_clients(docs):
+    """Every Kafka client of the pipeline uses TLS + SCRAM with its own user
+    and a secret-backed password; PostgreSQL URIs verify the server
+    (sslmode=verify-full with a mounted CA file); MongoDB URIs (secrets.sh)
+    are checked by check_mongo_uris."""
+    problems = []
+    for w in workloads(docs):
+        if not is_service(w):
+            continue
+        for c in w.containers(init=False):
+            env, secret_backed = expanded_env(docs, w, c)
+            files = mounted_files(w, c)
+            where = f"{w.ref} container {c['name']}"
+            if env.get("CES_KAFKA") or c.get("args", [""])[0] in ("produce", "chain", "backfill", "store-consume", "audit-consume"):
+                k = kafka_settings(env)
+                if k.get("security.protocol") != "SASL_SSL" or not k.get("sasl.mechanisms", "").startswith("SCRAM-"):
+                    problems.append(f"{where}: unauthenticated or unencrypted Kafka client (CES_KAFKA_SETTINGS {k})")
+                if k.get("ssl.ca.location") not in files:
+                    problems.append(f"{where}: ssl.ca.location {k.get('ssl.ca.location')} is not a mounted CA file")
+                pw = k.get("sasl.password", "")
+                m = re.fullmatch(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", pw)
+                if not m or m.group(1) not in secret_backed:
+                    problems.append(f"{where}: sasl.password is not taken from a Secret")
+                if not k.get("sasl.username", "").startswith("ces-"):
+                    problems.append(f"{where}: no SCRAM user of its own (sasl.username {k.get('sasl.username')})")
+                if k.get("ssl.endpoint.identification.algorithm", "https") != "https":
+                    problems.append(f"{where}: the broker's host name is not verified")
+            if env.get("CES_POSTGRES_READ") and (not env.get("CES_POSTGRES") or "-replica" in env.get("CES_POSTGRES", "")):
+                problems.append(f"{where}: replica-only read path (CES_POSTGRES_READ without the primary in "
+                                "CES_POSTGRES to fall back to)")
+            for key in ("CES_POSTGRES", "CES_POSTGRES_READ"):
+                uri = env.get(key)
+                if not uri:
+                    continue
+                params = dict(p.split("=", 1) for p in uri.split("?", 1)[-1].split("&") if "=" in p) if "?" in uri else {}
+                if params.get("sslmode") != "verify-full":
+                    problems.append(f"{where}: {key} without sslmode=verify-full")
+                if params.get("sslrootcert") not in files:
+                    problems.append(f"{where}: {key} sslrootcert {params.get('sslrootcert')} is not a mounted CA file")
+    return problems
+
+
+def check_mongo_uris(uris):
+    problems = []
+    for name, uri in uris.items():
+        params = dict(p.split("=", 1) for p in uri.split("?", 1)[-1].split("&") if "=" in p)
+        if params.get("tls") != "true" or not params.get("tlsCAFile"):
+            problems.append(f"MongoDB URI {name}: no tls=true with a tlsCAFile")
+        if not re.match(r"mongodb://[^:@/]+:[^@/]+@", uri):
+            problems.append(f"MongoDB URI {name}: no credentials")
+    return problems
+
+
+def check_pg_hba(text):
+    problems = []
+    for line in text.splitlines():
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        if fields[0] == "host" or (fields[0] == "hostnossl" and fields[-1] != "reject"):
+            problems.append(f"pg_hba.conf accepts connections without TLS: {line.strip()}")
+        if fields[-1] in ("trust", "password", "md5"):
+            problems.append(f"pg_hba.conf: weak method {fields[-1]}: {line.strip()}")
+    return problems
+
+
+INTERNAL_PATHS = ("/metrics", "/healthz", "/readyz")
+
+
+def path_covers(rule_path, path_type, path):
+    if path_type == "Exact":
+        return rule_path == path
+    prefix = rule_path.rstrip("/")
+    return prefix == "" or path == prefix or path.startswith(prefix + "/") or (path_type == "ImplementationSpecific" and path.startswith(prefix))
+
+
+def check_ingress(docs):
+    """Ingresses serve TLS only, and never the internal endpoints."""
+    problems = []
+    for ing in (d for d in docs if d["kind"] == "Ingress"):
+        tls_hosts = {h for t in ing["spec"].get("tls") or [] for h in t.get("hosts", []) if t.get("secretName")}
+        for rule in ing["spec"].get("rules", []):
+            if rule.get("host") not in tls_hosts:
+                problems.append(f"{name_of(ing)}: host {rule.get('host')} without TLS")
+            for p in rule.get("http", {}).get("paths", []):
+                for internal in INTERNAL_PATHS:
+                    if path_covers(p.get("path", "/"), p.get("pathType", "Prefix"), internal):
+                        problems.append(f"{name_of(ing)}: path {p.get('path')} exposes {internal}")
+    return problems
+
+
+def check_shutdown_hooks(docs):
+    """api: a preStop delay (the pod leaves the endpoints before SIGTERM);
+    mongod: a startupProbe (journal recovery of a large member)."""
+    problems = []
+    for w in workloads(docs):
+        app = w.labels.get("app")
+        for c in w.containers(init=False):
+            if app == "ces-api" and not ((c.get("lifecycle") or {}).get("preStop")):
+                problems.append(f"{w.ref}: container {c['name']} has no preStop delay (502s during rollouts)")
+            if app == "mongo-events" and c["name"] == "mongod" and not c.get("startupProbe"):
+                problems.append(f"{w.ref}: mongod has no startupProbe")
+        if app == "ces-api":
+            pre = next((c.get("lifecycle", {}).get("preStop", {}) for c in w.containers(init=False)), {})
+            delay = int(((pre.get("exec") or {}).get("command") or ["", "0"])[-1] or 0) if pre.get("exec") else 0
+            if delay and w.spec.get("terminationGracePeriodSeconds", 30) < delay + 30:
+                problems.append(f"{w.ref}: grace period does not cover the preStop delay plus the drain")
+    return problems
+
+
+# --------------------------------------------------------------------------
+# monitoring: alert rules and dashboards name existing metrics only
+# --------------------------------------------------------------------------
+METRIC_PREFIXES = ("ces_", "kafka_", "pg_", "kubelet_", "kube_")
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+
+def code_metrics(src=os.path.join(REPO, "src")):
+    """Every ces_* metric name the code registers (string literals in src/)."""
+    names = set()
+    for folder, _, files in os.walk(src):
+        for f in files:
+            if f.endswith((".cpp", ".hpp", ".h", ".cc")):
+                with open(os.path.join(folder, f), errors="replace") as fh:
+                    names.update(re.findall(r'"(ces_[a-z0-9_]+)"', fh.read()))
+    return names
+
+
+def exporter_metrics(path=os.path.join(REPO, "deploy/kubernetes/components/monitoring/exporter-metrics.txt")):
+    with open(path) as f:
+        return {line.strip() for line in f if line.strip() and not line.startswith("#")}
+
+
+def metric_names(expr):
+    """Metric names in a PromQL expression (label matchers, grouping labels and
+    strings left out)."""
+    expr = re.sub(r'"[^"]*"', '""', expr)
+    expr = re.sub(r"\{[^}]*\}", "", expr)
+    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
+    names = set(re.findall(r"(?<![\w.$])([a-z_][a-z0-9_]*)(?=\s*(?:\[|\)|$|\s|[<>=!+\-*/,]))", expr))
+    return {n for n in names if n.startswith(METRIC_PREFIXES) or n == "up"}
+
+
+def check_metric_names(exprs, known):
+    problems = []
+    for where, expr in exprs:
+        for name in sorted(metric_names(expr)):
+            base = name
+            for suffix in HISTOGRAM_SUFFIXES:
+                if name.endswith(suffix) and name[: -len(suffix)] in known:
+                    base = name[: -len(suffix)]
+            if base not in known:
+                problems.append(f"{where}: metric {name} is exported neither by the code nor by a listed exporter")
+    return problems
+
+
+def rule_exprs(docs):
+    out = []
+    for d in docs:
+        if d["kind"] != "PrometheusRule":
+            continue
+        for g in d["spec"]["groups"]:
+            for r in g["rules"]:
+                out.append((f"{name_of(d)} {r.get('alert') or r.get('record')}", r["expr"]))
+    return out
+
+
+def dashboard_exprs(dashboard, where):
+    out = []
+    for p in dashboard.get("panels", []):
+        for t in p.get("targets", []):
+            if "expr" in t:
+                out.append((f"{where} panel {p.get('title')!r}", t["expr"]))
+    return out

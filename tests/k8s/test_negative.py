@@ -93,3 +93,44 @@ def test_missing_secret_key_is_reported(rendered):
     has(kp.check_secret_refs(rendered["mini"], generated),
         "Secret mongo-events-users has no key backupPassword",
         "Secret postgres-secret is not created by secrets.sh")
+
+
+def test_insecure_kafka_listeners_are_reported():
+    with open(os.path.join(FIXTURES, "broken-security.properties")) as f:
+        props = kp.parse_properties(f.read())
+    has(kp.check_kafka_security(props),
+        "listener PLAINTEXT (0.0.0.0:9092) is PLAINTEXT: unencrypted and reachable",
+        "listener EXTERNAL (0.0.0.0:9093) is PLAINTEXT",
+        "the EXTERNAL listener is PLAINTEXT, not SASL_SSL",
+        "listener REPLICATION is SSL without required client certificates",
+        "no authorizer", "allow.everyone.if.no.acl.found is not false",
+        "delete.topic.enable=true (want false)")
+    has(kp.check_external_access(fixture("broken-clients.yaml"), props),
+        "NetworkPolicy/kafka-open: outside addresses reach Kafka port 9092 (PLAINTEXT, PLAINTEXT) without SCRAM")
+
+
+def test_unauthenticated_clients_and_replica_only_reads_are_reported():
+    docs = fixture("broken-clients.yaml")
+    has(kp.check_clients(docs),
+        "Deployment/ces-api container api: unauthenticated or unencrypted Kafka client",
+        "sasl.password is not taken from a Secret",
+        "replica-only read path",
+        "CES_POSTGRES_READ without sslmode=verify-full")
+    has(kp.check_shutdown_hooks(docs), "Deployment/ces-api: container api has no preStop delay")
+    has(kp.check_ingress(docs), "Ingress/ces-api: host events.example.net without TLS",
+        "Ingress/ces-api: path / exposes /metrics")
+
+
+def test_alert_rules_on_metrics_nobody_exports_are_reported():
+    known = kp.code_metrics() | kp.exporter_metrics()
+    has(kp.check_metric_names(kp.rule_exprs(fixture("broken-clients.yaml")), known),
+        "Imaginary: metric ces_produce_imaginary_total is exported neither by the code",
+        "ImaginaryLatency: metric ces_api_made_up_seconds_bucket",
+        "LagFromAnotherExporter: metric kafka_consumer_lag_records")
+
+
+def test_plaintext_postgres_and_mongo_connections_are_reported():
+    has(kp.check_pg_hba("host all all all scram-sha-256\nhostssl all all all trust\n"),
+        "accepts connections without TLS", "weak method trust")
+    has(kp.check_mongo_uris({"audit": "mongodb://host:27017/casper?replicaSet=rs0"}),
+        "MongoDB URI audit: no tls=true", "MongoDB URI audit: no credentials")

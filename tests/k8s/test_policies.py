@@ -2,6 +2,7 @@
 
 Run by scripts/k8s-check.sh; each test runs on every overlay.
 """
+import json
 import os
 import re
 import shutil
@@ -93,7 +94,7 @@ def test_every_secret_reference_is_created_by_the_generator(docs):
 
 
 def test_component_labels_for_the_staged_install(docs):
-    known = {"namespace", "zookeeper", "kafka", "topics", "mongodb", "postgres", "services"}
+    known = {"namespace", "tls", "zookeeper", "kafka", "topics", "mongodb", "postgres", "services", "monitoring"}
     for d in docs:
         got = d["metadata"].get("labels", {}).get("app.kubernetes.io/component")
         assert got in known, f"{kp.name_of(d)}: app.kubernetes.io/component={got}"
@@ -183,9 +184,14 @@ def test_configmaps_carry_the_local_stack_templates(docs, overlay):
     assert zk["zookeeper.env"] == read(env_file_for(overlay, "zookeeper")), "run deploy/kubernetes/sync-config.sh"
 
 
-def test_kubernetes_overrides_touch_only_the_listener_layout(docs):
-    props = kp.parse_properties(kp.configmap(docs, "kafka-config")["kubernetes.properties"])
-    assert set(props) <= kp.KAFKA_OVERRIDE_KEYS, set(props) - kp.KAFKA_OVERRIDE_KEYS
+def test_kubernetes_overrides_touch_only_the_listener_layout_and_security(docs):
+    cm = kp.configmap(docs, "kafka-config")
+    for name in ("kubernetes.properties", "security.properties", "controller.properties"):
+        if name not in cm:
+            continue
+        props = kp.parse_properties(cm[name])
+        other = {k for k in props if k not in kp.KAFKA_OVERRIDE_KEYS and not k.startswith(kp.KAFKA_SECURITY_PREFIXES)}
+        assert not other, f"{name}: {other}"
 
 
 def rendered_brokers(docs):
@@ -198,10 +204,13 @@ def test_kafka_ha_settings(docs, overlay):
     for i, props in enumerate(rendered_brokers(docs)):
         assert kp.check_kafka_properties(props, kafka.replicas, ha=overlay in HA_OVERLAYS) == [], f"broker {i}"
         assert props["broker.id"] == str(i)
-        assert props["advertised.listeners"].startswith(f"PLAINTEXT://kafka-{i}.kafka-headless.kafka.svc.cluster.local:9092,")
+        assert props["advertised.listeners"].startswith(f"CLIENT://kafka-{i}.kafka-headless.kafka.svc.cluster.local:9092,")
+        assert kp.check_kafka_security(props) == [], f"broker {i}"
         if overlay == "kraft":
-            assert props["process.roles"] == "broker,controller" and props["node.id"] == str(i)
-            assert len(props["controller.quorum.voters"].split(",")) == kafka.replicas
+            assert props["process.roles"] == "broker" and props["node.id"] == str(i)
+            assert "controller.quorum.voters" not in props, "a dynamic quorum (KIP-853), no static voter list"
+            ctl = workload(docs, "StatefulSet", "kafka-controller")
+            assert len(props["controller.quorum.bootstrap.servers"].split(",")) == ctl.replicas == 3
             assert not any(k.startswith("zookeeper.") for k in props)
         else:
             assert props["zookeeper.connect"] == "zookeeper-client.kafka.svc.cluster.local:2181/kafka"
@@ -215,7 +224,8 @@ def test_kafka_settings_equal_the_local_stack(docs, overlay):
          "KAFKA_ADVERTISED_HOST": "127.0.0.1", "KAFKA_ZOOKEEPER_CONNECT": "127.0.0.1:20181/kafka",
          "KAFKA_LOG_DIRS": "/tmp/kafka-0"}))
     k8s = rendered_brokers(docs)[0]
-    skip = kp.KAFKA_INSTANCE_KEYS | {k for k in local if k.startswith("zookeeper.") and overlay == "kraft"}
+    skip = kp.KAFKA_INSTANCE_KEYS | kp.KAFKA_OVERRIDE_KEYS | {k for k in local if k.startswith("zookeeper.") and overlay == "kraft"}
+    skip |= {k for k in set(local) | set(k8s) if k.startswith(kp.KAFKA_SECURITY_PREFIXES)}
     for key in sorted(set(local) | set(k8s)):
         if key in skip:
             continue
@@ -299,12 +309,12 @@ def test_topics_job_settings(docs, overlay):
         if m:
             record = int(m.group(1)) * int(m.group(2)) * int(m.group(3))
             assert int(topics["TOPIC_MAX_MESSAGE_BYTES"]) == record + kp.MIB, "same as the producer's topic creation"
-    script = kp.configmap(docs, "kafka-topics-scripts")["create-topics.sh"]
-    for t in ("main", "deploys", "sigs", "producer-positions", "dead-letter", "ingest-gaps"):
+    script = kp.configmap(docs, "kafka-setup-scripts")["create-topics.sh"]
+    for t in ("main", "deploys", "sigs", "chain", "producer-positions", "dead-letter", "ingest-gaps", "backfill-checkpoints"):
         assert re.search(rf"^ensure {t} ", script, re.M), t
     assert "--if-not-exists" in script
     assert re.search(r"^ensure producer-positions 1 \"cleanup.policy=compact\"", script, re.M)
-    job = workload(docs, "Job", "kafka-topics")
+    job = workload(docs, "Deployment", "kafka-setup")
     refs = {ef["configMapRef"]["name"] for ef in job.containers()[0]["envFrom"]}
     produce = workload(docs, "Deployment", "ces-produce")
     assert {kp.base_name(r) for r in refs} <= {kp.base_name(ef["configMapRef"]["name"]) for ef in produce.containers()[0]["envFrom"]}, \
@@ -338,8 +348,6 @@ def test_kubegres(docs, overlay):
     kg = workload(docs, "Kubegres", "postgres-events").obj["spec"]
     names = {(d["kind"], d["metadata"]["name"]) for d in docs}
     assert ("ConfigMap", kg["customConfig"]) in names, "customConfig names a rendered ConfigMap"
-    assert ("PersistentVolumeClaim", kg["backup"]["pvcName"]) in names
-    assert kg["backup"]["schedule"]
     env = {e["name"]: e for e in kg["env"]}
     for name in ("POSTGRES_PASSWORD", "POSTGRES_REPLICATION_PASSWORD"):
         assert "secretKeyRef" in env[name]["valueFrom"]
@@ -356,6 +364,15 @@ def test_kubegres(docs, overlay):
     api = kp.configmap(docs, "ces-api-config")
     assert "@postgres-events:5432/" in store and "@postgres-events:5432/" in api["CES_POSTGRES"]
     assert "@postgres-events-replica:5432/" in api["CES_POSTGRES_READ"]
+    # TLS only, continuous WAL archiving with pgBackRest
+    assert conf["ssl"] == "on" and "pgbackrest" in conf["archive_command"] and conf["archive_mode"] == "on"
+    assert kp.check_pg_hba(kp.configmap(docs, "postgres-events-conf")["pg_hba.conf"]) == []
+    assert kg["serviceAccountName"] and ("ServiceAccount", kg["serviceAccountName"]) in names
+    assert kg["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    assert kg["containerSecurityContext"]["allowPrivilegeEscalation"] is False
+    assert "ALL" in kg["containerSecurityContext"]["capabilities"]["drop"]
+    assert ("CronJob", "postgres-events-pgbackrest") in names
+    assert "backup" not in kg, "pg_dumpall backups replaced by pgBackRest"
 
 
 def test_prod_postgres_conf_differs_only_in_memory():
@@ -417,3 +434,130 @@ def test_dockerfile():
     assert ":latest" not in text
     ignored = read(".dockerignore").split()
     assert ".git" in ignored and "build" in ignored
+
+
+# --------------------------------------------------------------------------
+# security (issue 16, point 1): TLS and authentication everywhere
+# --------------------------------------------------------------------------
+def test_kafka_listeners_encrypted_and_authenticated(docs, overlay):
+    props = rendered_brokers(docs)[0]
+    assert kp.check_kafka_security(props) == []
+    assert kp.check_external_access(docs, props) == []
+    if overlay == "kraft":
+        ctl = kp.parse_properties(kp.render_with_start_script(docs, "kafka-controller", 0))
+        assert kp.check_kafka_security(ctl) == []
+        assert ctl["process.roles"] == "controller" and ctl["node.id"] == "3000"
+        assert ctl["authorizer.class.name"].endswith("StandardAuthorizer")
+
+
+def test_clients_use_tls_and_their_own_credentials(docs):
+    assert kp.check_clients(docs) == []
+
+
+def test_mongo_connections_tls_with_credentials(docs):
+    mongo = workload(docs, "StatefulSet", "mongo-events")
+    assert kp.check_mongo_uris(kp.generated_secrets(members=mongo.replicas)["mongo-events-uris"]) == []
+    mongod = next(c for c in mongo.containers(init=False) if c["name"] == "mongod")
+    assert "--tlsMode=requireTLS" in mongod["command"]
+
+
+def test_ingress_tls_and_no_internal_endpoints(docs):
+    assert kp.check_ingress(docs) == []
+
+
+def test_every_service_has_a_kafka_user_and_acls(docs):
+    users = set(kp.generated_secrets()["kafka-users"])
+    acls = kp.configmap(docs, "kafka-setup-scripts")["acls.txt"]
+    acl_users = {line.split()[0] for line in acls.splitlines() if line.strip() and not line.startswith("#")}
+    assert acl_users <= users, "every ACL names a user of Secret kafka-users"
+    for w in kp.workloads(docs):
+        if not kp.is_service(w):
+            continue
+        env, _ = kp.expanded_env(docs, w, w.containers(init=False)[0])
+        user = kp.kafka_settings(env).get("sasl.username", "")
+        assert user.removeprefix("ces-") in acl_users, f"{w.ref}: no ACLs for {user}"
+
+
+def test_shutdown_hooks_and_startup_probes(docs):
+    assert kp.check_shutdown_hooks(docs) == []
+
+
+# --------------------------------------------------------------------------
+# rolls, store-consume's node RPC, chain and backfill (points 2 and 8)
+# --------------------------------------------------------------------------
+def test_kafka_rolls_are_isr_aware(docs):
+    for name in ("kafka", "kafka-controller"):
+        w = workload(docs, "StatefulSet", name)
+        if w:
+            assert w.obj["spec"]["updateStrategy"]["type"] == "OnDelete", f"{name}: rolled by roll-kafka.sh only"
+    script = read("deploy/kubernetes/roll-kafka.sh")
+    assert "--under-replicated-partitions" in script and "--under-min-isr-partitions" in script
+    r = subprocess.run(["bash", "-n", os.path.join(REPO, "deploy/kubernetes/roll-kafka.sh")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_store_consume_reaches_the_node_rpc(docs):
+    store = workload(docs, "Deployment", "ces-store-consume")
+    env, _ = kp.expanded_env(docs, store, store.containers(init=False)[0])
+    assert env.get("CES_NODE_RPC", "").endswith(":7777/rpc")
+    egress = next(d for d in docs if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "ces-store-consume-egress")
+    assert any(p.get("port") == 7777 for rule in egress["spec"]["egress"] for p in rule.get("ports", []))
+
+
+def test_chain_is_a_single_writer_with_its_index_on_a_volume(docs):
+    chain = workload(docs, "Deployment", "ces-chain")
+    assert chain.replicas == 1 and chain.obj["spec"]["strategy"]["type"] == "Recreate"
+    env, _ = kp.expanded_env(docs, chain, chain.containers(init=False)[0])
+    assert env["CES_TRANSACTIONAL_ID"] and env["CES_INDEX"].startswith("/var/lib/ces-chain/")
+    claims = {v["persistentVolumeClaim"]["claimName"] for v in chain.spec["volumes"] if "persistentVolumeClaim" in v}
+    assert claims and all(("PersistentVolumeClaim", c) in {(d["kind"], d["metadata"]["name"]) for d in docs} for c in claims)
+    backfill = workload(docs, "Deployment", "ces-backfill")
+    env, _ = kp.expanded_env(docs, backfill, backfill.containers(init=False)[0])
+    assert env.get("CES_GAPS") == "true" and env.get("CES_RPC", "").endswith(":7777/rpc")
+
+
+def test_no_job_with_an_immutable_template_in_the_apply_path(docs):
+    jobs = [kp.name_of(d) for d in docs if d["kind"] == "Job"]
+    assert not jobs, f"{jobs}: a changed ConfigMap hash breaks kubectl apply while the Job exists"
+
+
+# --------------------------------------------------------------------------
+# monitoring (point 5)
+# --------------------------------------------------------------------------
+def known_metrics():
+    return kp.code_metrics() | kp.exporter_metrics()
+
+
+def test_alert_rules_name_exported_metrics_only(docs):
+    exprs = kp.rule_exprs(docs)
+    assert len(exprs) >= 15
+    assert kp.check_metric_names(exprs, known_metrics()) == []
+    alerts = {w.split()[-1] for w, _ in exprs}
+    for wanted in ("CesConsumerLag", "KafkaUnderReplicatedPartitions", "PostgresReplicationLag", "VolumeFillingUp",
+                   "CesIngestGap", "CesDeadLetters", "CesApiLatency", "CesApiErrorRate", "CesChainStageLag"):
+        assert wanted in alerts
+
+
+def test_grafana_dashboards_are_valid_and_name_exported_metrics(docs):
+    cm = kp.configmap(docs, "ces-grafana-dashboards")
+    assert set(cm) == {"pipeline.json", "servers.json"}
+    for name, text in cm.items():
+        d = json.loads(text)
+        assert d["uid"] and d["title"] and d["panels"], name
+        ids = [p["id"] for p in d["panels"]]
+        assert len(ids) == len(set(ids)), f"{name}: duplicate panel ids"
+        assert kp.check_metric_names(kp.dashboard_exprs(d, name), known_metrics()) == []
+
+
+def test_code_metrics_are_found():
+    names = kp.code_metrics()
+    assert {"ces_produce_gaps_total", "ces_api_http_request_seconds", "ces_api_db_read_target_up"} <= names
+
+
+def test_metrics_not_reachable_through_the_ingress(docs):
+    assert kp.check_ingress(docs) == []
+    monitors = [d for d in docs if d["kind"] == "PodMonitor"]
+    scraped = {v for m in monitors for e in m["spec"]["selector"].get("matchExpressions", []) for v in e["values"]}
+    for w in kp.workloads(docs):
+        if kp.is_service(w):
+            assert w.labels["app"] in scraped, f"{w.ref} is not scraped"

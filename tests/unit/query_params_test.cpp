@@ -35,7 +35,7 @@ Request Make(std::map<std::string, std::string> path, const std::string& query) 
 class QueryParams : public ::testing::Test {
  protected:
   QueryParams() : pool_(PoolOptions{"host=/nonexistent/ces-no-server dbname=none", 1,
-                                    std::chrono::milliseconds(100), 1, 1000}),
+                                    std::chrono::milliseconds(100), 1, 1000, "", std::chrono::milliseconds(30000)}),
                   engine_(pool_, options_) {}
 
   // The check's refusal of `route` with these parameters (nullopt when it passes).

@@ -18,7 +18,8 @@ void RegisterApi(CLI::App& app, int& exit_code) {
   cmd->add_option("--postgres", flags->options.postgres, "PostgreSQL model (libpq URI): REST endpoints and sidecar lookups")
       ->envname("CES_POSTGRES");
   cmd->add_option("--postgres-read", flags->options.postgres_read,
-                  "Read replica(s) for queries (libpq URI; multi-host with target_session_attrs=any works)")
+                  "Read replica(s) for queries (libpq URI; multi-host with target_session_attrs=any works); while none "
+                  "answers, queries and readiness go to --postgres")
       ->envname("CES_POSTGRES_READ");
   cmd->add_option("--mongo", flags->options.mongo, "MongoDB connection string of the audit store: replay endpoints")
       ->envname("CES_MONGO");

@@ -4,6 +4,7 @@
 #   bin/kustomize, bin/kubeconform      go install (Go module proxy)
 #   schemas/<K8S_SCHEMA_VERSION>/       JSON schemas made from the OpenAPI spec of
 #                                       the k8s.io/kubernetes module + our Kubegres schema
+#                                       + the CRDs in tests/k8s/schemas/crds
 #   venv/                               pytest and PyYAML for the policy tests
 # Idempotent: each part is skipped when its stamp matches, so a second run
 # takes about a second. Prints nothing but progress on stderr.
@@ -59,7 +60,8 @@ fi
 schemas="$tools/schemas/${K8S_SCHEMA_VERSION}"
 gen="$root/tests/k8s/tools/make_schemas.py"
 kubegres="$root/tests/k8s/schemas/kubegres-v1.schema.yaml"
-want="${K8S_SCHEMA_VERSION} $(cat "$gen" "$kubegres" | sha256sum | cut -c1-16)"
+crds=("$root"/tests/k8s/schemas/crds/*.yaml)   # cert-manager, prometheus-operator, CloudNativePG, snapshots
+want="${K8S_SCHEMA_VERSION} $(cat "$gen" "$kubegres" "${crds[@]}" | sha256sum | cut -c1-16)"
 if stamp_ok "$schemas/.stamp" "$want"; then
   log "schemas: Kubernetes ${K8S_SCHEMA_VERSION} already generated"
 else
@@ -68,7 +70,7 @@ else
     | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin).get("Dir",""))')
   [ -d "$moddir/api/openapi-spec/v3" ] || { echo "install.sh: no api/openapi-spec/v3 in $moddir" >&2; exit 1; }
   rm -rf "$schemas.tmp"
-  "$venv/bin/python" "$gen" "$moddir/api/openapi-spec/v3" "$schemas.tmp" "$kubegres" >&2
+  "$venv/bin/python" "$gen" "$moddir/api/openapi-spec/v3" "$schemas.tmp" "$kubegres" "${crds[@]}" >&2
   rm -rf "$schemas"
   mv "$schemas.tmp" "$schemas"
   echo "$want" > "$schemas/.stamp"

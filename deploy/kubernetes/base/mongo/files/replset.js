@@ -26,7 +26,7 @@ const sts = m[1];
 const ordinal = parseInt(m[2], 10);
 const hostOf = (i) => `${sts}-${i}.${env.MONGO_SERVICE}.${env.POD_NAMESPACE}.svc.${env.CLUSTER_DOMAIN}:27017`;
 const me = hostOf(ordinal);
-const opts = 'directConnection=true&serverSelectionTimeoutMS=3000&connectTimeoutMS=3000';
+const opts = 'directConnection=true&serverSelectionTimeoutMS=3000&connectTimeoutMS=3000&tls=true&tlsCAFile=/keyfile/ca.crt';
 
 function log(msg) { print(`${new Date().toISOString()} replset ${env.POD_NAME}: ${msg}`); }
 function touch(path) { fs.writeFileSync(path, new Date().toISOString()); }
@@ -119,7 +119,7 @@ function reconcileMembers(conn) {
 
 function main() {
   touch('/tmp/replset-heartbeat');
-  const local = hello('127.0.0.1:27017');
+  const local = hello('localhost:27017');
   if (local === null) { log('local mongod not answering yet'); return; }
   const h = local.hello;
   if (h.setName) {

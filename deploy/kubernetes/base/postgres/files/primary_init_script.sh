@@ -20,3 +20,6 @@ ALTER DEFAULT PRIVILEGES FOR ROLE :"store_user" IN SCHEMA public GRANT SELECT ON
 ALTER DEFAULT PRIVILEGES FOR ROLE :"store_user" IN SCHEMA public GRANT SELECT ON SEQUENCES TO :"api_user";
 SQL
 echo "database $CES_DATABASE with roles $CES_STORE_USER (owner) and $CES_API_USER (read-only) created"
+# pgBackRest: the stanza of the WAL archive (the backup CronJob creates it too,
+# so an object store that is not reachable yet does not stop the first start)
+pgbackrest --stanza=events stanza-create || echo "pgbackrest stanza-create failed; the backup CronJob retries it" >&2

@@ -5,17 +5,17 @@
 # whose replication factor is lower than wanted fails the Job (changing it
 # needs a partition reassignment, see docs/kubernetes.md).
 # Settings: the ces-topics ConfigMap (shared with the producer) and ces-config.
+# Run by setup.sh (the kafka-setup reconciler) with its administrator
+# connection: KAFKA_ADMIN_BOOTSTRAP, KAFKA_ADMIN_CONFIG (TLS, principal kafka-admin).
 set -euo pipefail
 bin=/opt/kafka/bin
-bootstrap=${CES_KAFKA:?CES_KAFKA not set}
 prefix=${CES_TOPIC_PREFIX:-}
 partitions=${CES_PARTITIONS:?}
 rf=${CES_REPLICATION_FACTOR:?}
 isr=${CES_MIN_INSYNC_REPLICAS:?}
 max_bytes=${TOPIC_MAX_MESSAGE_BYTES:?}
-cfgfile=/tmp/admin.properties
-echo "request.timeout.ms=30000" > "$cfgfile"
-admin=(--bootstrap-server "$bootstrap" --command-config "$cfgfile")
+bootstrap=${KAFKA_ADMIN_BOOTSTRAP:?}
+admin=(--bootstrap-server "$bootstrap" --command-config "${KAFKA_ADMIN_CONFIG:?}")
 
 echo "waiting for $rf broker(s) at $bootstrap"
 for attempt in $(seq 1 90); do
@@ -58,7 +58,11 @@ aux=("retention.ms=${AUX_RETENTION_MS:?}" "cleanup.policy=delete")
 ensure main "$partitions" "${raw[@]}"
 ensure deploys "$partitions" "${raw[@]}"
 ensure sigs "$partitions" "${raw[@]}"
+# the one chain sequence (casper-event-store chain): one partition, kept forever (its offsets are the chain ids)
+ensure chain 1 "cleanup.policy=delete" "retention.ms=-1" "retention.bytes=-1"
 ensure producer-positions 1 "cleanup.policy=compact" "retention.ms=-1" "min.cleanable.dirty.ratio=0.1"
 ensure dead-letter 1 "${aux[@]}"
 ensure ingest-gaps 1 "${aux[@]}"
+# casper-event-store backfill: one checkpoint per height range (compacted)
+ensure backfill-checkpoints 1 "cleanup.policy=compact" "retention.ms=-1" "min.cleanable.dirty.ratio=0.1"
 echo "all topics in place"

@@ -52,7 +52,8 @@ class RestApi {
 
   // The pool the routes query: the shared one, or after Start() their own (null before).
   query::Pool* pool() const { return pool_; }
-  // The pool for these options: postgres_read if set (else postgres), pool_size, pool_timeout.
+  // The pool for these options: postgres_read if set, falling back to postgres while no replica answers
+  // (else postgres), pool_size, pool_timeout.
   static query::PoolOptions PoolOptionsFor(const RestApiOptions& options);
 
  private:

@@ -3,6 +3,9 @@
 // header). At most `size` connections exist; a caller waits at most `acquire_timeout` for one, then
 // gets nothing (the API answers 503). Connections open lazily, run in UTC with ISO dates, and keep a
 // per-connection cache of prepared statements keyed by their SQL text.
+// With a fallback (the api: read replicas in `uri`, the primary as `fallback_uri`), a connection that
+// cannot be opened on `uri` is opened on the fallback; `uri` is tried again fallback_retry after it
+// last failed, and connections on the fallback move back to it once they are that old.
 
 #include <chrono>
 #include <cstddef>
@@ -24,6 +27,8 @@ struct PoolOptions {
   std::chrono::milliseconds acquire_timeout{2000};
   int connect_timeout_s = 5;
   int statement_timeout_ms = 10000;  // a runaway query is cancelled by the server
+  std::string fallback_uri;          // where connections go while `uri` does not answer; empty: nowhere
+  std::chrono::milliseconds fallback_retry{30000};
 };
 
 // The rows of one statement, values as PostgreSQL text.
