@@ -63,7 +63,10 @@ function(ces_add_library)
   target_include_directories(ces_${ARG_NAME} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   target_compile_options(ces_${ARG_NAME} PRIVATE ${CES_WARNINGS})
   target_link_libraries(ces_${ARG_NAME} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+  set_property(GLOBAL APPEND PROPERTY CES_LIBRARIES ${ARG_NAME})
 endfunction()
+
+include(layers)
 
 # ces_add_test(NAME name SRCS ... DEPS ... LABELS unit|integration|e2e|ha [TIMEOUT s])
 function(ces_add_test)

@@ -2,7 +2,7 @@
 
 #include <cctype>
 
-#include "blake2b.hpp"
+#include "ces/common/blake2b.hpp"
 #include "ces/common/log.hpp"
 
 namespace ces::query {
@@ -59,7 +59,7 @@ std::string AccountHashOf(const std::string& public_key) {
   for (std::size_t i = 2; i + 1 < public_key.size(); i += 2) {
     preimage.push_back(static_cast<char>(HexValue(public_key[i]) * 16 + HexValue(public_key[i + 1])));
   }
-  const auto digest = Blake2b256(reinterpret_cast<const std::uint8_t*>(preimage.data()), preimage.size());
+  const auto digest = common::Blake2b256(reinterpret_cast<const std::uint8_t*>(preimage.data()), preimage.size());
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(64);

@@ -1,8 +1,8 @@
-#include "blake2b.hpp"
+#include "ces/common/blake2b.hpp"
 
 #include <cstring>
 
-namespace ces::query {
+namespace ces::common {
 namespace {
 
 constexpr std::uint64_t kIv[8] = {0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL,
@@ -77,4 +77,4 @@ std::array<std::uint8_t, 32> Blake2b256(const std::uint8_t* data, std::size_t si
   return out;
 }
 
-}  // namespace ces::query
+}  // namespace ces::common
