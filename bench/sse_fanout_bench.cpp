@@ -448,7 +448,7 @@ int main(int argc, char** argv) {
     if (mode == "topics") {
       const auto a = Args(argc, argv, 2);
       const std::string prefix = Get(a, "topic-prefix", "");
-      ces::kafka::EnsureTopics(Get(a, "kafka", ""), {{prefix + "main", 1, -1, {}}, {prefix + "deploys", 1, -1, {}},
+      ces::kafka::EnsureTopics(Get(a, "kafka", ""), {}, {{prefix + "main", 1, -1, {}}, {prefix + "deploys", 1, -1, {}},
                                                      {prefix + "sigs", 1, -1, {}}});
       return 0;
     }

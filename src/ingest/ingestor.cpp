@@ -150,11 +150,11 @@ struct Ingestor::Impl {
     specs.push_back(positions);
     specs.push_back(base(kDeadLetterTopic, 1));
     specs.push_back(base(kGapsTopic, 1));
-    kafka::EnsureTopics(options.brokers, specs);
+    kafka::EnsureTopics(options.brokers, options.producer_settings, specs);
   }
 
   void LoadPositions() {
-    auto records = kafka::ReadAll(options.brokers, Topic(kPositionsTopic));
+    auto records = kafka::ReadAll(options.brokers, options.producer_settings, Topic(kPositionsTopic));
     for (const auto& rec : records) {
       if (!rec.key) continue;
       const std::string* id = rec.HeaderValue(header::kEventId);

@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 
@@ -87,6 +88,67 @@ bool IsPermanent(rd_kafka_resp_err_t err) {
       return false;
   }
 }
+
+// Errors that retrying with the same settings does not cure: credentials or a certificate the brokers (or
+// the client) refuse, an operation no ACL allows. They end an operation with a clear error at once.
+bool IsSecurityError(int err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR__SSL:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Settings that concern the connection to the brokers, not the client's role.
+bool IsConnectionSetting(const std::string& key) {
+  return key.rfind("security.", 0) == 0 || key.rfind("sasl.", 0) == 0 || key.rfind("ssl.", 0) == 0 ||
+         key == "client.id" || key == "broker.address.family";
+}
+
+Settings ConnectionSettings(const Settings& settings) {
+  Settings out;
+  for (const auto& [key, value] : settings) {
+    if (IsConnectionSetting(key)) out[key] = value;
+  }
+  return out;
+}
+
+// The first security error a handle's error callback reports (the callback runs in rd_kafka_poll or
+// rd_kafka_consumer_poll; without one, librdkafka only logs such errors). Must outlive the handle.
+class SecurityErrorTrap {
+ public:
+  // For handles whose opaque is free: the trap becomes the opaque.
+  void Install(rd_kafka_conf_t* conf) {
+    rd_kafka_conf_set_error_cb(conf, &SecurityErrorTrap::OnError);
+    rd_kafka_conf_set_opaque(conf, this);
+  }
+  void Record(int err, const char* reason) {
+    log::Warn("kafka client error", {{"error", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))},
+                                     {"reason", reason ? reason : ""}});
+    if (!IsSecurityError(err)) return;
+    std::lock_guard lock(mutex_);
+    if (error_.empty()) error_ = reason ? reason : rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err));
+  }
+  // Throws "kafka: <what>: <error>" once a security error was reported.
+  void ThrowIfCaught(const std::string& what) {
+    std::lock_guard lock(mutex_);
+    if (!error_.empty()) throw std::runtime_error("kafka: " + what + ": " + error_);
+  }
+
+ private:
+  static void OnError(rd_kafka_t*, int err, const char* reason, void* opaque) {
+    static_cast<SecurityErrorTrap*>(opaque)->Record(err, reason);
+  }
+
+  std::mutex mutex_;
+  std::string error_;
+};
 
 Message ToMessage(rd_kafka_message_t* msg) {
   Message m;
@@ -220,9 +282,12 @@ std::size_t Producer::QueueLength() const { return static_cast<std::size_t>(rd_k
 
 bool Producer::AllBrokersDown() const { return impl_->all_brokers_down.load(); }
 
-void EnsureTopics(const std::string& brokers, const std::vector<TopicSpec>& topics,
+void EnsureTopics(const std::string& brokers, const Settings& settings, const std::vector<TopicSpec>& topics,
                   std::chrono::milliseconds timeout) {
-  KafkaHandle rk = MakeHandle(RD_KAFKA_PRODUCER, MakeConf(brokers, {}, {}));
+  SecurityErrorTrap trap;
+  ConfHandle conf = MakeConf(brokers, {}, ConnectionSettings(settings));
+  trap.Install(conf.get());
+  KafkaHandle rk = MakeHandle(RD_KAFKA_PRODUCER, std::move(conf));
   std::vector<rd_kafka_NewTopic_t*> new_topics;
   char err[512];
   for (const TopicSpec& spec : topics) {
@@ -242,7 +307,14 @@ void EnsureTopics(const std::string& brokers, const std::vector<TopicSpec>& topi
   rd_kafka_CreateTopics(rk.get(), new_topics.data(), new_topics.size(), options.get(), queue.get());
   for (auto* t : new_topics) rd_kafka_NewTopic_destroy(t);
 
-  EventHandle event(rd_kafka_queue_poll(queue.get(), static_cast<int>(timeout.count()) + 5000));
+  // Waits in short steps, serving the error callback in between: refused credentials end the wait.
+  const auto deadline = std::chrono::steady_clock::now() + timeout + std::chrono::seconds(5);
+  EventHandle event;
+  while (!event && std::chrono::steady_clock::now() < deadline) {
+    event.reset(rd_kafka_queue_poll(queue.get(), 200));
+    rd_kafka_poll(rk.get(), 0);
+    if (!event) trap.ThrowIfCaught("creating topics on " + brokers);
+  }
   if (!event) throw std::runtime_error("kafka: timed out creating topics (is the broker at " + brokers + " up?)");
   if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw std::runtime_error(std::string("kafka: creating topics: ") + rd_kafka_event_error_string(event.get()));
@@ -262,7 +334,8 @@ void EnsureTopics(const std::string& brokers, const std::vector<TopicSpec>& topi
   }
 }
 
-std::vector<Message> ReadAll(const std::string& brokers, const std::string& topic, std::chrono::milliseconds timeout) {
+std::vector<Message> ReadAll(const std::string& brokers, const Settings& settings, const std::string& topic,
+                             std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const Settings defaults = {
       {"group.id", "casper-event-store-reader"},
@@ -273,8 +346,16 @@ std::vector<Message> ReadAll(const std::string& brokers, const std::string& topi
       {"max.partition.fetch.bytes", std::to_string(kMaxRecordBytes + 1024 * 1024)},
       {"receive.message.max.bytes", std::to_string(kMaxRecordBytes + 2 * 1024 * 1024)},
   };
-  KafkaHandle rk = MakeHandle(RD_KAFKA_CONSUMER, MakeConf(brokers, defaults, {}));
+  SecurityErrorTrap trap;
+  ConfHandle conf = MakeConf(brokers, defaults, ConnectionSettings(settings));
+  trap.Install(conf.get());
+  KafkaHandle rk = MakeHandle(RD_KAFKA_CONSUMER, std::move(conf));
   rd_kafka_poll_set_consumer(rk.get());
+  // Serves the error callback; nothing is assigned yet, so no record can be returned and lost.
+  auto check_security = [&] {
+    MessageHandle ignored(rd_kafka_consumer_poll(rk.get(), 0));
+    trap.ThrowIfCaught("reading " + topic);
+  };
 
   // Partitions of the topic and their watermarks. Right after a topic is created its metadata may not
   // have reached every broker yet: retry until the deadline.
@@ -291,6 +372,7 @@ std::vector<Message> ReadAll(const std::string& brokers, const std::string& topi
     rd_kafka_resp_err_t err = rd_kafka_metadata(rk.get(), 0, t.get(), &raw_md, 5000);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       last_error = std::string("metadata: ") + rd_kafka_err2str(err);
+      check_security();
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       continue;
     }
@@ -340,6 +422,7 @@ std::vector<Message> ReadAll(const std::string& brokers, const std::string& topi
       log::Warn("kafka read error", {{"topic", topic}, {"error", rd_kafka_message_errstr(msg.get())}});
       continue;
     }
+    trap.ThrowIfCaught("reading " + topic);
     auto it = remaining.find(msg->partition);
     if (it == remaining.end() || msg->offset >= it->second) continue;
     out.push_back(ToMessage(msg.get()));
@@ -348,16 +431,6 @@ std::vector<Message> ReadAll(const std::string& brokers, const std::string& topi
   rd_kafka_consumer_close(rk.get());
   return out;
 }
-
-namespace {
-
-// Settings that concern the connection to the brokers, not the client's role.
-bool IsConnectionSetting(const std::string& key) {
-  return key.rfind("security.", 0) == 0 || key.rfind("sasl.", 0) == 0 || key.rfind("ssl.", 0) == 0 ||
-         key == "client.id" || key == "broker.address.family";
-}
-
-}  // namespace
 
 std::map<TopicPartition, std::int64_t> HighWatermarks(const std::string& brokers, const Settings& settings,
                                                       const std::vector<TopicPartition>& partitions,
@@ -373,9 +446,7 @@ std::map<TopicPartition, std::int64_t> HighWatermarks(const std::string& brokers
     }
   };
   set("bootstrap.servers", brokers);
-  for (const auto& [key, value] : settings) {
-    if (IsConnectionSetting(key)) set(key, value);
-  }
+  for (const auto& [key, value] : ConnectionSettings(settings)) set(key, value);
   KafkaHandle rk;
   try {
     rk = MakeHandle(RD_KAFKA_PRODUCER, std::move(conf));  // frees the configuration when it fails
@@ -400,9 +471,14 @@ std::map<TopicPartition, std::int64_t> HighWatermarks(const std::string& brokers
 }
 
 struct Consumer::Impl {
+  SecurityErrorTrap trap;  // before rk: outlives the handle
   KafkaHandle rk;
   RebalanceHooks hooks;
   bool closed = false;
+
+  static void OnError(rd_kafka_t*, int err, const char* reason, void* opaque) {
+    static_cast<Impl*>(opaque)->trap.Record(err, reason);
+  }
 
   static std::vector<TopicPartition> ToVector(const rd_kafka_topic_partition_list_t* list) {
     std::vector<TopicPartition> out;
@@ -447,6 +523,7 @@ Consumer::Consumer(const std::string& brokers, const std::string& group_id, cons
   };
   ConfHandle conf = MakeConf(brokers, defaults, settings);
   rd_kafka_conf_set_rebalance_cb(conf.get(), &Impl::OnRebalance);
+  rd_kafka_conf_set_error_cb(conf.get(), &Impl::OnError);
   rd_kafka_conf_set_opaque(conf.get(), impl_.get());
   impl_->rk = MakeHandle(RD_KAFKA_CONSUMER, std::move(conf));
   rd_kafka_poll_set_consumer(impl_->rk.get());
@@ -474,9 +551,13 @@ std::vector<Message> Consumer::Poll(std::size_t max_messages, std::chrono::milli
   int wait = static_cast<int>(timeout.count());
   while (out.size() < max_messages) {
     MessageHandle msg(rd_kafka_consumer_poll(impl_->rk.get(), wait));
+    impl_->trap.ThrowIfCaught("consuming");
     if (!msg) break;
     wait = 0;  // after the first record, take only what is already fetched
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (IsSecurityError(msg->err)) {
+        throw std::runtime_error(std::string("kafka: ") + rd_kafka_message_errstr(msg.get()));
+      }
       if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         log::Warn("kafka consume error", {{"error", rd_kafka_message_errstr(msg.get())}});
       }

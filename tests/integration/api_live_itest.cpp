@@ -115,7 +115,7 @@ class LiveApi : public ::testing::Test {
     db_ = "api_live_" + prefix_.substr(0, prefix_.size() - 1);
     std::vector<kafka::TopicSpec> specs;
     for (const char* t : {"main", "deploys", "sigs"}) specs.push_back({prefix_ + t, 2, -1, {}});
-    kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), specs);
+    kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, specs);
     producer_ = std::make_unique<kafka::Producer>(RequireEnv("KAFKA_BOOTSTRAP"));
 
     casper::Classifier classifier;

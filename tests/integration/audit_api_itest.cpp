@@ -120,7 +120,7 @@ class AuditApi : public ::testing::Test {
     db_ = "audit_api_" + prefix_.substr(0, prefix_.size() - 1);
     std::vector<kafka::TopicSpec> specs;
     for (const char* t : {"main", "deploys", "sigs"}) specs.push_back({prefix_ + t, 3, -1, {}});
-    kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), specs);
+    kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, specs);
     BuildDataset();
     // Written in receive-time order, as producers do (each partition is then in time order).
     std::vector<const Rec*> ordered;

@@ -142,7 +142,7 @@ void ExpectUnique(const std::vector<mongo::EventRecord>& entries) {
 std::vector<kafka::Message> KafkaRecords(const std::string& prefix) {
   std::vector<kafka::Message> all;
   for (const char* t : {"main", "deploys", "sigs"}) {
-    auto part = kafka::ReadAll(RequireEnv("KAFKA_BOOTSTRAP"), prefix + t);
+    auto part = kafka::ReadAll(RequireEnv("KAFKA_BOOTSTRAP"), {}, prefix + t);
     all.insert(all.end(), part.begin(), part.end());
   }
   return all;
@@ -153,7 +153,7 @@ void CreateTopics(const std::string& prefix) {
   for (const char* t : {"main", "deploys", "sigs"}) {
     specs.push_back({prefix + t, 3, -1, {{"max.message.bytes", std::to_string(kafka::kMaxRecordBytes + 1024 * 1024)}}});
   }
-  kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), specs);
+  kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, specs);
 }
 
 // Writes records the way produce does (key, headers, topic by type) and waits for the acks.

@@ -16,7 +16,7 @@ using std::chrono::seconds;
 std::set<std::uint32_t> EventIds(const std::string& brokers, const std::string& prefix) {
   std::set<std::uint32_t> ids;
   for (auto name : {"main", "deploys", "sigs"}) {
-    for (const auto& r : kafka::ReadAll(brokers, prefix + name, seconds(120))) {
+    for (const auto& r : kafka::ReadAll(brokers, {}, prefix + name, seconds(120))) {
       if (const auto* id = r.HeaderValue(ingest::header::kEventId)) ids.insert(static_cast<std::uint32_t>(std::stoul(*id)));
     }
   }
@@ -57,7 +57,7 @@ TEST(ProduceHa, BrokerKilledMidStreamLosesNoAcknowledgedEvent) {
 
   // The position the producer persisted is what Kafka acknowledged: every id up to it must be there.
   std::optional<std::uint32_t> position;
-  for (const auto& r : kafka::ReadAll(brokers, prefix + "producer-positions", seconds(120))) {
+  for (const auto& r : kafka::ReadAll(brokers, {}, prefix + "producer-positions", seconds(120))) {
     if (r.key && *r.key == node + " events") position = static_cast<std::uint32_t>(std::stoul(*r.HeaderValue("event-id")));
   }
   ASSERT_TRUE(position.has_value()) << produce.Log();

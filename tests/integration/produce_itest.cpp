@@ -57,7 +57,7 @@ Produce StartProduce(const std::string& dir, const std::string& prefix, const st
 }
 
 std::vector<kafka::Message> Topic(const std::string& prefix, std::string_view name) {
-  return kafka::ReadAll(RequireEnv("KAFKA_BOOTSTRAP"), prefix + std::string(name));
+  return kafka::ReadAll(RequireEnv("KAFKA_BOOTSTRAP"), {}, prefix + std::string(name));
 }
 
 std::vector<kafka::Message> AllEvents(const std::string& prefix) {
@@ -335,7 +335,7 @@ TEST(ProduceIntegration, ResumingPastTheNodeBufferRecordsAGap) {
   Emit emit = StartEmit(dir, {"--stream", file, "--buffer", "5"});   // the node still holds ids 13..17
   {
     // A position from an earlier run: event 2 was the last one stored.
-    kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), {{prefix + "producer-positions", 1, -1, {{"cleanup.policy", "compact"}}}});
+    kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, {{prefix + "producer-positions", 1, -1, {{"cleanup.policy", "compact"}}}});
     kafka::Producer producer(RequireEnv("KAFKA_BOOTSTRAP"));
     producer.Produce(prefix + "producer-positions", emit.url() + " events", "{}", {{"event-id", "2"}}, {});
     ASSERT_TRUE(producer.Flush(seconds(30)));

@@ -148,7 +148,7 @@ inline void StopGracefully(Service& s) {
 inline std::map<std::pair<std::string, int>, long long> EndOffsets(const std::string& prefix) {
   std::map<std::pair<std::string, int>, long long> out;
   for (const char* name : {"main", "deploys", "sigs"}) {
-    for (const auto& m : kafka::ReadAll(RequireEnv("KAFKA_BOOTSTRAP"), prefix + name)) {
+    for (const auto& m : kafka::ReadAll(RequireEnv("KAFKA_BOOTSTRAP"), {}, prefix + name)) {
       auto& v = out[{m.topic, m.partition}];
       v = std::max<long long>(v, m.offset + 1);
     }

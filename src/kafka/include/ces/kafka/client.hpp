@@ -73,9 +73,11 @@ struct TopicSpec {
   Settings config;              // topic-level settings, e.g. cleanup.policy, max.message.bytes
 };
 
-// Creates the topics that do not exist yet; existing topics are left as they are. Throws
-// std::runtime_error naming the topic and the broker's error on any other failure.
-void EnsureTopics(const std::string& brokers, const std::vector<TopicSpec>& topics,
+// Creates the topics that do not exist yet; existing topics are left as they are. The admin handle takes
+// the connection settings of `settings` (see HighWatermarks). Throws std::runtime_error naming the topic and
+// the broker's error on any other failure, and at once (not after `timeout`) when the brokers refuse the
+// client's credentials or certificate.
+void EnsureTopics(const std::string& brokers, const Settings& settings, const std::vector<TopicSpec>& topics,
                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 struct Message {
@@ -92,8 +94,10 @@ struct Message {
 };
 
 // Reads every record of `topic` (all partitions) from the earliest offset up to the high watermarks
-// seen at the call. Throws std::runtime_error on failure or timeout.
-std::vector<Message> ReadAll(const std::string& brokers, const std::string& topic,
+// seen at the call, through a handle that takes the connection settings of `settings` (see HighWatermarks).
+// Throws std::runtime_error on failure or timeout, at once when the brokers refuse the client's credentials
+// or certificate.
+std::vector<Message> ReadAll(const std::string& brokers, const Settings& settings, const std::string& topic,
                              std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 struct TopicPartition {
@@ -137,7 +141,8 @@ class Consumer {
 
   void Subscribe(const std::vector<std::string>& topics, RebalanceHooks hooks = {});
   // Up to `max_messages` records, waiting at most `timeout` for the first and then taking whatever is
-  // already fetched. Consumer errors are logged and skipped (librdkafka retries by itself).
+  // already fetched. Consumer errors are logged and skipped (librdkafka retries by itself), except those
+  // retrying cannot cure (credentials or certificate refused, a missing ACL): they throw std::runtime_error.
   std::vector<Message> Poll(std::size_t max_messages, std::chrono::milliseconds timeout);
   // Commits, for each partition, the offset of the next record to read. Returns false (with `error`)
   // if the commit failed (e.g. the partition was revoked meanwhile).
