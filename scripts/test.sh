@@ -9,13 +9,15 @@
 #   k8s          the offline Kubernetes checks (scripts/k8s-check.sh) and the PostgreSQL
 #                point-in-time restore drill with pgBackRest (scripts/pg-restore-drill.sh)
 #   integration  against a local stack; ha: against a three-broker stack
+#   secure       the pipeline and its refusals against the secure stack (scripts/stack up --secure:
+#                Kafka SASL_SSL + SCRAM + ACLs, PostgreSQL and FerretDB over TLS)
 # Stacks run on their own ports and state folders and are always brought down, also on failure. The
 # summary gives the time of every step. Exit status: 0 only if every tier passed.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 root=$(pwd)
 jobs=${CES_JOBS:-2}
-tiers=${CES_TEST_TIERS:-lint unit asan tsan fuzz k8s integration ha}
+tiers=${CES_TEST_TIERS:-lint unit asan tsan fuzz k8s integration ha secure}
 failed=()
 timings=()
 
@@ -51,7 +53,7 @@ sanitizer_tier() {
   (cd "$dir" && env "$@" ctest -L unit --output-on-failure -j "$jobs")
 }
 
-run_tier() {  # run_tier LABEL STATE PORT_BASE [--ha]
+run_tier() {  # run_tier LABEL STATE PORT_BASE [--ha|--secure]
   local label=$1 state=$2 base=$3 mode=()
   [ $# -ge 4 ] && mode=("$4")
   export CES_STATE=$state CES_PORT_BASE=$base
@@ -62,17 +64,20 @@ run_tier() {  # run_tier LABEL STATE PORT_BASE [--ha]
     scripts/stack down || true
     return 1
   fi
+  # CES_KAFKA_SETTINGS, CES_STACK_CA: only from a --secure stack
+  unset CES_KAFKA_SETTINGS CES_STACK_CA
   eval "$(scripts/stack env)"
   export KAFKA_BOOTSTRAP ZOOKEEPER POSTGRES_URI MONGO_URI
+  [ -z "${CES_KAFKA_SETTINGS:-}" ] || export CES_KAFKA_SETTINGS CES_STACK_CA
   local status=0
   (cd build && ctest -L "$label" --output-on-failure) || status=1
   scripts/stack down || true
-  unset KAFKA_BOOTSTRAP ZOOKEEPER POSTGRES_URI MONGO_URI
+  unset KAFKA_BOOTSTRAP ZOOKEEPER POSTGRES_URI MONGO_URI CES_KAFKA_SETTINGS CES_STACK_CA
   return "$status"
 }
 
 cleanup() {
-  for s in "$root/.state/test" "$root/.state/test-ha"; do
+  for s in "$root/.state/test" "$root/.state/test-ha" "$root/.state/test-secure"; do
     [ -d "$s" ] && CES_STATE=$s scripts/stack down >/dev/null 2>&1
   done
 }
@@ -121,6 +126,10 @@ fi
 if wanted ha; then
   step "ha tier (three-broker stack at $root/.state/test-ha, ports from 31000)"
   timed ha run_tier ha "$root/.state/test-ha" 31000 --ha
+fi
+if wanted secure; then
+  step "secure tier (SASL_SSL/TLS stack at $root/.state/test-secure, ports from 32000)"
+  timed secure run_tier secure "$root/.state/test-secure" 32000 --secure
 fi
 
 step "summary"

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
@@ -144,11 +145,27 @@ inline void StopGracefully(Service& s) {
   EXPECT_EQ(*status, 0) << s.process->Log();
 }
 
+// The librdkafka settings of CES_KAFKA_SETTINGS (KEY=VALUE,...; set by `scripts/stack env --secure`), as
+// the subcommands read them; empty when unset.
+inline kafka::Settings KafkaSettingsFromEnv() {
+  kafka::Settings out;
+  const char* text = std::getenv("CES_KAFKA_SETTINGS");
+  std::string rest = text ? text : "";
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const std::string kv = rest.substr(0, comma);
+    const auto eq = kv.find('=');
+    if (eq != std::string::npos) out[kv.substr(0, eq)] = kv.substr(eq + 1);
+    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+  }
+  return out;
+}
+
 // Sum over the partitions of (last offset + 1): what a consumer has read once it stored these positions.
 inline std::map<std::pair<std::string, int>, long long> EndOffsets(const std::string& prefix) {
   std::map<std::pair<std::string, int>, long long> out;
   for (const char* name : {"main", "deploys", "sigs"}) {
-    for (const auto& m : kafka::ReadAll(RequireEnv("KAFKA_BOOTSTRAP"), {}, prefix + name)) {
+    for (const auto& m : kafka::ReadAll(RequireEnv("KAFKA_BOOTSTRAP"), KafkaSettingsFromEnv(), prefix + name)) {
       auto& v = out[{m.topic, m.partition}];
       v = std::max<long long>(v, m.offset + 1);
     }
