@@ -2,7 +2,7 @@
 #   make setup   install the tool chain and servers (idempotent, quick when done)
 #   make build   build (binary at build/casper-event-store)
 #   make run     local stack + fake node (or NODE=URL) + pipeline, in the foreground
-#   make test    shellcheck, build, unit (also under ASan/UBSan and TSan), fuzz, k8s, integration, ha tiers
+#   make test    shellcheck, build, unit (also under ASan/UBSan and TSan), fuzz, k8s, integration, ha, secure tiers
 SHELL := /bin/bash
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo

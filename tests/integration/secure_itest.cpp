@@ -96,7 +96,7 @@ class Secure : public ::testing::Test {
   }
 
   // produce, store-consume and audit-consume under the current (refused) Kafka settings: each exits 1
-  // within seconds and says why.
+  // within seconds and says why; the api says it on /readyz.
   void RunRefusedSubcommands(const std::string& db_uri);
 
   std::string dir_;
@@ -175,6 +175,21 @@ void Secure::RunRefusedSubcommands(const std::string& db_uri) {
     EXPECT_EQ(FailedExit(*p, seconds(20)), 1) << p->Log();
     EXPECT_NE(p->Log().find(refused), std::string::npos) << p->Log();
   }
+  // the api keeps running (its other routes need no Kafka) and is not ready, saying why
+  Service api;
+  api.port = FreePort();
+  api.process = std::make_unique<Process>(
+      std::vector<std::string>{"api", "--listen", "127.0.0.1:" + std::to_string(api.port), "--postgres", db_uri,
+                               "--kafka", RequireEnv("KAFKA_BOOTSTRAP"), "--topic-prefix", prefix_},
+      dir_ + "/api.log");
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto [status, body] = HttpGet(api.url() + "/readyz");
+        return status == 503 && body.find(refused) != std::string::npos;
+      },
+      seconds(20)))
+      << HttpGet(api.url() + "/readyz").second << "\n" << api.process->Log();
+  EXPECT_TRUE(api.process->Running());
 }
 
 TEST_F(Secure, UnknownCaEndsTheConnection) {
