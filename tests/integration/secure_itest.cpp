@@ -96,8 +96,16 @@ class Secure : public ::testing::Test {
   }
 
   // produce, store-consume and audit-consume under the current (refused) Kafka settings: each exits 1
-  // within seconds and says why; the api says it on /readyz.
-  void RunRefusedSubcommands(const std::string& db_uri);
+  // within seconds with `refused` in its log; the api says it on /readyz.
+  void RunRefusedSubcommands(const std::string& db_uri, const std::string& refused);
+
+  // No topic of the pipeline, no event and no position in PostgreSQL.
+  void ExpectNothingWritten(const std::string& db_uri) {
+    for (const char* name : {"main", "producer-positions"}) ExpectNoTopic(prefix_, name);
+    postgres::Connection db(db_uri);
+    EXPECT_EQ(Count(db, "consumer_positions"), 0);
+    EXPECT_EQ(Count(db, "blocks"), 0);
+  }
 
   std::string dir_;
   std::string prefix_;
@@ -151,17 +159,28 @@ TEST_F(Secure, WrongKafkaPasswordEndsEverySubcommand) {
   const std::string db_uri = CreateDatabase();
   {
     ScopedEnv wrong("CES_KAFKA_SETTINGS", WithValue(RequireEnv("CES_KAFKA_SETTINGS"), "sasl.password", "wrong"));
-    RunRefusedSubcommands(db_uri);
+    RunRefusedSubcommands(db_uri, "Authentication failed during authentication due to invalid credentials");
   }
-  // nothing written: no topic of the pipeline, no event and no position in PostgreSQL
-  for (const char* name : {"main", "producer-positions"}) ExpectNoTopic(prefix_, name);
-  postgres::Connection db(db_uri);
-  EXPECT_EQ(Count(db, "consumer_positions"), 0);
-  EXPECT_EQ(Count(db, "blocks"), 0);
+  ExpectNothingWritten(db_uri);
 }
 
-void Secure::RunRefusedSubcommands(const std::string& db_uri) {
-  const std::string refused = "Authentication failed during authentication due to invalid credentials";
+TEST_F(Secure, LoginWithoutAclEndsEverySubcommand) {
+  const std::string db_uri = CreateDatabase();
+  const std::string secrets = ReadFile(RequireEnv("CES_STATE") + "/secrets.env");
+  const auto at = secrets.find("KAFKA_PASSWORD_GUEST=");
+  ASSERT_NE(at, std::string::npos) << "no guest user in this stack";
+  const auto begin = at + std::string("KAFKA_PASSWORD_GUEST=").size();
+  const std::string password = secrets.substr(begin, secrets.find('\n', begin) - begin);
+  {
+    ScopedEnv guest("CES_KAFKA_SETTINGS",
+                    WithValue(WithValue(RequireEnv("CES_KAFKA_SETTINGS"), "sasl.username", "guest"), "sasl.password",
+                              password));
+    RunRefusedSubcommands(db_uri, "uthorization failed");
+  }
+  ExpectNothingWritten(db_uri);
+}
+
+void Secure::RunRefusedSubcommands(const std::string& db_uri, const std::string& refused) {
   Process produce({"produce", "--kafka", RequireEnv("KAFKA_BOOTSTRAP"), "--topic-prefix", prefix_, "--listen",
                    "127.0.0.1:0", "--node", "http://127.0.0.1:" + std::to_string(FreePort())},
                   dir_ + "/produce.log");
@@ -213,6 +232,16 @@ TEST_F(Secure, UnknownCaEndsTheConnection) {
     EXPECT_NE(produce.Log().find("certificate verify failed"), std::string::npos) << produce.Log();
   }
   ExpectNoTopic(prefix_, "main");
+
+  // MongoDB: audit-consume reports the failed verification and never gets ready (it retries)
+  const std::uint16_t port = FreePort();
+  Process audit({"audit-consume", "--kafka", RequireEnv("KAFKA_BOOTSTRAP"), "--topic-prefix", prefix_, "--mongo",
+                 WithValue(MongoDatabaseUri(MongoDatabaseName(prefix_)), "tlsCAFile", other_ca), "--listen",
+                 "127.0.0.1:" + std::to_string(port), "--group", prefix_ + "audit"},
+                dir_ + "/audit-consume.log");
+  EXPECT_TRUE(WaitUntil([&] { return audit.Log().find("certificate verify failed") != std::string::npos; }, seconds(30)))
+      << audit.Log();
+  EXPECT_NE(HttpGet("http://127.0.0.1:" + std::to_string(port) + "/readyz").first, 200);
 }
 
 }  // namespace
