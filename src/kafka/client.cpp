@@ -91,10 +91,16 @@ bool IsPermanent(rd_kafka_resp_err_t err) {
 
 // Errors that retrying with the same settings does not cure: credentials or a certificate the brokers (or
 // the client) refuse, an operation no ACL allows. They end an operation with a clear error at once.
-bool IsSecurityError(int err) {
+// librdkafka reports a connection that broke during the SASL or TLS handshake (a restarting broker) with
+// the same codes; `reason` tells them apart.
+bool IsSecurityError(int err, std::string_view reason) {
   switch (err) {
     case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+      // "SASL authentication error: SaslAuthenticateRequest failed: Local: Broker transport failure"
+      return reason.find("Request failed: Local:") == std::string_view::npos;
     case RD_KAFKA_RESP_ERR__SSL:
+      // "SSL handshake failed: Disconnected"
+      return reason.find("Disconnected") == std::string_view::npos;
     case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
     case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
     case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
@@ -131,7 +137,7 @@ class SecurityErrorTrap {
   void Record(int err, const char* reason) {
     log::Warn("kafka client error", {{"error", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))},
                                      {"reason", reason ? reason : ""}});
-    if (!IsSecurityError(err)) return;
+    if (!IsSecurityError(err, reason ? reason : "")) return;
     std::lock_guard lock(mutex_);
     if (error_.empty()) error_ = reason ? reason : rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err));
   }
@@ -555,7 +561,7 @@ std::vector<Message> Consumer::Poll(std::size_t max_messages, std::chrono::milli
     if (!msg) break;
     wait = 0;  // after the first record, take only what is already fetched
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      if (IsSecurityError(msg->err)) {
+      if (IsSecurityError(msg->err, rd_kafka_message_errstr(msg.get()))) {
         throw std::runtime_error(std::string("kafka: ") + rd_kafka_message_errstr(msg.get()));
       }
       if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
