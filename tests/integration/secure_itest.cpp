@@ -139,6 +139,11 @@ TEST_F(Secure, PipelineOverSaslSslAndTls) {
   ASSERT_TRUE(WaitUntil([&] { return HttpGet(api.url() + "/readyz").first == 200; }, seconds(60)))
       << HttpGet(api.url() + "/readyz").second << "\n" << api.process->Log();
 
+  // The live hub joined its consumer group over SASL_SSL (it logs the assignment).
+  EXPECT_TRUE(WaitUntil([&] { return api.process->Log().find("kafka partitions assigned") != std::string::npos; },
+                        seconds(30)))
+      << api.process->Log();
+
   // The audit store (written by audit-consume through TLS + SCRAM) has the last event of the 2.x node.
   const std::uint32_t last = *ReadRecording(RecordingsDir() + "/v2/events.stream").back().id;
   const std::string event_url =
