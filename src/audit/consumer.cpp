@@ -8,6 +8,7 @@
 #include "ces/audit/record.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
+#include "ces/kafka/topics.hpp"
 
 namespace ces::audit {
 
@@ -115,9 +116,9 @@ void AuditConsumer::Run(const std::function<bool()>& should_stop) {
                                   {"segment_events", segment_limits_.max_events},
                                   {"segment_bytes", segment_limits_.max_bytes}});
 
+  kafka::EnsureEventTopics(options_.brokers, options_.topic_prefix);
   consumer_ = std::make_unique<kafka::Consumer>(options_.brokers, options_.group, options_.kafka_settings);
-  std::vector<std::string> topics;
-  for (const char* name : {"main", "deploys", "sigs"}) topics.push_back(kafka::TopicName(options_.topic_prefix, name));
+  const std::vector<std::string> topics = kafka::EventTopicNames(options_.topic_prefix);
   kafka::RebalanceHooks hooks;
   hooks.on_assign = [this](const std::vector<kafka::TopicPartition>& tps) {
     std::lock_guard lock(heads_mutex_);

@@ -14,6 +14,7 @@
 #include "ces/common/time.hpp"
 #include "ces/ingest/record.hpp"
 #include "ces/ingest/tracker.hpp"
+#include "ces/kafka/topics.hpp"
 
 namespace ces::ingest {
 namespace {
@@ -131,25 +132,13 @@ struct Ingestor::Impl {
   std::string Topic(std::string_view name) const { return kafka::TopicName(options.topic_prefix, name); }
 
   void EnsureTopics() {
-    const std::string max_bytes = std::to_string(kafka::kMaxRecordBytes + 1024 * 1024);
-    std::vector<kafka::TopicSpec> specs;
-    auto base = [&](std::string_view name, int partitions) {
-      kafka::TopicSpec spec;
-      spec.name = Topic(name);
-      spec.partitions = partitions;
-      spec.replication_factor = options.replication_factor;
-      spec.config["max.message.bytes"] = max_bytes;
-      if (options.min_insync_replicas) spec.config["min.insync.replicas"] = std::to_string(*options.min_insync_replicas);
-      return spec;
-    };
-    for (auto stream : {casper::Stream::kMain, casper::Stream::kDeploys, casper::Stream::kSigs}) {
-      specs.push_back(base(casper::StreamName(stream), options.partitions));
-    }
-    auto positions = base(kPositionsTopic, 1);
+    kafka::TopicLayout layout{options.partitions, options.replication_factor, options.min_insync_replicas};
+    std::vector<kafka::TopicSpec> specs = kafka::EventTopicSpecs(options.topic_prefix, layout);
+    auto positions = kafka::MakeTopicSpec(Topic(kPositionsTopic), layout, 1);
     positions.config["cleanup.policy"] = "compact";
     specs.push_back(positions);
-    specs.push_back(base(kDeadLetterTopic, 1));
-    specs.push_back(base(kGapsTopic, 1));
+    specs.push_back(kafka::MakeTopicSpec(Topic(kDeadLetterTopic), layout, 1));
+    specs.push_back(kafka::MakeTopicSpec(Topic(kGapsTopic), layout, 1));
     kafka::EnsureTopics(options.brokers, specs);
   }
 

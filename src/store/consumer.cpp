@@ -16,6 +16,7 @@
 #include "ces/common/metrics.hpp"
 #include "ces/common/time.hpp"
 #include "ces/ingest/record.hpp"
+#include "ces/kafka/topics.hpp"
 #include "ces/model/parser.hpp"
 #include "ces/postgres/connection.hpp"
 #include "ces/postgres/migrations.hpp"
@@ -619,10 +620,8 @@ void StoreConsumer::Run(const std::function<bool()>& should_stop) {
   Impl& impl = *impl_;
   impl.should_stop = should_stop;
   impl.run_ended = false;
-  kafka::Settings settings = impl.options.kafka_settings;
-  // Topics created after start-up (produce creates them) are found within seconds.
-  settings.try_emplace("topic.metadata.refresh.interval.ms", "5000");
-  kafka::Consumer consumer(impl.options.brokers, impl.options.group, settings);
+  kafka::EnsureEventTopics(impl.options.brokers, impl.options.topic_prefix);
+  kafka::Consumer consumer(impl.options.brokers, impl.options.group, impl.options.kafka_settings);
   impl.consumer = &consumer;
   // However Run ends (also by an exception): the rewards thread stops, nothing points at `consumer`.
   struct EndOfRun {
@@ -638,8 +637,7 @@ void StoreConsumer::Run(const std::function<bool()>& should_stop) {
   kafka::RebalanceHooks hooks;
   hooks.on_assign = [&impl](const std::vector<TopicPartition>& tps) { return impl.OnAssign(tps); };
   hooks.on_revoke = [&impl](const std::vector<TopicPartition>& tps) { impl.OnRevoke(tps); };
-  std::vector<std::string> topics;
-  for (const char* name : {"main", "deploys", "sigs"}) topics.push_back(kafka::TopicName(impl.options.topic_prefix, name));
+  const std::vector<std::string> topics = kafka::EventTopicNames(impl.options.topic_prefix);
   consumer.Subscribe(topics, hooks);
   impl.subscribed = true;
   log::Info("consuming", {{"topics", topics[0] + "," + topics[1] + "," + topics[2]}, {"group", impl.options.group}});
