@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ces/common/time.hpp"
 #include "ces/model/parser.hpp"
 #include "ces/model/values.hpp"
 #include "fuzz_check.hpp"
@@ -59,7 +60,7 @@ void CheckDecimal(const std::string& s, const char* what) { Check(ces::model::Is
 void CheckDecimal(const OptText& s, const char* what) {
   if (s) CheckDecimal(*s, what);
 }
-void CheckTimestamp(const std::string& s, const char* what) { Check(ces::model::IsTimestamp(s), what); }
+void CheckTimestamp(const std::string& s, const char* what) { Check(ces::time::IsRfc3339Utc(s), what); }
 void CheckTimestamp(const OptText& s, const char* what) {
   if (s) CheckTimestamp(*s, what);
 }

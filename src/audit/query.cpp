@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include "ces/audit/record.hpp"
+#include "ces/common/time.hpp"
 
 namespace ces::audit {
 namespace {
@@ -168,7 +169,7 @@ ParsedQuery ParseReplayQuery(const std::vector<std::pair<std::string, std::strin
       if (!IsTypeName(value)) return fail(key, "type must be an event type name such as BlockAdded, got '" + value + "'");
       q.types.push_back(value);
     } else if (key == "from_time" || key == "to_time") {
-      auto ms = ParseRfc3339Millis(value);
+      auto ms = time::ParseRfc3339Millis(value);
       if (!ms) return fail(key, key + " must be an RFC 3339 time such as 2024-06-12T09:26:25.460Z, got '" + value + "'");
       (key == "from_time" ? q.from_ms : q.to_ms) = *ms;
     } else if (key == "block_hash" || key == "deploy_hash" || key == "transaction_hash") {

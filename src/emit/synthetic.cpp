@@ -122,11 +122,6 @@ std::pair<std::size_t, std::size_t> FindArray(std::string_view payload, std::str
   return {std::string_view::npos, std::string_view::npos};
 }
 
-bool IsTimestamp(std::string_view text) {
-  return text.size() == 24 && text[4] == '-' && text[7] == '-' && text[10] == 'T' && text[13] == ':' &&
-         text[23] == 'Z';
-}
-
 // Event kinds of one protocol version.
 struct TypeNames {
   std::string accepted;
@@ -367,7 +362,7 @@ class Generator {
             out.append(block.parent_hash);
           } else if (key == "chain_name_hash") {
             out.append(content);
-          } else if (key == "timestamp" && IsTimestamp(content)) {
+          } else if (key == "timestamp" && content.size() == 24 && time::IsRfc3339Utc(content)) {
             out.append(block.timestamp);
           } else if (key == "public_key" && kind == Kind::kSignature) {
             AppendValidatorKey(content, validator, out);

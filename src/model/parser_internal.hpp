@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "ces/common/time.hpp"
 #include "ces/model/rows.hpp"
 #include "ces/model/values.hpp"
 
@@ -105,7 +106,7 @@ inline std::string Key(od::value& v, std::string_view path) {
 
 inline std::string Timestamp(od::value& v, std::string_view path) {
   std::string_view s = Str(v, path);
-  if (!IsTimestamp(s)) Fail(path, "expected an RFC 3339 UTC timestamp");
+  if (!time::IsRfc3339Utc(s)) Fail(path, "expected an RFC 3339 UTC timestamp");
   return std::string(s);
 }
 

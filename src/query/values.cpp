@@ -27,16 +27,6 @@ int HexValue(char c) {
   return c - 'A' + 10;
 }
 
-bool Digits(std::string_view text, std::size_t pos, std::size_t n, int& value) {
-  if (pos + n > text.size()) return false;
-  value = 0;
-  for (std::size_t i = pos; i < pos + n; ++i) {
-    if (text[i] < '0' || text[i] > '9') return false;
-    value = value * 10 + (text[i] - '0');
-  }
-  return true;
-}
-
 constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 }  // namespace
@@ -86,35 +76,6 @@ std::optional<std::int64_t> ParseNonNegative(std::string_view text) {
   }
   if (value > 9223372036854775807ULL) return std::nullopt;
   return static_cast<std::int64_t>(value);
-}
-
-bool IsRfc3339(std::string_view t) {
-  int year, month, day, hour, minute, second;
-  if (!Digits(t, 0, 4, year) || t.size() < 20 || t[4] != '-' || !Digits(t, 5, 2, month) || t[7] != '-' ||
-      !Digits(t, 8, 2, day) || (t[10] != 'T' && t[10] != 't' && t[10] != ' ') || !Digits(t, 11, 2, hour) ||
-      t[13] != ':' || !Digits(t, 14, 2, minute) || t[16] != ':' || !Digits(t, 17, 2, second)) {
-    return false;
-  }
-  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (year < 1 || month < 1 || month > 12 || day < 1 || day > kDays[month - 1] || hour > 23 || minute > 59 ||
-      second > 59) {
-    return false;
-  }
-  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  if (month == 2 && day == 29 && !leap) return false;
-  std::size_t pos = 19;
-  if (pos < t.size() && t[pos] == '.') {
-    ++pos;
-    const std::size_t start = pos;
-    while (pos < t.size() && t[pos] >= '0' && t[pos] <= '9') ++pos;
-    if (pos == start || pos - start > 9) return false;
-  }
-  if (pos == t.size()) return false;
-  if (t[pos] == 'Z' || t[pos] == 'z') return pos + 1 == t.size();
-  if (t[pos] != '+' && t[pos] != '-') return false;
-  int oh, om;
-  return pos + 6 == t.size() && Digits(t, pos + 1, 2, oh) && t[pos + 3] == ':' && Digits(t, pos + 4, 2, om) &&
-         oh <= 23 && om <= 59;
 }
 
 std::string Base64UrlEncode(std::string_view data) {

@@ -37,30 +37,6 @@ constexpr std::chrono::milliseconds kStopCheckInterval{100};
 postgres::PartitionKey Key(const TopicPartition& tp) { return {tp.topic, tp.partition}; }
 
 // "2024-06-12T09:26:25.460Z" -> milliseconds since the epoch.
-std::optional<std::int64_t> ParseMillis(std::string_view t) {
-  if (t.size() != 24 || t[4] != '-' || t[10] != 'T' || t[19] != '.' || t[23] != 'Z') return std::nullopt;
-  auto num = [&](std::size_t pos, std::size_t n) {
-    int v = 0;
-    for (std::size_t i = pos; i < pos + n; ++i) {
-      if (t[i] < '0' || t[i] > '9') return -1;
-      v = v * 10 + (t[i] - '0');
-    }
-    return v;
-  };
-  std::tm tm{};
-  tm.tm_year = num(0, 4) - 1900;
-  tm.tm_mon = num(5, 2) - 1;
-  tm.tm_mday = num(8, 2);
-  tm.tm_hour = num(11, 2);
-  tm.tm_min = num(14, 2);
-  tm.tm_sec = num(17, 2);
-  const int ms = num(20, 3);
-  if (tm.tm_year < 0 || tm.tm_mon < 0 || tm.tm_mday < 0 || tm.tm_hour < 0 || tm.tm_min < 0 || tm.tm_sec < 0 || ms < 0) {
-    return std::nullopt;
-  }
-  return static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
-}
-
 // Capped exponential backoff with jitter.
 class Backoff {
  public:
@@ -278,7 +254,7 @@ struct StoreConsumer::Impl {
     switch (r.outcome) {
       case model::Outcome::kStored: {
         ++tally.stored[label];
-        if (auto ms = ParseMillis(Header(m, ingest::header::kReceivedAt))) tally.received_ms.push_back(*ms);
+        if (auto ms = time::ParseRfc3339Millis(Header(m, ingest::header::kReceivedAt))) tally.received_ms.push_back(*ms);
         break;
       }
       case model::Outcome::kIgnored:

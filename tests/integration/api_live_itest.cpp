@@ -188,7 +188,7 @@ class LiveApi : public ::testing::Test {
   }
 
   static void Produce(const Rec& r, std::int64_t received_ms) {
-    ingest::EventMeta meta{r.source, "events", r.id, "2.0.0", r.type, audit::FormatRfc3339Millis(received_ms)};
+    ingest::EventMeta meta{r.source, "events", r.id, "2.0.0", r.type, time::FormatRfc3339Millis(received_ms)};
     ASSERT_TRUE(producer_->Produce(prefix_ + r.Route(), ingest::RecordKey(r.source, "events"), r.payload,
                                    ingest::RecordHeaders(meta), [](const kafka::DeliveryReport& d) {
                                      if (!d.ok) failed_ = true;

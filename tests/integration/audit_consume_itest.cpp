@@ -11,6 +11,7 @@
 
 #include "ces/audit/record.hpp"
 #include "ces/casper/event.hpp"
+#include "ces/common/time.hpp"
 #include "ces/ingest/record.hpp"
 #include "ces/kafka/client.hpp"
 #include "ces/mongo/audit_store.hpp"
@@ -163,7 +164,7 @@ class Writer {
   void Write(const std::string& source, const std::string& stream, std::optional<std::uint32_t> id,
              const std::string& type, const std::string& payload, const std::string& api = "2.0.0",
              std::int64_t received_ms = 1718184385460) {
-    ingest::EventMeta meta{source, stream, id, api, type, audit::FormatRfc3339Millis(received_ms)};
+    ingest::EventMeta meta{source, stream, id, api, type, time::FormatRfc3339Millis(received_ms)};
     const std::string topic = prefix_ + std::string(casper::StreamName(casper::RouteByType(type)));
     ASSERT_TRUE(producer_.Produce(topic, ingest::RecordKey(source, stream), payload, ingest::RecordHeaders(meta),
                                   [this](const kafka::DeliveryReport& r) {

@@ -47,18 +47,6 @@ TEST(ModelValues, DecimalsHoldU512) {
   EXPECT_FALSE(IsDecimal(""));
 }
 
-TEST(ModelValues, Timestamps) {
-  EXPECT_TRUE(IsTimestamp("2022-08-10T08:22:57.280Z"));
-  EXPECT_TRUE(IsTimestamp("2024-02-29T23:59:59Z"));
-  EXPECT_TRUE(IsTimestamp("2024-02-29T23:59:59.123456789Z"));
-  EXPECT_FALSE(IsTimestamp("2023-02-29T00:00:00.000Z"));
-  EXPECT_FALSE(IsTimestamp("2022-13-10T08:22:57.280Z"));
-  EXPECT_FALSE(IsTimestamp("2022-08-10 08:22:57.280Z"));
-  EXPECT_FALSE(IsTimestamp("2022-08-10T08:22:57.280"));
-  EXPECT_FALSE(IsTimestamp("2022-08-10T24:00:00.000Z"));
-  EXPECT_FALSE(IsTimestamp("2022-08-10T08:22:57.Z"));
-}
-
 TEST(ModelValues, HumantimeTtl) {
   EXPECT_EQ(ParseTtlMillis("30m"), 1800000);
   EXPECT_EQ(ParseTtlMillis("5m"), 300000);

@@ -27,8 +27,6 @@ bool IsDecimal(std::string_view text);
 bool IsKey(std::string_view text);
 // "account-hash-<64 hex>" -> the 64 hex digits (lower-case); nullopt otherwise.
 std::optional<std::string> AccountHashHex(std::string_view text);
-// RFC 3339 UTC as nodes write it: YYYY-MM-DDTHH:MM:SS[.fraction]Z with a real calendar date.
-bool IsTimestamp(std::string_view text);
 // humantime durations ("30m", "1h 56m 52s 389ms", "1day", "2weeks 3d") -> milliseconds.
 std::optional<std::int64_t> ParseTtlMillis(std::string_view text);
 

@@ -26,8 +26,6 @@ std::optional<Account> ParseAccount(std::string_view text);
 
 // A decimal integer 0 .. 2^63-1 (no sign, no spaces).
 std::optional<std::int64_t> ParseNonNegative(std::string_view text);
-// RFC 3339 date-time ("2024-07-01T10:00:00Z", "…T10:00:00.123+02:00"); validated, including the calendar.
-bool IsRfc3339(std::string_view text);
 
 std::string Base64UrlEncode(std::string_view data);
 std::optional<std::string> Base64UrlDecode(std::string_view text);
