@@ -5,10 +5,10 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <random>
 #include <thread>
 
 #include "ces/casper/event.hpp"
+#include "ces/common/backoff.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/common/time.hpp"
@@ -360,7 +360,6 @@ struct Ingestor::Impl {
   EndpointOutcome RunEndpoint(const std::string& node, const std::string& stream, Protocol protocol,
                               const std::atomic<bool>& group_stop) {
     StreamTracker& tracker = Tracker(node, stream);
-    std::mt19937_64 rng(std::random_device{}());
     int attempt = 0;
     auto should_stop = [&] { return stopping.load() || group_stop.load() || tracker.Failed(); };
     metrics::Gauge& connected = m.Connected(node, stream);
@@ -394,10 +393,8 @@ struct Ingestor::Impl {
       if (result.end == sse::StreamEnd::kHttpError && result.http_status == 404) return EndpointOutcome::kNotFound;
       if (tracker.Failed()) continue;  // delivery failure: rewind immediately
       if (Clock::now() - began >= options.healthy_after) attempt = 0;
-      const auto cap = options.backoff_max.count();
-      const auto base = std::min<long long>(cap, options.backoff_initial.count() << std::min(attempt, 20));
-      std::uniform_real_distribution<double> jitter(0.5, 1.0);
-      const milliseconds delay(static_cast<long long>(static_cast<double>(base) * jitter(rng)));
+      const milliseconds delay = backoff::Apply(backoff::Delay(options.backoff_initial, options.backoff_max, attempt),
+                                                backoff::kHalfJitter);
       ++attempt;
       log::Warn("node stream ended; reconnecting",
                 {{"node", node}, {"stream", stream}, {"end", sse::ToString(result.end)},

@@ -7,11 +7,11 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "ces/common/backoff.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/common/time.hpp"
@@ -35,23 +35,6 @@ constexpr std::size_t kPayloadHeadBytes = 512;
 constexpr std::chrono::milliseconds kStopCheckInterval{100};
 
 postgres::PartitionKey Key(const TopicPartition& tp) { return {tp.topic, tp.partition}; }
-
-// "2024-06-12T09:26:25.460Z" -> milliseconds since the epoch.
-// Capped exponential backoff with jitter.
-class Backoff {
- public:
-  Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds max) : initial_(initial), max_(max), next_(initial) {}
-  std::chrono::milliseconds Next() {
-    std::uniform_int_distribution<long long> jitter(0, next_.count() / 4 + 1);
-    auto delay = next_ + std::chrono::milliseconds(jitter(rng_));
-    next_ = std::min(max_, next_ * 2);
-    return std::min(delay, max_);
-  }
-
- private:
-  std::chrono::milliseconds initial_, max_, next_;
-  std::mt19937_64 rng_{std::random_device{}()};
-};
 
 // Event types used as metric labels (anything else is "other", to bound the label set).
 std::string TypeLabel(const std::string& type) {
@@ -158,7 +141,7 @@ struct StoreConsumer::Impl {
 
   bool EnsureConnected() {
     if (db.IsOpen()) return true;
-    Backoff backoff(options.backoff_initial, options.backoff_max);
+    backoff::Backoff backoff(options.backoff_initial, options.backoff_max, {1.0, 1.25});
     int attempts = 0;
     while (!db.IsOpen()) {
       postgres::DbError e = db.Connect();
@@ -180,7 +163,7 @@ struct StoreConsumer::Impl {
     kafka::StartOffsets offsets;
     std::vector<postgres::PartitionKey> keys;
     for (const auto& tp : tps) keys.push_back(Key(tp));
-    Backoff backoff(options.backoff_initial, options.backoff_max);
+    backoff::Backoff backoff(options.backoff_initial, options.backoff_max, {1.0, 1.25});
     while (true) {
       if (!EnsureConnected()) return offsets;  // shutting down: these partitions are never applied
       postgres::StoredPositions stored;
@@ -303,7 +286,7 @@ struct StoreConsumer::Impl {
 
   Outcome ApplyWithRetry(const std::vector<postgres::PositionUpdate>& updates, const model::Rows& rows,
                          std::string& data_error) {
-    Backoff backoff(options.backoff_initial, options.backoff_max);
+    backoff::Backoff backoff(options.backoff_initial, options.backoff_max, {1.0, 1.25});
     int failures = 0;
     while (true) {
       if (!EnsureConnected()) return Outcome::kAborted;
