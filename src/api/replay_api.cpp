@@ -13,6 +13,7 @@
 #include "ces/common/metrics.hpp"
 #include "ces/common/time.hpp"
 #include "ces/common/version.hpp"
+#include "ces/kafka/topics.hpp"
 #include "ces/legacy/translate.hpp"
 #include "json_error.hpp"
 
@@ -163,9 +164,10 @@ void ReplayApi::Register(http::AsyncServer& server) {
   server.Route(
       "GET", "/events", [this](const Request& r, AsyncResponseWriter& w) { HandleStream(r, w, {}, &w); },
       http::RouteKind::kDedicated);
-  for (const char* route : {"main", "deploys", "sigs"}) {
+  for (std::string_view name : kafka::kEventTopics) {
+    const std::string route(name);
     server.Route(
-        "GET", std::string("/events/") + route,
+        "GET", "/events/" + route,
         [this, route](const Request& r, AsyncResponseWriter& w) { HandleStream(r, w, {route}, &w, Endpoint::kLegacy); },
         http::RouteKind::kDedicated);
   }

@@ -17,6 +17,7 @@
 #include "ces/common/time.hpp"
 #include "ces/ingest/record.hpp"
 #include "ces/kafka/client.hpp"
+#include "ces/kafka/topics.hpp"
 #include "ces/sse/client.hpp"
 #include "test_support.hpp"
 
@@ -118,9 +119,7 @@ class AuditApi : public ::testing::Test {
     dir_ = TempDir();
     prefix_ = UniquePrefix();
     db_ = "audit_api_" + prefix_.substr(0, prefix_.size() - 1);
-    std::vector<kafka::TopicSpec> specs;
-    for (const char* t : {"main", "deploys", "sigs"}) specs.push_back({prefix_ + t, 3, -1, {}});
-    kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), specs);
+    kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), kafka::EventTopicSpecs(prefix_));
     BuildDataset();
     // Written in receive-time order, as producers do (each partition is then in time order).
     std::vector<const Rec*> ordered;

@@ -14,6 +14,7 @@
 #include "ces/common/time.hpp"
 #include "ces/ingest/record.hpp"
 #include "ces/kafka/client.hpp"
+#include "ces/kafka/topics.hpp"
 #include "ces/mongo/audit_store.hpp"
 #include "test_support.hpp"
 
@@ -142,19 +143,15 @@ void ExpectUnique(const std::vector<mongo::EventRecord>& entries) {
 
 std::vector<kafka::Message> KafkaRecords(const std::string& prefix) {
   std::vector<kafka::Message> all;
-  for (const char* t : {"main", "deploys", "sigs"}) {
-    auto part = kafka::ReadAll(RequireEnv("KAFKA_BOOTSTRAP"), prefix + t);
+  for (const std::string& topic : kafka::EventTopicNames(prefix)) {
+    auto part = kafka::ReadAll(RequireEnv("KAFKA_BOOTSTRAP"), topic);
     all.insert(all.end(), part.begin(), part.end());
   }
   return all;
 }
 
 void CreateTopics(const std::string& prefix) {
-  std::vector<kafka::TopicSpec> specs;
-  for (const char* t : {"main", "deploys", "sigs"}) {
-    specs.push_back({prefix + t, 3, -1, {{"max.message.bytes", std::to_string(kafka::kMaxRecordBytes + 1024 * 1024)}}});
-  }
-  kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), specs);
+  kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), kafka::EventTopicSpecs(prefix));
 }
 
 // Writes records the way produce does (key, headers, topic by type) and waits for the acks.
