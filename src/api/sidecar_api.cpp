@@ -16,6 +16,7 @@
 #include "ces/audit/replay.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
+#include "ces/common/text.hpp"
 #include "ces/common/version.hpp"
 #include "ces/legacy/translate.hpp"
 #include "ces/query/pool.hpp"
@@ -51,17 +52,6 @@ SidecarReply Error(int status, std::string_view message) {
   AppendJson(reply.body, message);
   reply.body += "}";
   return reply;
-}
-
-bool IsHex(std::string_view text, std::size_t length) {
-  return text.size() == length &&
-         std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
-}
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
 }
 
 // A decimal u64 (no sign, no spaces).
@@ -199,7 +189,7 @@ std::string TransactionEventType(std::string_view event, std::string_view kind, 
 // The sidecar's transaction type segment, case-insensitive ("Deploy", "VERSION1", …): "deploy" or
 // "version1"; nullopt for anything else.
 std::optional<std::string> TransactionKind(std::string_view type) {
-  std::string lower = Lower(type);
+  std::string lower = text::ToLower(type);
   if (lower == "deploy" || lower == "version1") return lower;
   return std::nullopt;
 }
@@ -621,8 +611,8 @@ bool SidecarApi::Ready(std::string& reason) {
 SidecarReply SidecarApi::LatestBlock() { return impl_->BlockWhere("ORDER BY height DESC", {}); }
 
 SidecarReply SidecarApi::Block(std::string_view hash_or_height) {
-  if (IsHex(hash_or_height, 64)) {
-    const std::string hash = Lower(hash_or_height);
+  if (text::IsHexOfLength(hash_or_height, 64)) {
+    const std::string hash = text::ToLower(hash_or_height);
     SidecarReply reply = impl_->BlockWhere("WHERE block_hash = $1", {hash});
     if (reply.status == 200) {
       // The stored copy of a block never changes (first writer wins).
@@ -641,7 +631,7 @@ namespace {
 // The transaction kind ("deploy" | "version1") of a valid type segment and hash; nullopt: a 400.
 std::optional<std::string> CheckTransaction(std::string_view type, std::string_view hash) {
   auto kind = TransactionKind(type);
-  if (!kind || !IsHex(hash, 64)) return std::nullopt;
+  if (!kind || !text::IsHexOfLength(hash, 64)) return std::nullopt;
   return kind;
 }
 
@@ -650,22 +640,22 @@ std::optional<std::string> CheckTransaction(std::string_view type, std::string_v
 SidecarReply SidecarApi::Transaction(std::string_view type_segment, std::string_view hash) {
   const auto kind = CheckTransaction(type_segment, hash);
   if (!kind) return BadPath();
-  return impl_->Aggregate(Lower(hash), *kind, Form::kEnvelope);
+  return impl_->Aggregate(text::ToLower(hash), *kind, Form::kEnvelope);
 }
 
 SidecarReply SidecarApi::TransactionEvent(std::string_view event, std::string_view type_segment,
                                           std::string_view hash) {
   const auto kind = CheckTransaction(type_segment, hash);
   if ((event != "accepted" && event != "processed" && event != "expired") || !kind) return BadPath();
-  return impl_->TransactionEventOf(event, Lower(hash), *kind, Form::kEnvelope);
+  return impl_->TransactionEventOf(event, text::ToLower(hash), *kind, Form::kEnvelope);
 }
 
 SidecarReply SidecarApi::Faults(std::string_view public_key_or_era) {
   std::string where;
   std::string value;
-  if (IsHex(public_key_or_era, 66) || IsHex(public_key_or_era, 68)) {
+  if (text::IsHexOfLength(public_key_or_era, 66) || text::IsHexOfLength(public_key_or_era, 68)) {
     where = "public_key = $1";
-    value = Lower(public_key_or_era);
+    value = text::ToLower(public_key_or_era);
   } else if (auto era = ParseU64(public_key_or_era)) {
     if (*era > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return Error(404, kNoResults);
     where = "era_id = $1";
@@ -683,11 +673,11 @@ SidecarReply SidecarApi::Faults(std::string_view public_key_or_era) {
 }
 
 SidecarReply SidecarApi::Signatures(std::string_view block_hash) {
-  if (!IsHex(block_hash, 64)) return BadPath();
+  if (!text::IsHexOfLength(block_hash, 64)) return BadPath();
   std::vector<Row> rows;
   if (auto failed = impl_->Select("SELECT " + IdentityColumns("event") +
                                       " FROM finality_signatures WHERE block_hash = $1 ORDER BY public_key",
-                                  {Lower(block_hash)}, rows)) {
+                                  {text::ToLower(block_hash)}, rows)) {
     return *failed;
   }
   return impl_->Many(rows, "FinalitySignature");
@@ -707,13 +697,13 @@ SidecarReply SidecarApi::Step(std::string_view era) {
 }
 
 SidecarReply SidecarApi::Deploy(std::string_view hash) {
-  if (!IsHex(hash, 64)) return BadPath();
-  return impl_->Aggregate(Lower(hash), "deploy", Form::kLegacy);
+  if (!text::IsHexOfLength(hash, 64)) return BadPath();
+  return impl_->Aggregate(text::ToLower(hash), "deploy", Form::kLegacy);
 }
 
 SidecarReply SidecarApi::DeployEvent(std::string_view event, std::string_view hash) {
-  if ((event != "accepted" && event != "processed" && event != "expired") || !IsHex(hash, 64)) return BadPath();
-  return impl_->TransactionEventOf(event, Lower(hash), "deploy", Form::kLegacy);
+  if ((event != "accepted" && event != "processed" && event != "expired") || !text::IsHexOfLength(hash, 64)) return BadPath();
+  return impl_->TransactionEventOf(event, text::ToLower(hash), "deploy", Form::kLegacy);
 }
 
 SidecarReply SidecarApi::Status() {

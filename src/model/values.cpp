@@ -3,10 +3,11 @@
 #include <cstddef>
 #include <limits>
 
+#include "ces/common/text.hpp"
+
 namespace ces::model {
 namespace {
 
-bool IsHexDigit(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 }  // namespace
@@ -14,17 +15,9 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsHex(std::string_view text, std::size_t min_len, std::size_t max_len) {
   if (text.size() < min_len || text.size() > max_len || text.size() % 2 != 0) return false;
   for (char c : text) {
-    if (!IsHexDigit(c)) return false;
+    if (!text::IsHexDigit(c)) return false;
   }
   return true;
-}
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 bool IsHash(std::string_view text) { return IsHex(text, 64, 64); }
@@ -63,7 +56,7 @@ bool IsKey(std::string_view text) {
   if (text.empty() || text.size() > 200) return false;
   if (text.front() < 'a' || text.front() > 'z') return false;
   for (char c : text) {
-    if (!(IsHexDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_')) return false;
+    if (!(text::IsHexDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_')) return false;
   }
   return true;
 }
@@ -73,7 +66,7 @@ std::optional<std::string> AccountHashHex(std::string_view text) {
   if (text.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
   std::string_view hex = text.substr(kPrefix.size());
   if (!IsHash(hex)) return std::nullopt;
-  return Lower(hex);
+  return text::ToLower(hex);
 }
 
 std::optional<std::int64_t> ParseTtlMillis(std::string_view text) {

@@ -4,42 +4,24 @@
 
 #include "blake2b.hpp"
 #include "ces/common/log.hpp"
+#include "ces/common/text.hpp"
 
 namespace ces::query {
 namespace {
-
-bool IsHex(std::string_view text) {
-  for (char c : text) {
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
-}
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return c - 'A' + 10;
-}
 
 constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 }  // namespace
 
 std::optional<std::string> ParseHash(std::string_view text) {
-  if (text.size() != 64 || !IsHex(text)) return std::nullopt;
-  return Lower(text);
+  if (text.size() != 64 || !text::IsHex(text)) return std::nullopt;
+  return text::ToLower(text);
 }
 
 std::optional<std::string> ParsePublicKey(std::string_view text) {
-  if (!IsHex(text)) return std::nullopt;
-  if (text.size() == 66 && text.substr(0, 2) == "01") return Lower(text);
-  if (text.size() == 68 && text.substr(0, 2) == "02") return Lower(text);
+  if (!text::IsHex(text)) return std::nullopt;
+  if (text.size() == 66 && text.substr(0, 2) == "01") return text::ToLower(text);
+  if (text.size() == 68 && text.substr(0, 2) == "02") return text::ToLower(text);
   return std::nullopt;
 }
 
@@ -47,7 +29,7 @@ std::string AccountHashOf(const std::string& public_key) {
   std::string preimage = public_key.substr(0, 2) == "01" ? "ed25519" : "secp256k1";
   preimage.push_back('\0');
   for (std::size_t i = 2; i + 1 < public_key.size(); i += 2) {
-    preimage.push_back(static_cast<char>(HexValue(public_key[i]) * 16 + HexValue(public_key[i + 1])));
+    preimage.push_back(static_cast<char>(text::HexDigitValue(public_key[i]) * 16 + text::HexDigitValue(public_key[i + 1])));
   }
   const auto digest = Blake2b256(reinterpret_cast<const std::uint8_t*>(preimage.data()), preimage.size());
   static constexpr char kHex[] = "0123456789abcdef";

@@ -12,7 +12,6 @@ TEST(ModelValues, Hashes) {
   EXPECT_FALSE(IsHash("5a91486c973deea304e26138206723278d9d269f4fe03bfc9e5fdb93e927236"));
   EXPECT_FALSE(IsHash("5a91486c973deea304e26138206723278d9d269f4fe03bfc9e5fdb93e927236g"));
   EXPECT_FALSE(IsHash(""));
-  EXPECT_EQ(Lower("AbC0"), "abc0");
 }
 
 TEST(ModelValues, PublicKeysAndSignatures) {

@@ -11,8 +11,6 @@ namespace ces::model {
 
 // Hex digits only (either case), even length, length within [min_len, max_len].
 bool IsHex(std::string_view text, std::size_t min_len, std::size_t max_len);
-// Lower-cases ASCII letters.
-std::string Lower(std::string_view text);
 // A 32-byte hash: exactly 64 hex digits.
 bool IsHash(std::string_view text);
 // A public key: "00" (system), "01" + 64 hex (Ed25519) or "02" + 66 hex (secp256k1).
