@@ -9,6 +9,7 @@
 #include "ces/audit/query.hpp"
 #include "ces/audit/record.hpp"
 #include "ces/audit/sse.hpp"
+#include "ces/common/json.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/common/time.hpp"
@@ -39,31 +40,25 @@ constexpr std::string_view kLegacyNotice =
 
 std::int64_t NowMs() { return time::UnixMillis(time::Now()); }
 
-void AppendJsonString(std::string& out, std::string_view text) {
-  out += '"';
-  log::AppendJsonEscaped(out, text);
-  out += '"';
-}
-
 // One event of the JSON list: metadata and the payload embedded as JSON.
 void AppendEventJson(std::string& out, const mongo::EventRecord& e) {
   out += "{\"source\":";
-  AppendJsonString(out, e.source);
+  json::AppendString(out, e.source);
   out += ",\"stream\":";
-  AppendJsonString(out, e.stream);
+  json::AppendString(out, e.stream);
   out += ",\"event_id\":";
   out += e.event_id ? std::to_string(*e.event_id) : "null";
   out += ",\"type\":";
-  AppendJsonString(out, e.type);
+  json::AppendString(out, e.type);
   out += ",\"api_version\":";
-  AppendJsonString(out, e.api_version);
+  json::AppendString(out, e.api_version);
   out += ",\"received_at\":";
-  AppendJsonString(out, e.received_at);
+  json::AppendString(out, e.received_at);
   out += ",\"sha256\":";
-  AppendJsonString(out, e.sha256);
+  json::AppendString(out, e.sha256);
   out += ",\"size\":" + std::to_string(e.size);
   out += ",\"kafka\":{\"topic\":";
-  AppendJsonString(out, e.topic);
+  json::AppendString(out, e.topic);
   out += ",\"partition\":" + std::to_string(e.partition) + ",\"offset\":" + std::to_string(e.offset) + "}";
   if (e.payload_in_gridfs) {
     out += ",\"payload\":null,\"payload_in_gridfs\":true";
@@ -72,7 +67,7 @@ void AppendEventJson(std::string& out, const mongo::EventRecord& e) {
     out += e.payload;
   } else {
     out += ",\"payload\":null,\"payload_text\":";
-    AppendJsonString(out, e.payload);
+    json::AppendString(out, e.payload);
   }
   out += "}";
 }
@@ -546,7 +541,7 @@ void ReplayApi::HandleList(const http::Request& request, http::ResponseWriter& w
     AppendEventJson(body, batch.events[i]);
   }
   body += "],\"next_cursor\":";
-  AppendJsonString(body, audit::EncodeCursor(reader.positions(), fingerprint));
+  json::AppendString(body, audit::EncodeCursor(reader.positions(), fingerprint));
   body += ",\"caught_up\":";
   body += batch.caught_up ? "true" : "false";
   body += "}";
@@ -634,11 +629,11 @@ void ReplayApi::HandleSources(const http::Request& request, http::ResponseWriter
     const auto& s = sources.value[i];
     if (i) body += ',';
     body += "{\"source\":";
-    AppendJsonString(body, s.source);
+    json::AppendString(body, s.source);
     body += ",\"stream\":";
-    AppendJsonString(body, s.stream);
+    json::AppendString(body, s.stream);
     body += ",\"api_version\":";
-    AppendJsonString(body, s.api_version);
+    json::AppendString(body, s.api_version);
     body += "}";
   }
   body += "]}";

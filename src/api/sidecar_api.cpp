@@ -14,6 +14,7 @@
 
 #include "ces/audit/lookup.hpp"
 #include "ces/audit/replay.hpp"
+#include "ces/common/json.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/common/text.hpp"
@@ -37,19 +38,12 @@ constexpr std::chrono::seconds kNetworkNameRetry{10};
 // One row of a statement, values as PostgreSQL text (nullopt: NULL).
 using Row = std::vector<std::optional<std::string>>;
 
-// A JSON string (quoted, escaped).
-void AppendJson(std::string& out, std::string_view text) {
-  out += '"';
-  log::AppendJsonEscaped(out, text);
-  out += '"';
-}
-
 // {"code":…,"message":…}, the sidecar's (and http::JsonError's) error shape.
 SidecarReply Error(int status, std::string_view message) {
   SidecarReply reply;
   reply.status = status;
   reply.body = "{\"code\":" + std::to_string(status) + ",\"message\":";
-  AppendJson(reply.body, message);
+  json::AppendString(reply.body, message);
   reply.body += "}";
   return reply;
 }
@@ -359,9 +353,9 @@ struct SidecarApi::Impl {
     std::string out;
     out.reserve(body.size() + 96 + network.size());
     out += "{\"header\":{\"api_version\":";
-    AppendJson(out, id.api_version);
+    json::AppendString(out, id.api_version);
     out += ",\"network_name\":";
-    AppendJson(out, network);
+    json::AppendString(out, network);
     out += "},\"payload\":";
     out += body;
     out += "}";
@@ -519,7 +513,7 @@ struct SidecarApi::Impl {
     };
     const std::string name = form == Form::kLegacy ? "deploy" : "transaction";
     std::string body = "{\"" + name + "_hash\":";
-    AppendJson(body, hash);
+    json::AppendString(body, hash);
     body += ",\"" + name + "_accepted\":" + part(accepted_at);
     body += ",\"" + name + "_processed\":" + part(processed_at);
     body += ",\"" + name + "_expired\":" + std::string(rows[0][8].value_or("false") == "true" ? "true" : "false");

@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "ces/common/json.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 #include "connection.hpp"
@@ -245,13 +246,11 @@ std::size_t AsyncServer::OpenConnections() const { return impl_->OpenConnections
 std::string JsonError(int status, std::string_view message, std::string_view parameter) {
   std::string out = "{\"code\":";
   AppendNumber(out, static_cast<std::uint64_t>(status));
-  out += ",\"message\":\"";
-  log::AppendJsonEscaped(out, message);
-  out += '"';
+  out += ",\"message\":";
+  json::AppendString(out, message);
   if (!parameter.empty()) {
-    out += ",\"parameter\":\"";
-    log::AppendJsonEscaped(out, parameter);
-    out += '"';
+    out += ",\"parameter\":";
+    json::AppendString(out, parameter);
   }
   out += '}';
   return out;

@@ -5,6 +5,7 @@
 
 #include <unordered_map>
 
+#include "ces/common/json.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/query/values.hpp"
 #include "routes.hpp"
@@ -28,10 +29,10 @@ const std::string* Args::Query(std::string_view name) const {
 
 std::string ErrorJson(int status, std::string_view message, std::string_view parameter) {
   std::string out = "{\"code\":" + std::to_string(status) + ",\"message\":";
-  AppendJsonString(out, message);
+  json::AppendString(out, message);
   if (!parameter.empty()) {
     out += ",\"parameter\":";
-    AppendJsonString(out, parameter);
+    json::AppendString(out, parameter);
   }
   out += "}";
   return out;

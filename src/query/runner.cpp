@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "ces/common/json.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/query/values.hpp"
 
@@ -18,7 +19,7 @@ void AppendValue(std::string& out, const ResultSet& rs, int row, int col, Kind k
   const std::string_view v = rs.Value(row, col);
   switch (kind) {
     case Kind::kText:
-    case Kind::kNum: AppendJsonString(out, v); break;
+    case Kind::kNum: json::AppendString(out, v); break;
     case Kind::kNumber: AppendJsonNumber(out, v); break;
     case Kind::kInt:
     case Kind::kRaw: out.append(v); break;
@@ -90,7 +91,7 @@ std::string PageBody(const ListSpec& spec, const ListParams& list, const ResultS
       cursor.push_back('\x1f');
       cursor.append(rs.Value(rows - 1, first_key + static_cast<int>(i)));
     }
-    AppendJsonString(body, Base64UrlEncode(cursor));
+    json::AppendString(body, Base64UrlEncode(cursor));
   } else {
     body += "null";
   }

@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "blake2b.hpp"
+#include "ces/common/json.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/text.hpp"
 
@@ -106,18 +107,12 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
   return out;
 }
 
-void AppendJsonString(std::string& out, std::string_view text) {
-  out.push_back('"');
-  log::AppendJsonEscaped(out, text);
-  out.push_back('"');
-}
-
 namespace {
 
 // "YYYY-MM-DD HH:MM:SS[.f…]+00" as "YYYY-MM-DDTHH:MM:SS.fff" followed by `zone`.
 void AppendIsoTime(std::string& out, std::string_view t, std::string_view zone) {
   if (t.size() < 19 || t[10] != ' ') {
-    AppendJsonString(out, t);  // infinity or an unexpected form: as PostgreSQL wrote it
+    json::AppendString(out, t);  // infinity or an unexpected form: as PostgreSQL wrote it
     return;
   }
   out.push_back('"');
@@ -160,7 +155,7 @@ void AppendJsonNumber(std::string& out, std::string_view v) {
   if (ok && i == v.size()) {
     out.append(v);
   } else {
-    AppendJsonString(out, v);
+    json::AppendString(out, v);
   }
 }
 

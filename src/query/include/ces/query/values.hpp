@@ -30,8 +30,6 @@ std::optional<std::int64_t> ParseNonNegative(std::string_view text);
 std::string Base64UrlEncode(std::string_view data);
 std::optional<std::string> Base64UrlDecode(std::string_view text);
 
-// Appends `text` as a JSON string literal.
-void AppendJsonString(std::string& out, std::string_view text);
 // Appends a PostgreSQL timestamptz text (UTC, ISO style: "2022-10-12 11:18:39.1+00") as a JSON string
 // "2022-10-12T11:18:39.100Z".
 void AppendJsonTime(std::string& out, std::string_view pg_text);
