@@ -45,36 +45,35 @@ BuiltRecord BuildRecord(const kafka::Message& m) {
       key_stream = m.key->substr(space + 1);
     }
   }
-  if (const auto* v = m.HeaderValue(ingest::header::kSource); v && !v->empty()) {
-    r.source = *v;
+  const ingest::EventMeta meta = ingest::DecodeHeaders(m);
+  if (!meta.source.empty()) {
+    r.source = meta.source;
   } else {
     r.source = key_source.empty() ? "unknown" : key_source;
     add_problem("no source header");
   }
-  if (const auto* v = m.HeaderValue(ingest::header::kStream); v && !v->empty()) {
-    r.stream = *v;
+  if (!meta.stream.empty()) {
+    r.stream = meta.stream;
   } else {
     r.stream = key_stream.empty() ? "unknown" : key_stream;
     add_problem("no stream header");
   }
-  if (const auto* v = m.HeaderValue(ingest::header::kEventType); v && !v->empty()) {
-    r.type = *v;
+  if (!meta.event_type.empty()) {
+    r.type = meta.event_type;
   } else {
     r.type = "unknown";
     add_problem("no event-type header");
   }
-  if (const auto* v = m.HeaderValue(ingest::header::kApiVersion)) r.api_version = *v;
+  r.api_version = meta.api_version;
+  r.event_id = meta.event_id;
   if (const auto* v = m.HeaderValue(ingest::header::kEventId)) {
-    r.event_id = ingest::ParseEventId(*v);
     if (!r.event_id) add_problem("event-id header '" + *v + "' is not a u32; identified by Kafka position");
   } else if (r.type != "ApiVersion") {
     add_problem("no event-id header; identified by Kafka position");
   }
-  std::optional<std::int64_t> ms;
-  if (const auto* v = m.HeaderValue(ingest::header::kReceivedAt)) ms = time::ParseRfc3339Millis(*v);
-  if (ms) {
+  if (const std::optional<std::int64_t> ms = time::ParseRfc3339Millis(meta.received_at)) {
     r.received_ms = *ms;
-    r.received_at = *m.HeaderValue(ingest::header::kReceivedAt);
+    r.received_at = meta.received_at;
   } else {
     r.received_ms = m.timestamp_ms;
     r.received_at = time::FormatRfc3339Millis(m.timestamp_ms);

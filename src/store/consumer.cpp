@@ -45,11 +45,6 @@ std::string TypeLabel(const std::string& type) {
   return kKnown.count(type) ? type : "other";
 }
 
-std::string Header(const kafka::Message& m, std::string_view name) {
-  const std::string* value = m.HeaderValue(name);
-  return value ? *value : std::string();
-}
-
 // Per-batch tallies, added to the counters only when the batch is committed.
 struct Tally {
   std::map<std::string, std::uint64_t> stored, ignored, rejected;
@@ -198,12 +193,11 @@ struct StoreConsumer::Impl {
 
   model::RejectedEventRow Rejected(const kafka::Message& m, const std::string& type, const std::string& reason) {
     model::RejectedEventRow row;
-    const std::string id_text = Header(m, ingest::header::kEventId);
-    std::optional<std::uint32_t> id = ingest::ParseEventId(id_text);
-    if (id) {
-      row.source = Header(m, ingest::header::kSource);
-      row.stream = Header(m, ingest::header::kStream);
-      row.event_id = *id;
+    const ingest::EventMeta meta = ingest::DecodeHeaders(m);
+    if (meta.event_id) {
+      row.source = meta.source;
+      row.stream = meta.stream;
+      row.event_id = *meta.event_id;
     } else {  // no node identity: the Kafka coordinates are the identity
       row.source = "kafka:" + m.topic + "/" + std::to_string(m.partition);
       row.stream = "";
@@ -213,31 +207,32 @@ struct StoreConsumer::Impl {
     row.partition = m.partition;
     row.offset = m.offset;
     row.event_type = type;
-    row.api_version = Header(m, ingest::header::kApiVersion);
+    row.api_version = meta.api_version;
     row.reason = reason;
     row.payload_bytes = static_cast<std::int64_t>(m.value.size());
     std::size_t cut = std::min(m.value.size(), kPayloadHeadBytes);
     while (cut > 0 && cut < m.value.size() && (static_cast<unsigned char>(m.value[cut]) & 0xC0) == 0x80) --cut;
     row.payload_head = m.value.substr(0, cut);
-    row.received_at = Header(m, ingest::header::kReceivedAt);
+    row.received_at = meta.received_at;
     return row;
   }
 
   void Parse(const kafka::Message& m, model::Rows& rows, Tally& tally) {
     // The event's identity in the audit store, recorded on its rows (docs/schema.md, migration 2).
     model::EventIdentity identity;
-    if (std::optional<std::uint32_t> id = ingest::ParseEventId(Header(m, ingest::header::kEventId))) {
-      identity.source = Header(m, ingest::header::kSource);
-      identity.stream = Header(m, ingest::header::kStream);
-      identity.event_id = *id;
-      identity.api_version = Header(m, ingest::header::kApiVersion);
+    const ingest::EventMeta meta = ingest::DecodeHeaders(m);
+    if (meta.event_id) {
+      identity.source = meta.source;
+      identity.stream = meta.stream;
+      identity.event_id = *meta.event_id;
+      identity.api_version = meta.api_version;
     }
     model::ParseResult r = parser.Parse(m.value, rows, identity);
     const std::string label = TypeLabel(r.event_type);
     switch (r.outcome) {
       case model::Outcome::kStored: {
         ++tally.stored[label];
-        if (auto ms = time::ParseRfc3339Millis(Header(m, ingest::header::kReceivedAt))) tally.received_ms.push_back(*ms);
+        if (auto ms = time::ParseRfc3339Millis(meta.received_at)) tally.received_ms.push_back(*ms);
         break;
       }
       case model::Outcome::kIgnored:
