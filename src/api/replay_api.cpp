@@ -193,7 +193,7 @@ bool ResolveStartFrom(mongo::AuditStore& store, audit::ReplayQuery& query, std::
     std::set<std::string> distinct;
     for (const auto& s : sources.value) distinct.insert(s.source);
     if (distinct.size() != 1) {
-      SendJsonError(writer, 400,
+      SendJsonError(writer, common::ErrorKind::kBadData,
                     "start_from needs a source parameter (event ids are per node; the store holds " +
                         std::to_string(distinct.size()) + " sources)",
                     "start_from");
@@ -220,14 +220,14 @@ std::optional<audit::HeadWatcher::Snapshot> ReplayApi::Prepare(audit::ReplayQuer
   }
   if (!snapshot.ok) {
     metrics_->store_errors.Inc();
-    SendJsonError(writer, 503, "the audit store is unavailable: " + snapshot.error);
+    SendJsonError(writer, common::ErrorKind::kUnavailable, "the audit store is unavailable: " + snapshot.error);
     return std::nullopt;
   }
   bool store_error = false;
   if (!ResolveStartFrom(store_, query, streams, writer, store_error)) {
     if (store_error) {
       metrics_->store_errors.Inc();
-      SendJsonError(writer, 503, "the audit store is unavailable");
+      SendJsonError(writer, common::ErrorKind::kUnavailable, "the audit store is unavailable");
     } else {
       metrics_->bad_requests.Inc();
     }
@@ -258,7 +258,7 @@ void ReplayApi::HandleLive(audit::ReplayQuery query, http::ResponseWriter& write
                            Endpoint endpoint) {
   auto ticket = hub_->Admit();
   if (!ticket) {
-    SendJsonError(writer, 503,
+    SendJsonError(writer, common::ErrorKind::kUnavailable,
                   "too many live subscribers (limit " + std::to_string(hub_->options().max_subscribers) + ")");
     return;
   }
@@ -301,7 +301,7 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
   auto parsed = audit::ParseReplayQuery(request.query, audit::QueryKind::kStream, std::move(routes), limits);
   if (!parsed.query) {
     metrics_->bad_requests.Inc();
-    SendJsonError(writer, 400, parsed.error.message, parsed.error.parameter);
+    SendJsonError(writer, common::ErrorKind::kBadData, parsed.error.message, parsed.error.parameter);
     return;
   }
   if (endpoint == Endpoint::kSidecar) parsed.query->types = {"Shutdown"};  // the nodes' Shutdowns only
@@ -312,7 +312,7 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
   StreamSlot slot(streams_, options_.max_streams);
   if (!slot.acquired()) {
     metrics_->streams_rejected.Inc();
-    SendJsonError(writer, 503, "too many concurrent streams (limit " + std::to_string(options_.max_streams) + ")");
+    SendJsonError(writer, common::ErrorKind::kUnavailable, "too many concurrent streams (limit " + std::to_string(options_.max_streams) + ")");
     return;
   }
   audit::ReplayQuery query = std::move(*parsed.query);
@@ -324,7 +324,7 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
   auto positions = audit::InitialPositions(log_, query, audit::ChainsInScope(heads, query), streams);
   if (!positions.ok()) {
     metrics_->store_errors.Inc();
-    SendJsonError(writer, 503, "the audit store is unavailable: " + positions.status.message);
+    SendJsonError(writer, common::ErrorKind::kUnavailable, "the audit store is unavailable: " + positions.status.message);
     return;
   }
   audit::ReplayReader::Options reader_options;
@@ -497,7 +497,7 @@ void ReplayApi::HandleList(const http::Request& request, http::ResponseWriter& w
   auto parsed = audit::ParseReplayQuery(request.query, audit::QueryKind::kList, {}, limits);
   if (!parsed.query) {
     metrics_->bad_requests.Inc();
-    SendJsonError(writer, 400, parsed.error.message, parsed.error.parameter);
+    SendJsonError(writer, common::ErrorKind::kBadData, parsed.error.message, parsed.error.parameter);
     return;
   }
   audit::ReplayQuery query = std::move(*parsed.query);
@@ -513,7 +513,7 @@ void ReplayApi::HandleList(const http::Request& request, http::ResponseWriter& w
     auto decoded = audit::DecodeCursor(*query.cursor, fingerprint, error);
     if (!decoded) {
       metrics_->bad_requests.Inc();
-      SendJsonError(writer, 400, error, "cursor");
+      SendJsonError(writer, common::ErrorKind::kBadData, error, "cursor");
       return;
     }
     positions = std::move(*decoded);
@@ -521,7 +521,7 @@ void ReplayApi::HandleList(const http::Request& request, http::ResponseWriter& w
     auto initial = audit::InitialPositions(log_, query, audit::ChainsInScope(heads, query), streams);
     if (!initial.ok()) {
       metrics_->store_errors.Inc();
-      SendJsonError(writer, 503, "the audit store is unavailable: " + initial.status.message);
+      SendJsonError(writer, common::ErrorKind::kUnavailable, "the audit store is unavailable: " + initial.status.message);
       return;
     }
     positions = std::move(initial.value);
@@ -532,7 +532,7 @@ void ReplayApi::HandleList(const http::Request& request, http::ResponseWriter& w
   mongo::Status status = reader.Next(query.limit, kListMaxBytes, batch);
   if (!status.ok) {
     metrics_->store_errors.Inc();
-    SendJsonError(writer, 503, "the audit store is unavailable: " + status.message);
+    SendJsonError(writer, common::ErrorKind::kUnavailable, "the audit store is unavailable: " + status.message);
     return;
   }
   std::string body = "{\"events\":[";
@@ -561,14 +561,14 @@ void ReplayApi::HandleEvent(const http::Request& request, http::ResponseWriter& 
   std::string_view rest = joined;
   const auto id_slash = rest.rfind('/');
   if (id_slash == std::string_view::npos) {
-    SendJsonError(writer, 404, "expected /api/v1/events/{source}/{stream}/{id}");
+    SendJsonError(writer, common::ErrorKind::kNotFound, "expected /api/v1/events/{source}/{stream}/{id}");
     return;
   }
   const std::string_view id_text = rest.substr(id_slash + 1);
   rest = rest.substr(0, id_slash);
   const auto stream_slash = rest.rfind('/');
   if (stream_slash == std::string_view::npos || stream_slash == 0) {
-    SendJsonError(writer, 404, "expected /api/v1/events/{source}/{stream}/{id}");
+    SendJsonError(writer, common::ErrorKind::kNotFound, "expected /api/v1/events/{source}/{stream}/{id}");
     return;
   }
   const std::string_view stream = rest.substr(stream_slash + 1);
@@ -577,11 +577,11 @@ void ReplayApi::HandleEvent(const http::Request& request, http::ResponseWriter& 
   auto [ptr, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
   if (id_text.empty() || ec != std::errc() || ptr != id_text.data() + id_text.size()) {
     metrics_->bad_requests.Inc();
-    SendJsonError(writer, 400, "the event id must be a decimal u32, got '" + std::string(id_text) + "'", "id");
+    SendJsonError(writer, common::ErrorKind::kBadData, "the event id must be a decimal u32, got '" + std::string(id_text) + "'", "id");
     return;
   }
   if (stream.empty()) {
-    SendJsonError(writer, 400, "the stream must not be empty", "stream");
+    SendJsonError(writer, common::ErrorKind::kBadData, "the stream must not be empty", "stream");
     return;
   }
   // On FerretDB the lookup goes through the replay log from the watcher's heads (an _id lookup there
@@ -591,7 +591,7 @@ void ReplayApi::HandleEvent(const http::Request& request, http::ResponseWriter& 
     auto snapshot = watcher_.Current();
     if (!snapshot.ok) {
       metrics_->store_errors.Inc();
-      SendJsonError(writer, 503, "the audit store is unavailable: " + snapshot.error);
+      SendJsonError(writer, common::ErrorKind::kUnavailable, "the audit store is unavailable: " + snapshot.error);
       return;
     }
     heads = Heads(snapshot);
@@ -599,11 +599,11 @@ void ReplayApi::HandleEvent(const http::Request& request, http::ResponseWriter& 
   auto event = audit::FindEvent(store_, log_, &heads, std::string(source), std::string(stream), id);
   if (!event.ok()) {
     metrics_->store_errors.Inc();
-    SendJsonError(writer, 503, "the audit store is unavailable: " + event.status.message);
+    SendJsonError(writer, common::ErrorKind::kUnavailable, "the audit store is unavailable: " + event.status.message);
     return;
   }
   if (!event.value) {
-    SendJsonError(writer, 404, "no event " + std::to_string(id) + " of " + std::string(source) + " stream " +
+    SendJsonError(writer, common::ErrorKind::kNotFound, "no event " + std::to_string(id) + " of " + std::string(source) + " stream " +
                                    std::string(stream));
     return;
   }
@@ -615,13 +615,13 @@ void ReplayApi::HandleEvent(const http::Request& request, http::ResponseWriter& 
 
 void ReplayApi::HandleSources(const http::Request& request, http::ResponseWriter& writer) {
   if (!request.query.empty()) {
-    SendJsonError(writer, 400, "unknown parameter '" + request.query.front().first + "'", request.query.front().first);
+    SendJsonError(writer, common::ErrorKind::kBadData, "unknown parameter '" + request.query.front().first + "'", request.query.front().first);
     return;
   }
   auto sources = store_.ListSources();
   if (!sources.ok()) {
     metrics_->store_errors.Inc();
-    SendJsonError(writer, 503, "the audit store is unavailable: " + sources.status.message);
+    SendJsonError(writer, common::ErrorKind::kUnavailable, "the audit store is unavailable: " + sources.status.message);
     return;
   }
   std::string body = "{\"sources\":[";

@@ -17,6 +17,7 @@
 #include "ces/common/json.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
+#include "ces/common/status.hpp"
 #include "ces/common/text.hpp"
 #include "ces/common/version.hpp"
 #include "ces/legacy/translate.hpp"
@@ -257,7 +258,7 @@ bool RunQuery(query::Pool& pool, const std::string& sql, const std::vector<std::
       return true;
     }
     error = failed.message;
-    if (failed.bad_input) return false;
+    if (failed.kind == common::ErrorKind::kBadData) return false;
   }
   return false;
 }

@@ -18,6 +18,7 @@
 #include "ces/common/json.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
+#include "ces/common/status.hpp"
 #include "connection.hpp"
 #include "request_parser.hpp"
 #include "response.hpp"
@@ -128,7 +129,7 @@ void RefuseQueued(ServerCore& impl) {
   std::deque<HandlerPool::Job> queued = impl.pool.Close();
   for (auto& conn : queued) {
     Writer writer(impl, conn);
-    writer.Send(503, "application/json", JsonError(503, "server is shutting down"), {{"Retry-After", "1"}});
+    writer.Send(503, "application/json", common::ErrorJson(503, "server is shutting down"), {{"Retry-After", "1"}});
     writer.Finish();
   }
 }
@@ -175,7 +176,7 @@ AsyncServer::AsyncServer(AsyncServerOptions options) : impl_(std::make_unique<Im
     if (origin == "*") impl_->cors_any = true;
   }
   impl_->not_found = [](const Request& request, AsyncResponseWriter& writer) {
-    writer.Send(404, "application/json", JsonError(404, "no such path: " + request.path));
+    writer.Send(404, "application/json", common::ErrorJson(404, "no such path: " + request.path));
   };
 }
 
@@ -242,19 +243,6 @@ void AsyncServer::Stop() {
 }
 
 std::size_t AsyncServer::OpenConnections() const { return impl_->OpenConnections(); }
-
-std::string JsonError(int status, std::string_view message, std::string_view parameter) {
-  std::string out = "{\"code\":";
-  AppendNumber(out, static_cast<std::uint64_t>(status));
-  out += ",\"message\":";
-  json::AppendString(out, message);
-  if (!parameter.empty()) {
-    out += ",\"parameter\":";
-    json::AppendString(out, parameter);
-  }
-  out += '}';
-  return out;
-}
 
 void AddObservabilityRoutes(AsyncServer& server, const metrics::Registry& registry,
                             std::function<bool(std::string& reason)> ready) {

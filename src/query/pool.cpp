@@ -9,6 +9,7 @@
 
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
+#include "ces/common/status.hpp"
 
 namespace ces::query {
 
@@ -239,12 +240,19 @@ Lease::~Lease() {
   if (slot_) pool_->Release(slot_, slot_->broken);
 }
 
+common::Status ToStatus(const QueryError& error) {
+  if (!error.failed) return common::Status::Ok();
+  return common::Status::Error(
+      error.kind == common::ErrorKind::kBadData ? common::ErrorKind::kBadData : common::ErrorKind::kUnavailable,
+      error.message);
+}
+
 QueryError Lease::Execute(const std::string& sql, const std::vector<std::string>& params, ResultSet& out) {
   QueryError error;
   auto fail = [&](PGresult* r) {
     error.failed = true;
     const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-    error.bad_input = state && state[0] == '2' && state[1] == '2';
+    error.kind = common::ClassifySqlState(state ? state : "");
     error.message = r ? PQresultErrorMessage(r) : PQerrorMessage(slot_->conn);
     while (!error.message.empty() && (error.message.back() == '\n' || error.message.back() == ' ')) error.message.pop_back();
     if (PQstatus(slot_->conn) != CONNECTION_OK || !state || state[0] == '0' || state[0] == '5') slot_->broken = true;
