@@ -408,12 +408,12 @@ int Serve(const std::map<std::string, std::string>& a) {
   server.Route("GET", "/events", [&hub](const http::Request& request, http::AsyncResponseWriter& writer) {
     auto parsed = audit::ParseReplayQuery(request.query, audit::QueryKind::kStream, {});
     if (!parsed.query) {
-      writer.Send(400, "application/json", http::JsonError(400, parsed.error.message, parsed.error.parameter));
+      writer.Send(400, "application/json", common::ErrorJson(400, parsed.error.message, parsed.error.parameter));
       return;
     }
     auto ticket = hub.Admit();
     if (!ticket) {
-      writer.Send(503, "application/json", http::JsonError(503, "too many live subscribers"));
+      writer.Send(503, "application/json", common::ErrorJson(503, "too many live subscribers"));
       return;
     }
     if (!writer.StartStream(200, "text/event-stream", {{"Cache-Control", "no-cache"}})) return;

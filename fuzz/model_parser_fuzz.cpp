@@ -20,6 +20,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ces/common/text.hpp"
+#include "ces/common/time.hpp"
 #include "ces/model/parser.hpp"
 #include "ces/model/values.hpp"
 #include "fuzz_check.hpp"
@@ -59,7 +61,7 @@ void CheckDecimal(const std::string& s, const char* what) { Check(ces::model::Is
 void CheckDecimal(const OptText& s, const char* what) {
   if (s) CheckDecimal(*s, what);
 }
-void CheckTimestamp(const std::string& s, const char* what) { Check(ces::model::IsTimestamp(s), what); }
+void CheckTimestamp(const std::string& s, const char* what) { Check(ces::time::IsRfc3339Utc(s), what); }
 void CheckTimestamp(const OptText& s, const char* what) {
   if (s) CheckTimestamp(*s, what);
 }
@@ -148,7 +150,7 @@ void CheckEncodings(const Rows& rows) {
     CheckNotNegative(r.era_id, "delegator reward: era_id");
     // A delegator is a public key, or (2.x DelegatorKind::Purse) the purse's URef.
     Check((ces::model::IsPublicKey(r.delegator_public_key) || ces::model::IsURef(r.delegator_public_key)) &&
-              r.delegator_public_key == ces::model::Lower(r.delegator_public_key),
+              r.delegator_public_key == ces::text::ToLower(r.delegator_public_key),
           "delegator reward: delegator_public_key");
     CheckPublicKey(r.validator_public_key, "delegator reward: validator_public_key");
     CheckDecimal(r.amount, "delegator reward: amount");

@@ -7,6 +7,7 @@
 #include "ces/api/rest_api.hpp"
 #include "ces/api/sidecar_api.hpp"
 #include "ces/common/metrics.hpp"
+#include "ces/common/status.hpp"
 #include "ces/http/async_server.hpp"
 #include "ces/live/hub.hpp"
 #include "ces/mongo/audit_store.hpp"
@@ -99,7 +100,7 @@ void Api::Register(http::AsyncServer& server) {
         const SidecarReply reply = SidecarApi::InvalidPath();
         writer.Send(reply.status, "application/json", reply.body);
       } else {
-        writer.Send(404, "application/json", http::JsonError(404, "no such path: " + request.path));
+        writer.Send(404, "application/json", common::ErrorJson(404, "no such path: " + request.path));
       }
     });
   }

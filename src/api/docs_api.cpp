@@ -9,6 +9,8 @@
 #include <system_error>
 #include <utility>
 
+#include "ces/common/status.hpp"
+
 namespace ces::api {
 namespace {
 
@@ -138,7 +140,7 @@ void DocsApi::Register(http::AsyncServer& server) {
   server.Route("GET", "/api-docs.json", http::RouteHandler(document));
   server.Route("GET", "/swagger-ui", http::RouteHandler([this](const http::Request&, http::ResponseWriter& writer) {
                  if (!SwaggerUiInstalled()) {
-                   writer.Send(404, "application/json", http::JsonError(404, NotInstalledMessage(swagger_ui_dir_)));
+                   writer.Send(404, "application/json", common::ErrorJson(404, NotInstalledMessage(swagger_ui_dir_)));
                    return;
                  }
                  // Relative, so it also works behind a reverse proxy that adds a path prefix.
@@ -163,11 +165,11 @@ void DocsApi::ServeDocument(const http::Request&, http::ResponseWriter& writer) 
 void DocsApi::ServeUiFile(std::string_view name, http::ResponseWriter& writer) {
   if (name.empty()) name = "index.html";
   if (!SafeFileName(name)) {
-    writer.Send(400, "application/json", http::JsonError(400, "invalid file name", "file"));
+    writer.Send(400, "application/json", common::ErrorJson(400, "invalid file name", "file"));
     return;
   }
   if (!SwaggerUiInstalled()) {
-    writer.Send(404, "application/json", http::JsonError(404, NotInstalledMessage(swagger_ui_dir_)));
+    writer.Send(404, "application/json", common::ErrorJson(404, NotInstalledMessage(swagger_ui_dir_)));
     return;
   }
   std::shared_ptr<const File> file;
@@ -182,7 +184,7 @@ void DocsApi::ServeUiFile(std::string_view name, http::ResponseWriter& writer) {
     file = LoadFile(std::string(name));
   }
   if (file == nullptr) {
-    writer.Send(404, "application/json", http::JsonError(404, "no such file: /swagger-ui/" + std::string(name)));
+    writer.Send(404, "application/json", common::ErrorJson(404, "no such file: /swagger-ui/" + std::string(name)));
     return;
   }
   writer.Send(200, file->content_type, file->body,

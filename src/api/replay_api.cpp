@@ -9,10 +9,12 @@
 #include "ces/audit/query.hpp"
 #include "ces/audit/record.hpp"
 #include "ces/audit/sse.hpp"
+#include "ces/common/json.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/common/time.hpp"
 #include "ces/common/version.hpp"
+#include "ces/kafka/topics.hpp"
 #include "ces/legacy/translate.hpp"
 #include "json_error.hpp"
 
@@ -38,31 +40,25 @@ constexpr std::string_view kLegacyNotice =
 
 std::int64_t NowMs() { return time::UnixMillis(time::Now()); }
 
-void AppendJsonString(std::string& out, std::string_view text) {
-  out += '"';
-  log::AppendJsonEscaped(out, text);
-  out += '"';
-}
-
 // One event of the JSON list: metadata and the payload embedded as JSON.
 void AppendEventJson(std::string& out, const mongo::EventRecord& e) {
   out += "{\"source\":";
-  AppendJsonString(out, e.source);
+  json::AppendString(out, e.source);
   out += ",\"stream\":";
-  AppendJsonString(out, e.stream);
+  json::AppendString(out, e.stream);
   out += ",\"event_id\":";
   out += e.event_id ? std::to_string(*e.event_id) : "null";
   out += ",\"type\":";
-  AppendJsonString(out, e.type);
+  json::AppendString(out, e.type);
   out += ",\"api_version\":";
-  AppendJsonString(out, e.api_version);
+  json::AppendString(out, e.api_version);
   out += ",\"received_at\":";
-  AppendJsonString(out, e.received_at);
+  json::AppendString(out, e.received_at);
   out += ",\"sha256\":";
-  AppendJsonString(out, e.sha256);
+  json::AppendString(out, e.sha256);
   out += ",\"size\":" + std::to_string(e.size);
   out += ",\"kafka\":{\"topic\":";
-  AppendJsonString(out, e.topic);
+  json::AppendString(out, e.topic);
   out += ",\"partition\":" + std::to_string(e.partition) + ",\"offset\":" + std::to_string(e.offset) + "}";
   if (e.payload_in_gridfs) {
     out += ",\"payload\":null,\"payload_in_gridfs\":true";
@@ -71,7 +67,7 @@ void AppendEventJson(std::string& out, const mongo::EventRecord& e) {
     out += e.payload;
   } else {
     out += ",\"payload\":null,\"payload_text\":";
-    AppendJsonString(out, e.payload);
+    json::AppendString(out, e.payload);
   }
   out += "}";
 }
@@ -163,9 +159,10 @@ void ReplayApi::Register(http::AsyncServer& server) {
   server.Route(
       "GET", "/events", [this](const Request& r, AsyncResponseWriter& w) { HandleStream(r, w, {}, &w); },
       http::RouteKind::kDedicated);
-  for (const char* route : {"main", "deploys", "sigs"}) {
+  for (std::string_view name : kafka::kEventTopics) {
+    const std::string route(name);
     server.Route(
-        "GET", std::string("/events/") + route,
+        "GET", "/events/" + route,
         [this, route](const Request& r, AsyncResponseWriter& w) { HandleStream(r, w, {route}, &w, Endpoint::kLegacy); },
         http::RouteKind::kDedicated);
   }
@@ -196,7 +193,7 @@ bool ResolveStartFrom(mongo::AuditStore& store, audit::ReplayQuery& query, std::
     std::set<std::string> distinct;
     for (const auto& s : sources.value) distinct.insert(s.source);
     if (distinct.size() != 1) {
-      SendJsonError(writer, 400,
+      SendJsonError(writer, common::ErrorKind::kBadData,
                     "start_from needs a source parameter (event ids are per node; the store holds " +
                         std::to_string(distinct.size()) + " sources)",
                     "start_from");
@@ -223,14 +220,14 @@ std::optional<audit::HeadWatcher::Snapshot> ReplayApi::Prepare(audit::ReplayQuer
   }
   if (!snapshot.ok) {
     metrics_->store_errors.Inc();
-    SendJsonError(writer, 503, "the audit store is unavailable: " + snapshot.error);
+    SendJsonError(writer, common::ErrorKind::kUnavailable, "the audit store is unavailable: " + snapshot.error);
     return std::nullopt;
   }
   bool store_error = false;
   if (!ResolveStartFrom(store_, query, streams, writer, store_error)) {
     if (store_error) {
       metrics_->store_errors.Inc();
-      SendJsonError(writer, 503, "the audit store is unavailable");
+      SendJsonError(writer, common::ErrorKind::kUnavailable, "the audit store is unavailable");
     } else {
       metrics_->bad_requests.Inc();
     }
@@ -261,7 +258,7 @@ void ReplayApi::HandleLive(audit::ReplayQuery query, http::ResponseWriter& write
                            Endpoint endpoint) {
   auto ticket = hub_->Admit();
   if (!ticket) {
-    SendJsonError(writer, 503,
+    SendJsonError(writer, common::ErrorKind::kUnavailable,
                   "too many live subscribers (limit " + std::to_string(hub_->options().max_subscribers) + ")");
     return;
   }
@@ -304,7 +301,7 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
   auto parsed = audit::ParseReplayQuery(request.query, audit::QueryKind::kStream, std::move(routes), limits);
   if (!parsed.query) {
     metrics_->bad_requests.Inc();
-    SendJsonError(writer, 400, parsed.error.message, parsed.error.parameter);
+    SendJsonError(writer, common::ErrorKind::kBadData, parsed.error.message, parsed.error.parameter);
     return;
   }
   if (endpoint == Endpoint::kSidecar) parsed.query->types = {"Shutdown"};  // the nodes' Shutdowns only
@@ -315,7 +312,7 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
   StreamSlot slot(streams_, options_.max_streams);
   if (!slot.acquired()) {
     metrics_->streams_rejected.Inc();
-    SendJsonError(writer, 503, "too many concurrent streams (limit " + std::to_string(options_.max_streams) + ")");
+    SendJsonError(writer, common::ErrorKind::kUnavailable, "too many concurrent streams (limit " + std::to_string(options_.max_streams) + ")");
     return;
   }
   audit::ReplayQuery query = std::move(*parsed.query);
@@ -327,7 +324,7 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
   auto positions = audit::InitialPositions(log_, query, audit::ChainsInScope(heads, query), streams);
   if (!positions.ok()) {
     metrics_->store_errors.Inc();
-    SendJsonError(writer, 503, "the audit store is unavailable: " + positions.status.message);
+    SendJsonError(writer, common::ErrorKind::kUnavailable, "the audit store is unavailable: " + positions.status.message);
     return;
   }
   audit::ReplayReader::Options reader_options;
@@ -500,7 +497,7 @@ void ReplayApi::HandleList(const http::Request& request, http::ResponseWriter& w
   auto parsed = audit::ParseReplayQuery(request.query, audit::QueryKind::kList, {}, limits);
   if (!parsed.query) {
     metrics_->bad_requests.Inc();
-    SendJsonError(writer, 400, parsed.error.message, parsed.error.parameter);
+    SendJsonError(writer, common::ErrorKind::kBadData, parsed.error.message, parsed.error.parameter);
     return;
   }
   audit::ReplayQuery query = std::move(*parsed.query);
@@ -516,7 +513,7 @@ void ReplayApi::HandleList(const http::Request& request, http::ResponseWriter& w
     auto decoded = audit::DecodeCursor(*query.cursor, fingerprint, error);
     if (!decoded) {
       metrics_->bad_requests.Inc();
-      SendJsonError(writer, 400, error, "cursor");
+      SendJsonError(writer, common::ErrorKind::kBadData, error, "cursor");
       return;
     }
     positions = std::move(*decoded);
@@ -524,7 +521,7 @@ void ReplayApi::HandleList(const http::Request& request, http::ResponseWriter& w
     auto initial = audit::InitialPositions(log_, query, audit::ChainsInScope(heads, query), streams);
     if (!initial.ok()) {
       metrics_->store_errors.Inc();
-      SendJsonError(writer, 503, "the audit store is unavailable: " + initial.status.message);
+      SendJsonError(writer, common::ErrorKind::kUnavailable, "the audit store is unavailable: " + initial.status.message);
       return;
     }
     positions = std::move(initial.value);
@@ -535,7 +532,7 @@ void ReplayApi::HandleList(const http::Request& request, http::ResponseWriter& w
   mongo::Status status = reader.Next(query.limit, kListMaxBytes, batch);
   if (!status.ok) {
     metrics_->store_errors.Inc();
-    SendJsonError(writer, 503, "the audit store is unavailable: " + status.message);
+    SendJsonError(writer, common::ErrorKind::kUnavailable, "the audit store is unavailable: " + status.message);
     return;
   }
   std::string body = "{\"events\":[";
@@ -544,7 +541,7 @@ void ReplayApi::HandleList(const http::Request& request, http::ResponseWriter& w
     AppendEventJson(body, batch.events[i]);
   }
   body += "],\"next_cursor\":";
-  AppendJsonString(body, audit::EncodeCursor(reader.positions(), fingerprint));
+  json::AppendString(body, audit::EncodeCursor(reader.positions(), fingerprint));
   body += ",\"caught_up\":";
   body += batch.caught_up ? "true" : "false";
   body += "}";
@@ -564,14 +561,14 @@ void ReplayApi::HandleEvent(const http::Request& request, http::ResponseWriter& 
   std::string_view rest = joined;
   const auto id_slash = rest.rfind('/');
   if (id_slash == std::string_view::npos) {
-    SendJsonError(writer, 404, "expected /api/v1/events/{source}/{stream}/{id}");
+    SendJsonError(writer, common::ErrorKind::kNotFound, "expected /api/v1/events/{source}/{stream}/{id}");
     return;
   }
   const std::string_view id_text = rest.substr(id_slash + 1);
   rest = rest.substr(0, id_slash);
   const auto stream_slash = rest.rfind('/');
   if (stream_slash == std::string_view::npos || stream_slash == 0) {
-    SendJsonError(writer, 404, "expected /api/v1/events/{source}/{stream}/{id}");
+    SendJsonError(writer, common::ErrorKind::kNotFound, "expected /api/v1/events/{source}/{stream}/{id}");
     return;
   }
   const std::string_view stream = rest.substr(stream_slash + 1);
@@ -580,11 +577,11 @@ void ReplayApi::HandleEvent(const http::Request& request, http::ResponseWriter& 
   auto [ptr, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
   if (id_text.empty() || ec != std::errc() || ptr != id_text.data() + id_text.size()) {
     metrics_->bad_requests.Inc();
-    SendJsonError(writer, 400, "the event id must be a decimal u32, got '" + std::string(id_text) + "'", "id");
+    SendJsonError(writer, common::ErrorKind::kBadData, "the event id must be a decimal u32, got '" + std::string(id_text) + "'", "id");
     return;
   }
   if (stream.empty()) {
-    SendJsonError(writer, 400, "the stream must not be empty", "stream");
+    SendJsonError(writer, common::ErrorKind::kBadData, "the stream must not be empty", "stream");
     return;
   }
   // On FerretDB the lookup goes through the replay log from the watcher's heads (an _id lookup there
@@ -594,7 +591,7 @@ void ReplayApi::HandleEvent(const http::Request& request, http::ResponseWriter& 
     auto snapshot = watcher_.Current();
     if (!snapshot.ok) {
       metrics_->store_errors.Inc();
-      SendJsonError(writer, 503, "the audit store is unavailable: " + snapshot.error);
+      SendJsonError(writer, common::ErrorKind::kUnavailable, "the audit store is unavailable: " + snapshot.error);
       return;
     }
     heads = Heads(snapshot);
@@ -602,11 +599,11 @@ void ReplayApi::HandleEvent(const http::Request& request, http::ResponseWriter& 
   auto event = audit::FindEvent(store_, log_, &heads, std::string(source), std::string(stream), id);
   if (!event.ok()) {
     metrics_->store_errors.Inc();
-    SendJsonError(writer, 503, "the audit store is unavailable: " + event.status.message);
+    SendJsonError(writer, common::ErrorKind::kUnavailable, "the audit store is unavailable: " + event.status.message);
     return;
   }
   if (!event.value) {
-    SendJsonError(writer, 404, "no event " + std::to_string(id) + " of " + std::string(source) + " stream " +
+    SendJsonError(writer, common::ErrorKind::kNotFound, "no event " + std::to_string(id) + " of " + std::string(source) + " stream " +
                                    std::string(stream));
     return;
   }
@@ -618,13 +615,13 @@ void ReplayApi::HandleEvent(const http::Request& request, http::ResponseWriter& 
 
 void ReplayApi::HandleSources(const http::Request& request, http::ResponseWriter& writer) {
   if (!request.query.empty()) {
-    SendJsonError(writer, 400, "unknown parameter '" + request.query.front().first + "'", request.query.front().first);
+    SendJsonError(writer, common::ErrorKind::kBadData, "unknown parameter '" + request.query.front().first + "'", request.query.front().first);
     return;
   }
   auto sources = store_.ListSources();
   if (!sources.ok()) {
     metrics_->store_errors.Inc();
-    SendJsonError(writer, 503, "the audit store is unavailable: " + sources.status.message);
+    SendJsonError(writer, common::ErrorKind::kUnavailable, "the audit store is unavailable: " + sources.status.message);
     return;
   }
   std::string body = "{\"sources\":[";
@@ -632,11 +629,11 @@ void ReplayApi::HandleSources(const http::Request& request, http::ResponseWriter
     const auto& s = sources.value[i];
     if (i) body += ',';
     body += "{\"source\":";
-    AppendJsonString(body, s.source);
+    json::AppendString(body, s.source);
     body += ",\"stream\":";
-    AppendJsonString(body, s.stream);
+    json::AppendString(body, s.stream);
     body += ",\"api_version\":";
-    AppendJsonString(body, s.api_version);
+    json::AppendString(body, s.api_version);
     body += "}";
   }
   body += "]}";

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "ces/common/metrics.hpp"
+#include "ces/common/status.hpp"
 #include "ces/http/async_server.hpp"
 #include "ces/query/engine.hpp"
 #include "ces/query/pool.hpp"
@@ -27,7 +28,7 @@ void RestApi::Register(http::AsyncServer& server) {
   for (const auto& route : query::Engine::Routes()) {
     server.Route("GET", route, [this, route](const http::Request& request, http::AsyncResponseWriter& writer) {
       if (!engine_) {
-        writer.Send(503, "application/json", http::JsonError(503, "the REST API is not started"));
+        writer.Send(503, "application/json", common::ErrorJson(503, "the REST API is not started"));
         return;
       }
       query::Args args{&request.params, &request.query};

@@ -14,8 +14,11 @@
 
 #include "ces/audit/lookup.hpp"
 #include "ces/audit/replay.hpp"
+#include "ces/common/json.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
+#include "ces/common/status.hpp"
+#include "ces/common/text.hpp"
 #include "ces/common/version.hpp"
 #include "ces/legacy/translate.hpp"
 #include "ces/query/pool.hpp"
@@ -36,32 +39,14 @@ constexpr std::chrono::seconds kNetworkNameRetry{10};
 // One row of a statement, values as PostgreSQL text (nullopt: NULL).
 using Row = std::vector<std::optional<std::string>>;
 
-// A JSON string (quoted, escaped).
-void AppendJson(std::string& out, std::string_view text) {
-  out += '"';
-  log::AppendJsonEscaped(out, text);
-  out += '"';
-}
-
 // {"code":…,"message":…}, the sidecar's (and http::JsonError's) error shape.
 SidecarReply Error(int status, std::string_view message) {
   SidecarReply reply;
   reply.status = status;
   reply.body = "{\"code\":" + std::to_string(status) + ",\"message\":";
-  AppendJson(reply.body, message);
+  json::AppendString(reply.body, message);
   reply.body += "}";
   return reply;
-}
-
-bool IsHex(std::string_view text, std::size_t length) {
-  return text.size() == length &&
-         std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
-}
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
 }
 
 // A decimal u64 (no sign, no spaces).
@@ -199,7 +184,7 @@ std::string TransactionEventType(std::string_view event, std::string_view kind, 
 // The sidecar's transaction type segment, case-insensitive ("Deploy", "VERSION1", …): "deploy" or
 // "version1"; nullopt for anything else.
 std::optional<std::string> TransactionKind(std::string_view type) {
-  std::string lower = Lower(type);
+  std::string lower = text::ToLower(type);
   if (lower == "deploy" || lower == "version1") return lower;
   return std::nullopt;
 }
@@ -273,7 +258,7 @@ bool RunQuery(query::Pool& pool, const std::string& sql, const std::vector<std::
       return true;
     }
     error = failed.message;
-    if (failed.bad_input) return false;
+    if (failed.kind == common::ErrorKind::kBadData) return false;
   }
   return false;
 }
@@ -369,9 +354,9 @@ struct SidecarApi::Impl {
     std::string out;
     out.reserve(body.size() + 96 + network.size());
     out += "{\"header\":{\"api_version\":";
-    AppendJson(out, id.api_version);
+    json::AppendString(out, id.api_version);
     out += ",\"network_name\":";
-    AppendJson(out, network);
+    json::AppendString(out, network);
     out += "},\"payload\":";
     out += body;
     out += "}";
@@ -529,7 +514,7 @@ struct SidecarApi::Impl {
     };
     const std::string name = form == Form::kLegacy ? "deploy" : "transaction";
     std::string body = "{\"" + name + "_hash\":";
-    AppendJson(body, hash);
+    json::AppendString(body, hash);
     body += ",\"" + name + "_accepted\":" + part(accepted_at);
     body += ",\"" + name + "_processed\":" + part(processed_at);
     body += ",\"" + name + "_expired\":" + std::string(rows[0][8].value_or("false") == "true" ? "true" : "false");
@@ -621,8 +606,8 @@ bool SidecarApi::Ready(std::string& reason) {
 SidecarReply SidecarApi::LatestBlock() { return impl_->BlockWhere("ORDER BY height DESC", {}); }
 
 SidecarReply SidecarApi::Block(std::string_view hash_or_height) {
-  if (IsHex(hash_or_height, 64)) {
-    const std::string hash = Lower(hash_or_height);
+  if (text::IsHexOfLength(hash_or_height, 64)) {
+    const std::string hash = text::ToLower(hash_or_height);
     SidecarReply reply = impl_->BlockWhere("WHERE block_hash = $1", {hash});
     if (reply.status == 200) {
       // The stored copy of a block never changes (first writer wins).
@@ -641,7 +626,7 @@ namespace {
 // The transaction kind ("deploy" | "version1") of a valid type segment and hash; nullopt: a 400.
 std::optional<std::string> CheckTransaction(std::string_view type, std::string_view hash) {
   auto kind = TransactionKind(type);
-  if (!kind || !IsHex(hash, 64)) return std::nullopt;
+  if (!kind || !text::IsHexOfLength(hash, 64)) return std::nullopt;
   return kind;
 }
 
@@ -650,22 +635,22 @@ std::optional<std::string> CheckTransaction(std::string_view type, std::string_v
 SidecarReply SidecarApi::Transaction(std::string_view type_segment, std::string_view hash) {
   const auto kind = CheckTransaction(type_segment, hash);
   if (!kind) return BadPath();
-  return impl_->Aggregate(Lower(hash), *kind, Form::kEnvelope);
+  return impl_->Aggregate(text::ToLower(hash), *kind, Form::kEnvelope);
 }
 
 SidecarReply SidecarApi::TransactionEvent(std::string_view event, std::string_view type_segment,
                                           std::string_view hash) {
   const auto kind = CheckTransaction(type_segment, hash);
   if ((event != "accepted" && event != "processed" && event != "expired") || !kind) return BadPath();
-  return impl_->TransactionEventOf(event, Lower(hash), *kind, Form::kEnvelope);
+  return impl_->TransactionEventOf(event, text::ToLower(hash), *kind, Form::kEnvelope);
 }
 
 SidecarReply SidecarApi::Faults(std::string_view public_key_or_era) {
   std::string where;
   std::string value;
-  if (IsHex(public_key_or_era, 66) || IsHex(public_key_or_era, 68)) {
+  if (text::IsHexOfLength(public_key_or_era, 66) || text::IsHexOfLength(public_key_or_era, 68)) {
     where = "public_key = $1";
-    value = Lower(public_key_or_era);
+    value = text::ToLower(public_key_or_era);
   } else if (auto era = ParseU64(public_key_or_era)) {
     if (*era > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return Error(404, kNoResults);
     where = "era_id = $1";
@@ -683,11 +668,11 @@ SidecarReply SidecarApi::Faults(std::string_view public_key_or_era) {
 }
 
 SidecarReply SidecarApi::Signatures(std::string_view block_hash) {
-  if (!IsHex(block_hash, 64)) return BadPath();
+  if (!text::IsHexOfLength(block_hash, 64)) return BadPath();
   std::vector<Row> rows;
   if (auto failed = impl_->Select("SELECT " + IdentityColumns("event") +
                                       " FROM finality_signatures WHERE block_hash = $1 ORDER BY public_key",
-                                  {Lower(block_hash)}, rows)) {
+                                  {text::ToLower(block_hash)}, rows)) {
     return *failed;
   }
   return impl_->Many(rows, "FinalitySignature");
@@ -707,13 +692,13 @@ SidecarReply SidecarApi::Step(std::string_view era) {
 }
 
 SidecarReply SidecarApi::Deploy(std::string_view hash) {
-  if (!IsHex(hash, 64)) return BadPath();
-  return impl_->Aggregate(Lower(hash), "deploy", Form::kLegacy);
+  if (!text::IsHexOfLength(hash, 64)) return BadPath();
+  return impl_->Aggregate(text::ToLower(hash), "deploy", Form::kLegacy);
 }
 
 SidecarReply SidecarApi::DeployEvent(std::string_view event, std::string_view hash) {
-  if ((event != "accepted" && event != "processed" && event != "expired") || !IsHex(hash, 64)) return BadPath();
-  return impl_->TransactionEventOf(event, Lower(hash), "deploy", Form::kLegacy);
+  if ((event != "accepted" && event != "processed" && event != "expired") || !text::IsHexOfLength(hash, 64)) return BadPath();
+  return impl_->TransactionEventOf(event, text::ToLower(hash), "deploy", Form::kLegacy);
 }
 
 SidecarReply SidecarApi::Status() {

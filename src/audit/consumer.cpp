@@ -2,12 +2,13 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <random>
 #include <thread>
 
 #include "ces/audit/record.hpp"
+#include "ces/common/backoff.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
+#include "ces/kafka/topics.hpp"
 
 namespace ces::audit {
 
@@ -87,26 +88,15 @@ bool AuditConsumer::Sleep(std::chrono::milliseconds duration, const std::functio
   return !should_stop();
 }
 
-namespace {
-
-std::chrono::milliseconds Jitter(std::chrono::milliseconds d) {
-  thread_local std::mt19937 rng{std::random_device{}()};
-  std::uniform_real_distribution<double> f(0.8, 1.2);
-  return std::chrono::milliseconds(static_cast<long long>(static_cast<double>(d.count()) * f(rng)));
-}
-
-}  // namespace
-
 void AuditConsumer::Run(const std::function<bool()>& should_stop) {
-  auto backoff = options_.backoff_initial;
+  backoff::Backoff backoff(options_.backoff_initial, options_.backoff_max, {0.8, 1.2});
   while (!should_stop()) {
     mongo::Status status = store_.EnsureSchema(options_.segment_limits, segment_limits_);
     if (status.ok) break;
     metrics_->store_up.Set(0);
     SetReady(false, "mongodb unavailable: " + status.message);
     log::Warn("mongodb not ready; retrying", {{"uri", store_.redacted_uri()}, {"error", status.message}});
-    if (!Sleep(Jitter(backoff), should_stop)) return;
-    backoff = std::min(backoff * 2, options_.backoff_max);
+    if (!Sleep(backoff.Next(), should_stop)) return;
   }
   if (should_stop()) return;
   metrics_->store_up.Set(1);
@@ -115,9 +105,9 @@ void AuditConsumer::Run(const std::function<bool()>& should_stop) {
                                   {"segment_events", segment_limits_.max_events},
                                   {"segment_bytes", segment_limits_.max_bytes}});
 
+  kafka::EnsureEventTopics(options_.brokers, options_.kafka_settings, options_.topic_prefix);
   consumer_ = std::make_unique<kafka::Consumer>(options_.brokers, options_.group, options_.kafka_settings);
-  std::vector<std::string> topics;
-  for (const char* name : {"main", "deploys", "sigs"}) topics.push_back(kafka::TopicName(options_.topic_prefix, name));
+  const std::vector<std::string> topics = kafka::EventTopicNames(options_.topic_prefix);
   kafka::RebalanceHooks hooks;
   hooks.on_assign = [this](const std::vector<kafka::TopicPartition>& tps) {
     std::lock_guard lock(heads_mutex_);
@@ -132,7 +122,7 @@ void AuditConsumer::Run(const std::function<bool()>& should_stop) {
   SetReady(true, "");
   log::Info("consuming", {{"group", options_.group}, {"prefix", options_.topic_prefix}});
 
-  backoff = options_.backoff_initial;
+  backoff.Reset();
   while (!should_stop()) {
     Batch batch = Collect();
     if (batch.empty()) continue;
@@ -145,18 +135,17 @@ void AuditConsumer::Run(const std::function<bool()>& should_stop) {
       SetReady(false, "writing to mongodb failed: " + status.message);
       log::Warn("batch not written; rewinding and retrying",
                 {{"records", static_cast<std::uint64_t>(batch.size())}, {"error", status.message},
-                 {"code", status.code}, {"retry_in_ms", static_cast<std::int64_t>(backoff.count())}});
+                 {"code", status.code}, {"retry_in_ms", static_cast<std::int64_t>(backoff.Step().count())}});
       {
         std::lock_guard lock(heads_mutex_);
         heads_.clear();  // a write may or may not have happened: read the chains again
       }
       Rewind(batch);
-      if (!Sleep(Jitter(backoff), should_stop)) break;
-      backoff = std::min(backoff * 2, options_.backoff_max);
+      if (!Sleep(backoff.Next(), should_stop)) break;
       continue;
     }
-    if (backoff != options_.backoff_initial) log::Info("mongodb writes resumed");
-    backoff = options_.backoff_initial;
+    if (backoff.Attempts() > 0) log::Info("mongodb writes resumed");
+    backoff.Reset();
     metrics_->store_up.Set(1);
     SetReady(true, "");
     Commit(batch);

@@ -7,23 +7,11 @@
 #include <simdjson.h>
 
 #include "ces/audit/record.hpp"
+#include "ces/common/text.hpp"
+#include "ces/common/time.hpp"
 
 namespace ces::audit {
 namespace {
-
-bool IsHex(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-  });
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 template <class T>
 bool ParseUnsigned(std::string_view text, T& out) {
@@ -34,7 +22,7 @@ bool ParseUnsigned(std::string_view text, T& out) {
 
 bool IsPublicKey(std::string_view s) {
   // Ed25519: 01 + 64 hex; secp256k1: 02 + 66 hex.
-  return IsHex(s) && ((s.size() == 66 && s.substr(0, 2) == "01") || (s.size() == 68 && s.substr(0, 2) == "02"));
+  return text::IsHex(s) && ((s.size() == 66 && s.substr(0, 2) == "01") || (s.size() == 68 && s.substr(0, 2) == "02"));
 }
 
 bool IsTypeName(std::string_view s) {
@@ -151,7 +139,7 @@ ParsedQuery ParseReplayQuery(const std::vector<std::pair<std::string, std::strin
     out.error = {std::move(parameter), std::move(message)};
     return out;
   };
-  auto hash = [](const std::string& v) { return v.size() == 64 && IsHex(v); };
+  auto hash = [](const std::string& v) { return v.size() == 64 && text::IsHex(v); };
   for (const auto& [key, value] : params) {
     const bool repeatable = key == "source" || key == "type";
     if (!repeatable && std::find(seen.begin(), seen.end(), key) != seen.end()) {
@@ -168,12 +156,12 @@ ParsedQuery ParseReplayQuery(const std::vector<std::pair<std::string, std::strin
       if (!IsTypeName(value)) return fail(key, "type must be an event type name such as BlockAdded, got '" + value + "'");
       q.types.push_back(value);
     } else if (key == "from_time" || key == "to_time") {
-      auto ms = ParseRfc3339Millis(value);
+      auto ms = time::ParseRfc3339Millis(value);
       if (!ms) return fail(key, key + " must be an RFC 3339 time such as 2024-06-12T09:26:25.460Z, got '" + value + "'");
       (key == "from_time" ? q.from_ms : q.to_ms) = *ms;
     } else if (key == "block_hash" || key == "deploy_hash" || key == "transaction_hash") {
       if (!hash(value)) return fail(key, key + " must be 64 hexadecimal characters");
-      const std::string v = Lower(value);
+      const std::string v = text::ToLower(value);
       if ((key == "block_hash" && q.block_hash) ||
           (key != "block_hash" && q.transaction_hash && *q.transaction_hash != v)) {
         return fail(key, "deploy_hash and transaction_hash name the same filter; give one");
@@ -187,15 +175,15 @@ ParsedQuery ParseReplayQuery(const std::vector<std::pair<std::string, std::strin
       if (!IsPublicKey(value)) {
         return fail(key, "public_key must be a hex public key (01 + 64 hex or 02 + 66 hex characters)");
       }
-      q.public_key = Lower(value);
+      q.public_key = text::ToLower(value);
     } else if (key == "account") {
       const std::string prefix = "account-hash-";
-      const bool is_hash = value.size() == prefix.size() + 64 && Lower(value.substr(0, prefix.size())) == prefix &&
-                           IsHex(value.substr(prefix.size()));
+      const bool is_hash = value.size() == prefix.size() + 64 && text::ToLower(value.substr(0, prefix.size())) == prefix &&
+                           text::IsHex(value.substr(prefix.size()));
       if (!is_hash && !IsPublicKey(value)) {
         return fail(key, "account must be a hex public key or account-hash- followed by 64 hexadecimal characters");
       }
-      q.account = Lower(value);
+      q.account = text::ToLower(value);
     } else if (key == "start_from") {
       std::uint32_t id = 0;
       if (!ParseUnsigned(value, id)) return fail(key, "start_from must be an event id (0 to 4294967295), got '" + value + "'");

@@ -11,6 +11,7 @@
 
 #include "ces/casper/event.hpp"
 #include "ces/common/log.hpp"
+#include "ces/common/text.hpp"
 #include "ces/common/time.hpp"
 #include "ces/emit/recording.hpp"
 
@@ -30,14 +31,7 @@ std::uint64_t SplitMix64(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
-bool IsHexDigit(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-bool IsAllHex(std::string_view text) {
-  for (char c : text) {
-    if (!IsHexDigit(c)) return false;
-  }
-  return true;
-}
 
 // Walks compact (or spaced) JSON text and rebuilds it in `out`: member names and punctuation are
 // copied, string values go through on_string(key, content, out) (content without quotes; the quotes
@@ -120,11 +114,6 @@ std::pair<std::size_t, std::size_t> FindArray(std::string_view payload, std::str
     }
   }
   return {std::string_view::npos, std::string_view::npos};
-}
-
-bool IsTimestamp(std::string_view text) {
-  return text.size() == 24 && text[4] == '-' && text[7] == '-' && text[10] == 'T' && text[13] == ':' &&
-         text[23] == 'Z';
 }
 
 // Event kinds of one protocol version.
@@ -323,7 +312,7 @@ class Generator {
 
   // The key of validator `index`: the template key's algorithm tag, then 64 derived hex digits.
   void AppendValidatorKey(std::string_view template_key, std::uint64_t index, std::string& out) const {
-    if (template_key.size() < 66 || !IsAllHex(template_key)) {
+    if (template_key.size() < 66 || !text::IsHex(template_key)) {
       out.append(template_key);
       return;
     }
@@ -336,7 +325,7 @@ class Generator {
 
   // A signature ("01" + 128 hex): the tag stays, each 64-digit block is derived.
   static void AppendSignature(std::string_view text, std::uint64_t salt, std::string& out) {
-    if (text.size() < 66 || !IsAllHex(text)) {
+    if (text.size() < 66 || !text::IsHex(text)) {
       RewriteHexRuns(text, salt, out);
       return;
     }
@@ -367,7 +356,7 @@ class Generator {
             out.append(block.parent_hash);
           } else if (key == "chain_name_hash") {
             out.append(content);
-          } else if (key == "timestamp" && IsTimestamp(content)) {
+          } else if (key == "timestamp" && content.size() == 24 && time::IsRfc3339Utc(content)) {
             out.append(block.timestamp);
           } else if (key == "public_key" && kind == Kind::kSignature) {
             AppendValidatorKey(content, validator, out);
@@ -411,7 +400,7 @@ class Generator {
 
 }  // namespace
 
-bool IsHex64(std::string_view text) { return text.size() == 64 && IsAllHex(text); }
+bool IsHex64(std::string_view text) { return text.size() == 64 && text::IsHex(text); }
 
 void DeriveHex64(std::string_view original, std::uint64_t salt, char out[64]) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -459,12 +448,12 @@ void RewriteHexRuns(std::string_view text, std::uint64_t salt, std::string& out)
   char derived[64];
   std::size_t i = 0;
   while (i < text.size()) {
-    if (!IsHexDigit(text[i])) {
+    if (!text::IsHexDigit(text[i])) {
       out.push_back(text[i++]);
       continue;
     }
     std::size_t j = i;
-    while (j < text.size() && IsHexDigit(text[j])) ++j;
+    while (j < text.size() && text::IsHexDigit(text[j])) ++j;
     if (j - i == 64) {
       DeriveHex64(text.substr(i, 64), salt, derived);
       out.append(derived, 64);

@@ -15,8 +15,10 @@
 #include <stdexcept>
 #include <thread>
 
+#include "ces/common/json.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
+#include "ces/common/status.hpp"
 #include "connection.hpp"
 #include "request_parser.hpp"
 #include "response.hpp"
@@ -127,7 +129,7 @@ void RefuseQueued(ServerCore& impl) {
   std::deque<HandlerPool::Job> queued = impl.pool.Close();
   for (auto& conn : queued) {
     Writer writer(impl, conn);
-    writer.Send(503, "application/json", JsonError(503, "server is shutting down"), {{"Retry-After", "1"}});
+    writer.Send(503, "application/json", common::ErrorJson(503, "server is shutting down"), {{"Retry-After", "1"}});
     writer.Finish();
   }
 }
@@ -174,7 +176,7 @@ AsyncServer::AsyncServer(AsyncServerOptions options) : impl_(std::make_unique<Im
     if (origin == "*") impl_->cors_any = true;
   }
   impl_->not_found = [](const Request& request, AsyncResponseWriter& writer) {
-    writer.Send(404, "application/json", JsonError(404, "no such path: " + request.path));
+    writer.Send(404, "application/json", common::ErrorJson(404, "no such path: " + request.path));
   };
 }
 
@@ -241,21 +243,6 @@ void AsyncServer::Stop() {
 }
 
 std::size_t AsyncServer::OpenConnections() const { return impl_->OpenConnections(); }
-
-std::string JsonError(int status, std::string_view message, std::string_view parameter) {
-  std::string out = "{\"code\":";
-  AppendNumber(out, static_cast<std::uint64_t>(status));
-  out += ",\"message\":\"";
-  log::AppendJsonEscaped(out, message);
-  out += '"';
-  if (!parameter.empty()) {
-    out += ",\"parameter\":\"";
-    log::AppendJsonEscaped(out, parameter);
-    out += '"';
-  }
-  out += '}';
-  return out;
-}
 
 void AddObservabilityRoutes(AsyncServer& server, const metrics::Registry& registry,
                             std::function<bool(std::string& reason)> ready) {

@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "ces/common/metrics.hpp"
+#include "ces/common/status.hpp"
 
 namespace ces::http::detail {
 namespace {
@@ -433,7 +434,7 @@ void Connection::RespondInline(int status, std::string_view content_type, std::s
 }
 
 void Connection::RespondError(int status, std::string_view message, bool close, Headers headers) {
-  RespondInline(status, "application/json", JsonError(status, message), headers, close);
+  RespondInline(status, "application/json", common::ErrorJson(status, message), headers, close);
 }
 
 Connection::Parse Connection::TryParse() {
@@ -507,7 +508,7 @@ void Connection::Dispatch() {
   const std::string_view lookup = info_.head ? std::string_view("GET") : std::string_view(req.method);
   int index = server_.router.Match(raw_path, lookup, &any_route, &allow);
   if (index < 0 && any_route >= 0) {
-    RespondInline(405, "application/json", JsonError(405, "method " + req.method + " not allowed on " + req.path),
+    RespondInline(405, "application/json", common::ErrorJson(405, "method " + req.method + " not allowed on " + req.path),
                   {{"Allow", allow}}, false, any_route);
     return;
   }
@@ -539,7 +540,7 @@ void Connection::RunRoute(int index, std::string_view raw_path) {
 
 void Connection::RunNotFound() {
   if (!server_.custom_not_found) {
-    RespondInline(404, "application/json", JsonError(404, "no such path: " + request_.path), {}, false);
+    RespondInline(404, "application/json", common::ErrorJson(404, "no such path: " + request_.path), {}, false);
     return;
   }
   if (!server_.pool.Submit(shared_from_this())) RespondBusy(-1);
@@ -547,7 +548,7 @@ void Connection::RunNotFound() {
 
 void Connection::RespondBusy(int route_index) {
   server_.Reject(server_.rejected_queue_full);
-  RespondInline(503, "application/json", JsonError(503, "server busy, retry later"), {{"Retry-After", "1"}}, false,
+  RespondInline(503, "application/json", common::ErrorJson(503, "server busy, retry later"), {{"Retry-After", "1"}}, false,
                 route_index);
 }
 
@@ -559,7 +560,7 @@ void Connection::HandleOptions(std::string_view raw_path) {
   } else {
     server_.router.Match(raw_path, "\n", &any_route, &allow);  // no method matches "\n": collects Allow
     if (any_route < 0) {
-      RespondInline(404, "application/json", JsonError(404, "no such path: " + request_.path), {}, false);
+      RespondInline(404, "application/json", common::ErrorJson(404, "no such path: " + request_.path), {}, false);
       return;
     }
   }

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "ces/common/text.hpp"
+
 namespace ces::http {
 
 const char* ReasonPhrase(int status) {
@@ -112,13 +114,6 @@ MethodCode CodeOf(std::string_view method) {
 
 namespace {
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 ParseResult Error(ParseResult result, int status, const char* message) {
   result.outcome = ParseOutcome::kError;
   result.status = status;
@@ -134,8 +129,8 @@ std::string PercentDecode(std::string_view text, bool plus_as_space) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (c == '%' && i + 2 < text.size()) {
-      int hi = HexDigit(text[i + 1]);
-      int lo = HexDigit(text[i + 2]);
+      int hi = text::HexDigitValue(text[i + 1]);
+      int lo = text::HexDigitValue(text[i + 2]);
       if (hi >= 0 && lo >= 0) {
         out.push_back(static_cast<char>(hi * 16 + lo));
         i += 2;

@@ -27,6 +27,7 @@
 
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
+#include "ces/common/text.hpp"
 #include "request_parser.hpp"
 
 namespace ces::http {
@@ -41,14 +42,6 @@ constexpr int kPollStepMs = 50;
 constexpr auto kIdleTimeout = std::chrono::seconds(60);     // keep-alive connection waiting for a request
 constexpr auto kRequestTimeout = std::chrono::seconds(30);  // to receive the rest of a started request
 constexpr auto kStopGrace = std::chrono::milliseconds(500);  // handlers may end their streams themselves
-
-std::string ToLower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 // Writes all of `parts` (gathered), retrying on partial writes. False if the peer is gone.
 bool SendAll(int fd, std::initializer_list<std::string_view> parts) {
@@ -354,7 +347,7 @@ ReadStatus Server::Impl::ReadRequest(Connection& conn, std::string& buffer, Requ
     if (line.empty()) break;
     std::size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) return ReadStatus::kBadRequest;
-    std::string name = ToLower(line.substr(0, colon));
+    std::string name = text::ToLower(line.substr(0, colon));
     std::string value(TrimSpace(line.substr(colon + 1)));
     auto [it, inserted] = request.headers.try_emplace(name, value);
     if (!inserted) it->second += ", " + value;
@@ -389,7 +382,7 @@ ReadStatus Server::Impl::ReadRequest(Connection& conn, std::string& buffer, Requ
     if (body_length > kMaxBodyBytes) return ReadStatus::kTooLarge;
   }
   if (body_length > 0 && buffer.size() < header_end + body_length) {
-    if (auto it = request.headers.find("expect"); it != request.headers.end() && ToLower(it->second) == "100-continue") {
+    if (auto it = request.headers.find("expect"); it != request.headers.end() && text::ToLower(it->second) == "100-continue") {
       SendAll(conn.fd, {"HTTP/1.1 100 Continue\r\n\r\n"});
     }
     deadline = Clock::now() + kRequestTimeout;

@@ -5,6 +5,7 @@
 
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
+#include "ces/common/status.hpp"
 #include "connection.hpp"
 #include "writer.hpp"
 
@@ -36,7 +37,7 @@ void ServerCore::RunHandler(const std::shared_ptr<Connection>& conn) {
   auto failed = [&](const char* error) {
     log::Warn("http handler failed", {{"path", conn->request_.path}, {"error", error}});
     if (writer.state() == Writer::State::kNone) {
-      writer.Send(500, "application/json", JsonError(500, "internal error"), {});
+      writer.Send(500, "application/json", common::ErrorJson(500, "internal error"), {});
     } else if (writer.state() == Writer::State::kStreaming) {
       writer.Abort();
     }

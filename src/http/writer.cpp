@@ -1,5 +1,6 @@
 #include "writer.hpp"
 
+#include "ces/common/status.hpp"
 #include "connection.hpp"
 #include "server_core.hpp"
 
@@ -108,7 +109,7 @@ std::shared_ptr<StreamSink> Writer::Detach(std::size_t max_buffer_bytes) {
 
 void Writer::Finish() {
   if (state_ == State::kNone) {
-    Send(500, "application/json", JsonError(500, "handler sent no response"), {});
+    Send(500, "application/json", common::ErrorJson(500, "handler sent no response"), {});
   }
   switch (state_) {
     case State::kSent:

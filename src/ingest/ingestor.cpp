@@ -5,15 +5,16 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <random>
 #include <thread>
 
 #include "ces/casper/event.hpp"
+#include "ces/common/backoff.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/common/time.hpp"
 #include "ces/ingest/record.hpp"
 #include "ces/ingest/tracker.hpp"
+#include "ces/kafka/topics.hpp"
 
 namespace ces::ingest {
 namespace {
@@ -131,25 +132,13 @@ struct Ingestor::Impl {
   std::string Topic(std::string_view name) const { return kafka::TopicName(options.topic_prefix, name); }
 
   void EnsureTopics() {
-    const std::string max_bytes = std::to_string(kafka::kMaxRecordBytes + 1024 * 1024);
-    std::vector<kafka::TopicSpec> specs;
-    auto base = [&](std::string_view name, int partitions) {
-      kafka::TopicSpec spec;
-      spec.name = Topic(name);
-      spec.partitions = partitions;
-      spec.replication_factor = options.replication_factor;
-      spec.config["max.message.bytes"] = max_bytes;
-      if (options.min_insync_replicas) spec.config["min.insync.replicas"] = std::to_string(*options.min_insync_replicas);
-      return spec;
-    };
-    for (auto stream : {casper::Stream::kMain, casper::Stream::kDeploys, casper::Stream::kSigs}) {
-      specs.push_back(base(casper::StreamName(stream), options.partitions));
-    }
-    auto positions = base(kPositionsTopic, 1);
+    kafka::TopicLayout layout{options.partitions, options.replication_factor, options.min_insync_replicas};
+    std::vector<kafka::TopicSpec> specs = kafka::EventTopicSpecs(options.topic_prefix, layout);
+    auto positions = kafka::MakeTopicSpec(Topic(kPositionsTopic), layout, 1);
     positions.config["cleanup.policy"] = "compact";
     specs.push_back(positions);
-    specs.push_back(base(kDeadLetterTopic, 1));
-    specs.push_back(base(kGapsTopic, 1));
+    specs.push_back(kafka::MakeTopicSpec(Topic(kDeadLetterTopic), layout, 1));
+    specs.push_back(kafka::MakeTopicSpec(Topic(kGapsTopic), layout, 1));
     kafka::EnsureTopics(options.brokers, options.producer_settings, specs);
   }
 
@@ -371,7 +360,6 @@ struct Ingestor::Impl {
   EndpointOutcome RunEndpoint(const std::string& node, const std::string& stream, Protocol protocol,
                               const std::atomic<bool>& group_stop) {
     StreamTracker& tracker = Tracker(node, stream);
-    std::mt19937_64 rng(std::random_device{}());
     int attempt = 0;
     auto should_stop = [&] { return stopping.load() || group_stop.load() || tracker.Failed(); };
     metrics::Gauge& connected = m.Connected(node, stream);
@@ -405,10 +393,8 @@ struct Ingestor::Impl {
       if (result.end == sse::StreamEnd::kHttpError && result.http_status == 404) return EndpointOutcome::kNotFound;
       if (tracker.Failed()) continue;  // delivery failure: rewind immediately
       if (Clock::now() - began >= options.healthy_after) attempt = 0;
-      const auto cap = options.backoff_max.count();
-      const auto base = std::min<long long>(cap, options.backoff_initial.count() << std::min(attempt, 20));
-      std::uniform_real_distribution<double> jitter(0.5, 1.0);
-      const milliseconds delay(static_cast<long long>(static_cast<double>(base) * jitter(rng)));
+      const milliseconds delay = backoff::Apply(backoff::Delay(options.backoff_initial, options.backoff_max, attempt),
+                                                backoff::kHalfJitter);
       ++attempt;
       log::Warn("node stream ended; reconnecting",
                 {{"node", node}, {"stream", stream}, {"end", sse::ToString(result.end)},

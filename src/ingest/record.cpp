@@ -25,6 +25,21 @@ std::vector<kafka::Header> RecordHeaders(const EventMeta& meta) {
   return headers;
 }
 
+EventMeta DecodeHeaders(const kafka::Message& message) {
+  auto text = [&](std::string_view name) {
+    const std::string* value = message.HeaderValue(name);
+    return value ? *value : std::string();
+  };
+  EventMeta meta;
+  meta.source = text(header::kSource);
+  meta.stream = text(header::kStream);
+  if (const std::string* id = message.HeaderValue(header::kEventId)) meta.event_id = ParseEventId(*id);
+  meta.api_version = text(header::kApiVersion);
+  meta.event_type = text(header::kEventType);
+  meta.received_at = text(header::kReceivedAt);
+  return meta;
+}
+
 std::optional<std::uint32_t> ParseEventId(std::string_view text) {
   if (text.empty() || text.size() > 10) return std::nullopt;
   std::uint32_t value = 0;

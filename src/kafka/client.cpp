@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "ces/common/log.hpp"
+#include "ces/kafka/topics.hpp"
 
 namespace ces::kafka {
 namespace {
@@ -526,6 +527,7 @@ Consumer::Consumer(const std::string& brokers, const std::string& group_id, cons
       {"receive.message.max.bytes", std::to_string(kMaxRecordBytes + 2 * 1024 * 1024)},
       {"client.id", "casper-event-store"},
       {"isolation.level", "read_committed"},
+      {"topic.metadata.refresh.interval.ms", std::to_string(kConsumerMetadataRefreshMs)},
   };
   ConfHandle conf = MakeConf(brokers, defaults, settings);
   rd_kafka_conf_set_rebalance_cb(conf.get(), &Impl::OnRebalance);

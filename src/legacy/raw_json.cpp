@@ -1,5 +1,7 @@
 #include "raw_json.hpp"
 
+#include "ces/common/text.hpp"
+
 namespace ces::legacy::detail {
 
 namespace {
@@ -48,7 +50,7 @@ class Reader {
         const char e = text_[pos_];
         if (e == 'u') {
           for (int i = 0; i < 4; ++i) {
-            if (++pos_ >= text_.size() || !IsHexDigit(text_[pos_])) return false;
+            if (++pos_ >= text_.size() || !text::IsHexDigit(text_[pos_])) return false;
           }
         } else if (e != '"' && e != '\\' && e != '/' && e != 'b' && e != 'f' && e != 'n' && e != 'r' && e != 't') {
           return false;
@@ -59,9 +61,6 @@ class Reader {
     return false;
   }
 
-  static bool IsHexDigit(char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-  }
   static bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
   bool Number() {

@@ -11,6 +11,7 @@
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/common/time.hpp"
+#include "ces/kafka/topics.hpp"
 #include "ces/legacy/translate.hpp"
 #include "ces/mongo/audit_store.hpp"
 
@@ -181,8 +182,7 @@ LiveHub::~LiveHub() {
 std::size_t LiveHub::SinkLimit() const { return options_.subscriber_buffer_bytes + kafka::kMaxRecordBytes + (1u << 20); }
 
 std::vector<std::string> LiveHub::Topics() const {
-  return {kafka::TopicName(options_.topic_prefix, "main"), kafka::TopicName(options_.topic_prefix, "deploys"),
-          kafka::TopicName(options_.topic_prefix, "sigs")};
+  return kafka::EventTopicNames(options_.topic_prefix);
 }
 
 std::string LiveHub::RouteOf(const std::string& topic) const { return audit::RouteOfTopic(topic, options_.topic_prefix); }
@@ -214,6 +214,7 @@ void LiveHub::Run() {
     try {
       kafka::Settings settings = {{"auto.offset.reset", "latest"}};
       for (const auto& [k, v] : options_.kafka_settings) settings[k] = v;
+      kafka::EnsureEventTopics(options_.kafka_bootstrap, options_.kafka_settings, options_.topic_prefix);
       kafka::Consumer consumer(options_.kafka_bootstrap, options_.group_id, settings);
       kafka::RebalanceHooks hooks;
       hooks.on_assign = [this](const std::vector<kafka::TopicPartition>& tps) {

@@ -4,6 +4,7 @@
 #include <limits>
 #include <map>
 
+#include "ces/common/text.hpp"
 #include "parser_internal.hpp"
 
 namespace ces::model::detail {
@@ -49,7 +50,7 @@ void EraReport(od::value& v, EraEndData& era_end) {
       if (type == od::json_type::object) {  // pre-1.4: {public key: amount}
         Fields(val, "era_report.rewards", [&](std::string_view pk, od::value& amount) {
           if (!IsPublicKey(pk)) Fail("era_report.rewards", "key is not a public key");
-          era_end.report_rewards.emplace_back(Lower(pk), U64Text(amount, "era_report.rewards"));
+          era_end.report_rewards.emplace_back(text::ToLower(pk), U64Text(amount, "era_report.rewards"));
         });
       } else {
         Elements(val, "era_report.rewards", [&](od::value& item, std::size_t) {
@@ -77,7 +78,7 @@ void EraEnd(od::value& v, EraEndData& era_end) {
       if (type == od::json_type::object) {  // pre-1.4: {public key: weight}
         Fields(val, "era_end.next_era_validator_weights", [&](std::string_view pk, od::value& weight) {
           if (!IsPublicKey(pk)) Fail("era_end.next_era_validator_weights", "key is not a public key");
-          era_end.weights.emplace_back(Lower(pk), Motes(weight, "era_end.next_era_validator_weights"));
+          era_end.weights.emplace_back(text::ToLower(pk), Motes(weight, "era_end.next_era_validator_weights"));
         });
         return;
       }
@@ -108,7 +109,7 @@ void EraEnd(od::value& v, EraEndData& era_end) {
         } else {
           list.push_back(U64Text(amounts, "era_end.rewards[]"));
         }
-        era_end.rewards.emplace_back(Lower(pk), std::move(list));
+        era_end.rewards.emplace_back(text::ToLower(pk), std::move(list));
       });
     } else if (key == "next_era_gas_price") {
       era_end.v2 = true;

@@ -1,6 +1,7 @@
 // Execution results (1.x ExecutionResult, 2.x ExecutionResultV2) and the effects the model keeps from
 // them: transfers, bids and delegations, withdrawals and unbonds.
 
+#include "ces/common/text.hpp"
 #include "parser_internal.hpp"
 
 namespace ces::model::detail {
@@ -16,7 +17,7 @@ void DelegatorFields(od::value& v, std::string_view path, BidRow& row) {
           row.delegator_public_key = PublicKey(inner, path);
         } else if (variant == "Purse") {
           std::string_view purse = Str(inner, path);
-          row.delegator_purse = IsHash(purse) ? Lower(purse) : URef(inner, path);
+          row.delegator_purse = IsHash(purse) ? text::ToLower(purse) : URef(inner, path);
         } else {
           Fail(path, "unknown delegator kind " + std::string(variant));
         }
@@ -97,7 +98,7 @@ void Unbond(od::value& inner, std::string_view path, int effect_index, EffectRow
           unbonder_pk = PublicKey(k, path);
         } else if (kind == "DelegatedPurse") {
           std::string_view purse = Str(k, path);
-          unbonder_purse = IsHash(purse) ? Lower(purse) : URef(k, path);
+          unbonder_purse = IsHash(purse) ? text::ToLower(purse) : URef(k, path);
         } else {
           Fail(path, "unknown unbond kind " + std::string(kind));
         }
@@ -188,7 +189,7 @@ bool SingleBid(std::string_view variant, od::value& inner, std::string_view path
             row.delegator_public_key = PublicKey(k, path);
           } else {
             std::string_view purse = Str(k, path);
-            row.delegator_purse = IsHash(purse) ? Lower(purse) : URef(k, path);
+            row.delegator_purse = IsHash(purse) ? text::ToLower(purse) : URef(k, path);
           }
         });
       }

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "ces/common/text.hpp"
+#include "ces/common/time.hpp"
 #include "ces/model/rows.hpp"
 #include "ces/model/values.hpp"
 
@@ -55,7 +57,7 @@ inline OptText OptionalText(od::value& v, std::string_view path) {
 inline std::string Hash(od::value& v, std::string_view path) {
   std::string_view s = Str(v, path);
   if (!IsHash(s)) Fail(path, "expected a 64-digit hex hash");
-  return Lower(s);
+  return text::ToLower(s);
 }
 
 inline OptText OptionalHash(od::value& v, std::string_view path) {
@@ -66,7 +68,7 @@ inline OptText OptionalHash(od::value& v, std::string_view path) {
 inline std::string PublicKey(od::value& v, std::string_view path) {
   std::string_view s = Str(v, path);
   if (!IsPublicKey(s)) Fail(path, "expected a public key (00, 01+64 or 02+66 hex digits)");
-  return Lower(s);
+  return text::ToLower(s);
 }
 
 inline OptText OptionalPublicKey(od::value& v, std::string_view path) {
@@ -77,13 +79,13 @@ inline OptText OptionalPublicKey(od::value& v, std::string_view path) {
 inline std::string Signature(od::value& v, std::string_view path) {
   std::string_view s = Str(v, path);
   if (!IsSignature(s)) Fail(path, "expected a signature (01/02 + 128 hex digits)");
-  return Lower(s);
+  return text::ToLower(s);
 }
 
 inline std::string URef(od::value& v, std::string_view path) {
   std::string_view s = Str(v, path);
   if (!IsURef(s)) Fail(path, "expected a URef (uref-<64 hex>-<access>)");
-  return Lower(s);
+  return text::ToLower(s);
 }
 
 inline std::string AccountHash(od::value& v, std::string_view path) {
@@ -100,12 +102,12 @@ inline OptText OptionalAccountHash(od::value& v, std::string_view path) {
 inline std::string Key(od::value& v, std::string_view path) {
   std::string_view s = Str(v, path);
   if (!IsKey(s)) Fail(path, "expected a Key string");
-  return Lower(s);
+  return text::ToLower(s);
 }
 
 inline std::string Timestamp(od::value& v, std::string_view path) {
   std::string_view s = Str(v, path);
-  if (!IsTimestamp(s)) Fail(path, "expected an RFC 3339 UTC timestamp");
+  if (!time::IsRfc3339Utc(s)) Fail(path, "expected an RFC 3339 UTC timestamp");
   return std::string(s);
 }
 

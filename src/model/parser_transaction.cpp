@@ -2,6 +2,7 @@
 // TransactionProcessed, DeployExpired, TransactionExpired; the transaction hash and initiator shapes
 // other events share.
 
+#include "ces/common/text.hpp"
 #include "parser_internal.hpp"
 
 namespace ces::model::detail {
@@ -135,7 +136,7 @@ void PricingMode(od::value& v, TransactionRow& tx) {
     } else if (variant == "Classic") {
       tx.pricing_mode = "classic";
     } else {
-      tx.pricing_mode = Lower(variant);
+      tx.pricing_mode = text::ToLower(variant);
     }
     Fields(inner, "payload.pricing_mode", [&](std::string_view key, od::value& val) {
       if (key == "gas_price_tolerance") {
@@ -183,12 +184,12 @@ void TransactionFields(od::value& v, TransactionRow& tx) {
             if (auto e = id.type().get(id_type)) Fail("fields.target.Stored.id", "unreadable", e);
             if (id_type == od::json_type::string) {
               std::string_view text = Str(id, "fields.target.Stored.id");
-              tx.target_id = IsHash(text) ? Lower(text) : std::string(text);
+              tx.target_id = IsHash(text) ? text::ToLower(text) : std::string(text);
             } else {
               Fields(id, "fields.target.Stored.id", [&](std::string_view f, od::value& y) {
                 if (f == "addr" || f == "name") {
                   std::string_view text = Str(y, "fields.target.Stored.id");
-                  tx.target_id = IsHash(text) ? Lower(text) : std::string(text);
+                  tx.target_id = IsHash(text) ? text::ToLower(text) : std::string(text);
                 }
               });
             }

@@ -3,36 +3,21 @@
 #include <cstddef>
 #include <limits>
 
+#include "ces/common/text.hpp"
+
 namespace ces::model {
 namespace {
 
-bool IsHexDigit(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-int Digits(std::string_view text, std::size_t pos, std::size_t count) {
-  int value = 0;
-  for (std::size_t i = pos; i < pos + count; ++i) value = value * 10 + (text[i] - '0');
-  return value;
-}
-
-bool IsLeap(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
 
 }  // namespace
 
 bool IsHex(std::string_view text, std::size_t min_len, std::size_t max_len) {
   if (text.size() < min_len || text.size() > max_len || text.size() % 2 != 0) return false;
   for (char c : text) {
-    if (!IsHexDigit(c)) return false;
+    if (!text::IsHexDigit(c)) return false;
   }
   return true;
-}
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 bool IsHash(std::string_view text) { return IsHex(text, 64, 64); }
@@ -71,7 +56,7 @@ bool IsKey(std::string_view text) {
   if (text.empty() || text.size() > 200) return false;
   if (text.front() < 'a' || text.front() > 'z') return false;
   for (char c : text) {
-    if (!(IsHexDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_')) return false;
+    if (!(text::IsHexDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_')) return false;
   }
   return true;
 }
@@ -81,29 +66,7 @@ std::optional<std::string> AccountHashHex(std::string_view text) {
   if (text.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
   std::string_view hex = text.substr(kPrefix.size());
   if (!IsHash(hex)) return std::nullopt;
-  return Lower(hex);
-}
-
-bool IsTimestamp(std::string_view t) {
-  // YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z
-  if (t.size() < 20 || t.size() > 30) return false;
-  static constexpr std::size_t kDigitsAt[] = {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18};
-  for (std::size_t i : kDigitsAt) {
-    if (!IsDigit(t[i])) return false;
-  }
-  if (t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' || t[16] != ':' || t.back() != 'Z') return false;
-  if (t.size() > 20) {
-    if (t[19] != '.' || t.size() < 22) return false;
-    for (std::size_t i = 20; i + 1 < t.size(); ++i) {
-      if (!IsDigit(t[i])) return false;
-    }
-  }
-  const int year = Digits(t, 0, 4), month = Digits(t, 5, 2), day = Digits(t, 8, 2);
-  const int hour = Digits(t, 11, 2), minute = Digits(t, 14, 2), second = Digits(t, 17, 2);
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (year < 1 || month < 1 || month > 12 || day < 1) return false;
-  const int days = kDays[month - 1] + (month == 2 && IsLeap(year) ? 1 : 0);
-  return day <= days && hour <= 23 && minute <= 59 && second <= 59;
+  return text::ToLower(hex);
 }
 
 std::optional<std::int64_t> ParseTtlMillis(std::string_view text) {

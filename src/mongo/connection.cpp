@@ -48,7 +48,8 @@ Connection::Connection(const std::string& uri_text, const std::string& write_con
                        std::chrono::milliseconds write_timeout, const std::string& app_name) {
   InitOnce();
   bson_error_t error;
-  mongoc_uri_t* uri = mongoc_uri_new_with_error(uri_text.c_str(), &error);
+  UriPtr uri_handle(mongoc_uri_new_with_error(uri_text.c_str(), &error));
+  mongoc_uri_t* uri = uri_handle.get();
   if (!uri) throw std::invalid_argument(std::string("bad MongoDB URI: ") + error.message);
   // Fail fast instead of the driver's 30 s defaults: the callers retry with their own backoff.
   if (!mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS)) {
@@ -67,39 +68,32 @@ Connection::Connection(const std::string& uri_text, const std::string& write_con
   database_ = db && *db ? db : "casper-events";
   redacted_uri_ = Redact(uri);
 
-  write_concern_ = mongoc_write_concern_new();
+  write_concern_.reset(mongoc_write_concern_new());
   if (write_concern == "majority") {
-    mongoc_write_concern_set_wmajority(write_concern_, static_cast<int32_t>(write_timeout.count()));
+    mongoc_write_concern_set_wmajority(write_concern_.get(), static_cast<int32_t>(write_timeout.count()));
   } else {
     int w = -1;
     auto [ptr, ec] = std::from_chars(write_concern.data(), write_concern.data() + write_concern.size(), w);
     if (ec != std::errc() || ptr != write_concern.data() + write_concern.size() || w < 1) {
-      mongoc_write_concern_destroy(write_concern_);
-      mongoc_uri_destroy(uri);
       throw std::invalid_argument("bad write concern '" + write_concern + "': expected majority or a number >= 1");
     }
-    mongoc_write_concern_set_w(write_concern_, w);
-    mongoc_write_concern_set_wtimeout_int64(write_concern_, write_timeout.count());
+    mongoc_write_concern_set_w(write_concern_.get(), w);
+    mongoc_write_concern_set_wtimeout_int64(write_concern_.get(), write_timeout.count());
   }
 
-  pool_ = mongoc_client_pool_new_with_error(uri, &error);
-  mongoc_uri_destroy(uri);
+  pool_.reset(mongoc_client_pool_new_with_error(uri, &error));
   if (!pool_) {
-    mongoc_write_concern_destroy(write_concern_);
     throw std::invalid_argument(std::string("cannot create MongoDB client: ") + error.message);
   }
-  mongoc_client_pool_set_error_api(pool_, MONGOC_ERROR_API_VERSION_2);
-  mongoc_client_pool_max_size(pool_, 64);
+  mongoc_client_pool_set_error_api(pool_.get(), MONGOC_ERROR_API_VERSION_2);
+  mongoc_client_pool_max_size(pool_.get(), 64);
 }
 
-Connection::~Connection() {
-  if (pool_) mongoc_client_pool_destroy(pool_);
-  if (write_concern_) mongoc_write_concern_destroy(write_concern_);
-}
+Connection::~Connection() = default;
 
-void Connection::AppendWriteConcern(bson_t* opts) const { mongoc_write_concern_append(write_concern_, opts); }
+void Connection::AppendWriteConcern(bson_t* opts) const { mongoc_write_concern_append(write_concern_.get(), opts); }
 
-Connection::Lease Connection::Acquire() const { return Lease(pool_, mongoc_client_pool_pop(pool_)); }
+Connection::Lease Connection::Acquire() const { return Lease(pool_.get(), mongoc_client_pool_pop(pool_.get())); }
 
 bson_value_t Utf8Value(const std::string& text) {
   bson_value_t value;
@@ -111,8 +105,7 @@ bson_value_t Utf8Value(const std::string& text) {
 
 BucketPtr Connection::OpenBucket(const Lease& lease, const char* name, bool for_writes, bson_error_t* error) const {
   // The bucket holds collections of its own: the database handle is not needed afterwards.
-  std::unique_ptr<mongoc_database_t, void (*)(mongoc_database_t*)> db(
-      mongoc_client_get_database(lease.client(), database_.c_str()), mongoc_database_destroy);
+  DatabasePtr db(mongoc_client_get_database(lease.client(), database_.c_str()));
   BsonPtr opts(BCON_NEW("bucketName", BCON_UTF8(name)));
   if (for_writes) AppendWriteConcern(opts.get());
   return BucketPtr(mongoc_gridfs_bucket_new(db.get(), opts.get(), nullptr, error));

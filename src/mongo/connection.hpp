@@ -9,28 +9,9 @@
 
 #include "bson_util.hpp"
 #include "ces/mongo/status.hpp"
+#include "handles.hpp"
 
 namespace ces::mongo::detail {
-
-struct CollectionDeleter {
-  void operator()(mongoc_collection_t* c) const { mongoc_collection_destroy(c); }
-};
-using CollectionPtr = std::unique_ptr<mongoc_collection_t, CollectionDeleter>;
-
-struct CursorDeleter {
-  void operator()(mongoc_cursor_t* c) const { mongoc_cursor_destroy(c); }
-};
-using CursorPtr = std::unique_ptr<mongoc_cursor_t, CursorDeleter>;
-
-struct StreamDeleter {
-  void operator()(mongoc_stream_t* s) const { mongoc_stream_destroy(s); }
-};
-using StreamPtr = std::unique_ptr<mongoc_stream_t, StreamDeleter>;
-
-struct BucketDeleter {
-  void operator()(mongoc_gridfs_bucket_t* b) const { mongoc_gridfs_bucket_destroy(b); }
-};
-using BucketPtr = std::unique_ptr<mongoc_gridfs_bucket_t, BucketDeleter>;
 
 Status ToStatus(const bson_error_t& error);
 
@@ -76,8 +57,8 @@ class Connection {
   BucketPtr OpenBucket(const Lease& lease, const char* name, bool for_writes, bson_error_t* error) const;
 
  private:
-  mongoc_client_pool_t* pool_ = nullptr;
-  mongoc_write_concern_t* write_concern_ = nullptr;
+  ClientPoolPtr pool_;
+  WriteConcernPtr write_concern_;
   std::string database_;
   std::string redacted_uri_;
 };

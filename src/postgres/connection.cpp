@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "ces/common/status.hpp"
 #include "connection_impl.hpp"
 
 namespace ces::postgres {
@@ -20,7 +21,6 @@ std::string AddParameter(const std::string& uri, const std::string& key, const s
   return uri + (uri.empty() ? "" : " ") + key + "=" + value;
 }
 
-bool StartsWith(const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; }
 
 }  // namespace
 
@@ -35,16 +35,9 @@ DbError Classify(const std::exception& error) {
   while (!out.message.empty() && (out.message.back() == '\n' || out.message.back() == ' ')) out.message.pop_back();
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error)) {
     out.sqlstate = sql->sqlstate();
-    const std::string& s = out.sqlstate;
-    // Connection exceptions, operator intervention (shutdown), read-only transaction (a replica or a
-    // demoted primary), insufficient resources, transaction rollback (deadlock, serialization),
-    // lock not available, system errors: the same statement can succeed later.
-    if (s.empty() || StartsWith(s, "08") || StartsWith(s, "57") || s == "25006" || StartsWith(s, "53") ||
-        StartsWith(s, "40") || s == "55P03" || StartsWith(s, "58") || StartsWith(s, "XX")) {
-      out.kind = ErrorKind::kRetry;
-    } else {
-      out.kind = ErrorKind::kData;
-    }
+    // Connection exceptions, shutdown, a read-only replica, deadlocks...: the same statement can succeed
+    // later. Anything else: the server refused the statement's data or text.
+    out.kind = common::ClassifySqlState(out.sqlstate) == common::ErrorKind::kRetry ? ErrorKind::kRetry : ErrorKind::kData;
     return out;
   }
   if (dynamic_cast<const pqxx::usage_error*>(&error) || dynamic_cast<const pqxx::argument_error*>(&error) ||
@@ -55,6 +48,15 @@ DbError Classify(const std::exception& error) {
   // broken_connection, in_doubt_error, transaction_rollback and anything else: retry on a new connection.
   out.kind = ErrorKind::kRetry;
   return out;
+}
+
+common::Status ToStatus(const DbError& error) {
+  switch (error.kind) {
+    case ErrorKind::kNone: return common::Status::Ok();
+    case ErrorKind::kRetry: return common::Status::Error(common::ErrorKind::kRetry, error.message);
+    case ErrorKind::kData: return common::Status::Error(common::ErrorKind::kBadData, error.message);
+  }
+  return common::Status::Error(common::ErrorKind::kInternal, error.message);
 }
 
 Connection::Connection(std::string uri) : impl_(std::make_unique<Impl>()) { impl_->uri = WithConnectDefaults(uri); }

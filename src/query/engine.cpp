@@ -5,7 +5,9 @@
 
 #include <unordered_map>
 
+#include "ces/common/json.hpp"
 #include "ces/common/metrics.hpp"
+#include "ces/common/status.hpp"
 #include "ces/query/values.hpp"
 #include "routes.hpp"
 #include "runner.hpp"
@@ -24,17 +26,6 @@ const std::string* Args::Query(std::string_view name) const {
     if (k == name) return &v;
   }
   return nullptr;
-}
-
-std::string ErrorJson(int status, std::string_view message, std::string_view parameter) {
-  std::string out = "{\"code\":" + std::to_string(status) + ",\"message\":";
-  AppendJsonString(out, message);
-  if (!parameter.empty()) {
-    out += ",\"parameter\":";
-    AppendJsonString(out, parameter);
-  }
-  out += "}";
-  return out;
 }
 
 struct Engine::Impl {
@@ -59,7 +50,7 @@ Engine::~Engine() = default;
 
 Response Engine::Handle(std::string_view route, const Args& args) {
   auto it = impl_->routes.find(std::string(route));
-  if (it == impl_->routes.end()) return detail::Error(404, "no such path");
+  if (it == impl_->routes.end()) return detail::Error(common::HttpStatus(common::ErrorKind::kNotFound), "no such path");
   return detail::Serve(*it->second, impl_->runner, args);
 }
 

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "ces/common/time.hpp"
+
 namespace ces::query::detail {
 namespace {
 
@@ -121,7 +123,7 @@ std::optional<ParamError> CheckTimeRange(const ListSpec& spec, const Args& args,
     const auto* time = args.Query(name);
     if (!time) continue;
     if (!spec.time_col) return ParamError{std::string(name) + " is not supported on this list", name};
-    if (!IsRfc3339(*time)) return ParamError{std::string(name) + " must be an RFC 3339 date-time", name};
+    if (!ces::time::IsRfc3339(*time)) return ParamError{std::string(name) + " must be an RFC 3339 date-time", name};
     (name[0] == 'f' ? out.from_time : out.to_time) = *time;
   }
   return std::nullopt;

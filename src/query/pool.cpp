@@ -1,7 +1,5 @@
 #include "ces/query/pool.hpp"
 
-#include <libpq-fe.h>
-
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -9,36 +7,34 @@
 
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
+#include "ces/common/status.hpp"
+#include "pq_handles.hpp"
 
 namespace ces::query {
 
 struct ResultSet::Impl {
-  PGresult* result = nullptr;
-  ~Impl() {
-    if (result) PQclear(result);
-  }
+  detail::PgResultPtr result;
 };
 
 ResultSet::ResultSet() : impl_(std::make_unique<Impl>()) {}
 ResultSet::~ResultSet() = default;
 ResultSet::ResultSet(ResultSet&&) noexcept = default;
 ResultSet& ResultSet::operator=(ResultSet&&) noexcept = default;
-int ResultSet::Rows() const { return impl_->result ? PQntuples(impl_->result) : 0; }
-int ResultSet::Columns() const { return impl_->result ? PQnfields(impl_->result) : 0; }
-bool ResultSet::IsNull(int row, int col) const { return PQgetisnull(impl_->result, row, col) != 0; }
+int ResultSet::Rows() const { return impl_->result ? PQntuples(impl_->result.get()) : 0; }
+int ResultSet::Columns() const { return impl_->result ? PQnfields(impl_->result.get()) : 0; }
+bool ResultSet::IsNull(int row, int col) const { return PQgetisnull(impl_->result.get(), row, col) != 0; }
 std::string_view ResultSet::Value(int row, int col) const {
-  return {PQgetvalue(impl_->result, row, col), static_cast<std::size_t>(PQgetlength(impl_->result, row, col))};
+  return {PQgetvalue(impl_->result.get(), row, col), static_cast<std::size_t>(PQgetlength(impl_->result.get(), row, col))};
 }
 
 struct Lease::Slot {
-  PGconn* conn = nullptr;
+  detail::PgConnPtr conn;
   std::unordered_map<std::string, std::string> prepared;  // SQL text -> statement name
   bool broken = false;
   bool on_fallback = false;  // conn is on PoolOptions::fallback_uri
   std::chrono::steady_clock::time_point connected_at;
   void Disconnect() {
-    if (conn) PQfinish(conn);
-    conn = nullptr;
+    conn.reset();
     prepared.clear();
     broken = false;  // the next connection starts sound
   }
@@ -62,20 +58,18 @@ std::string Conninfo(const std::string& uri, int connect_timeout_s) {
 }
 
 // A connection set up for the queries, or nullptr with `error` set.
-PGconn* OpenConnection(const std::string& conninfo, int statement_timeout_ms, std::string& error) {
-  PGconn* conn = PQconnectdb(conninfo.c_str());
-  bool ok = PQstatus(conn) == CONNECTION_OK;
+detail::PgConnPtr OpenConnection(const std::string& conninfo, int statement_timeout_ms, std::string& error) {
+  detail::PgConnPtr conn(PQconnectdb(conninfo.c_str()));
+  bool ok = PQstatus(conn.get()) == CONNECTION_OK;
   if (ok) {
     const std::string setup = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET extra_float_digits = 3; "
                               "SET statement_timeout = " + std::to_string(statement_timeout_ms);
-    PGresult* r = PQexec(conn, setup.c_str());
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
+    detail::PgResultPtr r(PQexec(conn.get(), setup.c_str()));
+    ok = PQresultStatus(r.get()) == PGRES_COMMAND_OK;
   }
   if (ok) return conn;
-  error = PQerrorMessage(conn);
+  error = PQerrorMessage(conn.get());
   while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
-  PQfinish(conn);
   return nullptr;
 }
 
@@ -214,7 +208,7 @@ std::optional<Lease> Pool::Acquire(std::string* error) {
     ++impl_->in_use;
     if (impl_->in_use_gauge) impl_->in_use_gauge->Set(static_cast<double>(impl_->in_use));
   }
-  if (slot->conn && (PQstatus(slot->conn) != CONNECTION_OK || impl_->BackToTarget(*slot))) slot->Disconnect();
+  if (slot->conn && (PQstatus(slot->conn.get()) != CONNECTION_OK || impl_->BackToTarget(*slot))) slot->Disconnect();
   if (!slot->conn && !impl_->Connect(*slot, error)) {
     Release(slot, true);
     return std::nullopt;
@@ -239,35 +233,39 @@ Lease::~Lease() {
   if (slot_) pool_->Release(slot_, slot_->broken);
 }
 
+common::Status ToStatus(const QueryError& error) {
+  if (!error.failed) return common::Status::Ok();
+  return common::Status::Error(
+      error.kind == common::ErrorKind::kBadData ? common::ErrorKind::kBadData : common::ErrorKind::kUnavailable,
+      error.message);
+}
+
 QueryError Lease::Execute(const std::string& sql, const std::vector<std::string>& params, ResultSet& out) {
   QueryError error;
-  auto fail = [&](PGresult* r) {
+  auto fail = [&](detail::PgResultPtr r) {
     error.failed = true;
-    const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-    error.bad_input = state && state[0] == '2' && state[1] == '2';
-    error.message = r ? PQresultErrorMessage(r) : PQerrorMessage(slot_->conn);
+    const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
+    error.kind = common::ClassifySqlState(state ? state : "");
+    error.message = r ? PQresultErrorMessage(r.get()) : PQerrorMessage(slot_->conn.get());
     while (!error.message.empty() && (error.message.back() == '\n' || error.message.back() == ' ')) error.message.pop_back();
-    if (PQstatus(slot_->conn) != CONNECTION_OK || !state || state[0] == '0' || state[0] == '5') slot_->broken = true;
+    if (PQstatus(slot_->conn.get()) != CONNECTION_OK || !state || state[0] == '0' || state[0] == '5') slot_->broken = true;
     if (pool_->impl_->errors) pool_->impl_->errors->Inc();
-    if (r) PQclear(r);
     return error;
   };
   auto it = slot_->prepared.find(sql);
   if (it == slot_->prepared.end()) {
     std::string name = "q" + std::to_string(slot_->prepared.size());
-    PGresult* r = PQprepare(slot_->conn, name.c_str(), sql.c_str(), 0, nullptr);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) return fail(r);
-    PQclear(r);
+    detail::PgResultPtr r(PQprepare(slot_->conn.get(), name.c_str(), sql.c_str(), 0, nullptr));
+    if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return fail(std::move(r));
     it = slot_->prepared.emplace(sql, std::move(name)).first;
   }
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p.c_str());
-  PGresult* r = PQexecPrepared(slot_->conn, it->second.c_str(), static_cast<int>(values.size()), values.data(),
-                               nullptr, nullptr, 0);
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) return fail(r);
-  if (out.impl_->result) PQclear(out.impl_->result);
-  out.impl_->result = r;
+  detail::PgResultPtr r(PQexecPrepared(slot_->conn.get(), it->second.c_str(), static_cast<int>(values.size()),
+                                       values.data(), nullptr, nullptr, 0));
+  if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) return fail(std::move(r));
+  out.impl_->result = std::move(r);
   return error;
 }
 

@@ -3,6 +3,7 @@
 #include <string>
 #include <utility>
 
+#include "ces/common/status.hpp"
 #include "ces/query/values.hpp"
 
 namespace ces::query::detail {
@@ -60,7 +61,7 @@ Response LatestBlock(Runner& db) {
   Response error;
   ResultSet rs;
   if (!db.Run(sql, {}, rs, error)) return error;
-  if (rs.Rows() == 0) return Error(404, "block not found: the store has no block yet");
+  if (rs.Rows() == 0) return Error(common::HttpStatus(common::ErrorKind::kNotFound), "block not found: the store has no block yet");
   Response out;
   AppendObject(out.body, BlockCols(), rs, 0);
   out.cache_control = "no-cache";

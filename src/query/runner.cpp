@@ -2,13 +2,17 @@
 
 #include <algorithm>
 
+#include "ces/common/json.hpp"
 #include "ces/common/metrics.hpp"
+#include "ces/common/status.hpp"
 #include "ces/query/values.hpp"
 
 namespace ces::query::detail {
 namespace {
 
-Response Unavailable(std::string_view message) { return Error(503, std::string("database unavailable: ") + std::string(message)); }
+Response Unavailable(std::string_view message) {
+  return Error(common::HttpStatus(common::ErrorKind::kUnavailable), std::string("database unavailable: ") + std::string(message));
+}
 
 void AppendValue(std::string& out, const ResultSet& rs, int row, int col, Kind kind) {
   if (rs.IsNull(row, col)) {
@@ -18,7 +22,7 @@ void AppendValue(std::string& out, const ResultSet& rs, int row, int col, Kind k
   const std::string_view v = rs.Value(row, col);
   switch (kind) {
     case Kind::kText:
-    case Kind::kNum: AppendJsonString(out, v); break;
+    case Kind::kNum: json::AppendString(out, v); break;
     case Kind::kNumber: AppendJsonNumber(out, v); break;
     case Kind::kInt:
     case Kind::kRaw: out.append(v); break;
@@ -90,7 +94,7 @@ std::string PageBody(const ListSpec& spec, const ListParams& list, const ResultS
       cursor.push_back('\x1f');
       cursor.append(rs.Value(rows - 1, first_key + static_cast<int>(i)));
     }
-    AppendJsonString(body, Base64UrlEncode(cursor));
+    json::AppendString(body, Base64UrlEncode(cursor));
   } else {
     body += "null";
   }
@@ -101,7 +105,7 @@ std::string PageBody(const ListSpec& spec, const ListParams& list, const ResultS
 }  // namespace
 
 Response Error(int status, std::string_view message, std::string_view parameter) {
-  return Response{status, ErrorJson(status, message, parameter), {}, {}, {}};
+  return Response{status, common::ErrorJson(status, message, parameter), {}, {}, {}};
 }
 
 void AppendObject(std::string& out, const std::vector<Col>& cols, const ResultSet& rs, int row) {
@@ -147,8 +151,9 @@ bool Runner::Run(const std::string& sql, const std::vector<std::string>& params,
     return false;
   }
   if (QueryError e = lease->Execute(sql, params, rs)) {
-    if (e.bad_input) {
-      error = Error(400, "invalid value: " + e.message, cursor_param ? cursor_param : "");
+    if (ToStatus(e).kind == common::ErrorKind::kBadData) {
+      error = Error(common::HttpStatus(common::ErrorKind::kBadData), "invalid value: " + e.message,
+                    cursor_param ? cursor_param : "");
     } else {
       error = Unavailable(e.message);
     }
@@ -215,7 +220,7 @@ Response Runner::Object(const std::vector<Col>& cols, const std::string& from, c
   Response error;
   ResultSet rs;
   if (!Run(sql, filter.params, rs, error)) return error;
-  if (rs.Rows() == 0) return Error(404, what + " not found");
+  if (rs.Rows() == 0) return Error(common::HttpStatus(common::ErrorKind::kNotFound), what + " not found");
   Response out;
   AppendObject(out.body, cols, rs, 0);
   return out;

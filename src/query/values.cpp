@@ -3,53 +3,26 @@
 #include <cctype>
 
 #include "ces/common/blake2b.hpp"
+#include "ces/common/json.hpp"
 #include "ces/common/log.hpp"
+#include "ces/common/text.hpp"
 
 namespace ces::query {
 namespace {
-
-bool IsHex(std::string_view text) {
-  for (char c : text) {
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
-}
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return c - 'A' + 10;
-}
-
-bool Digits(std::string_view text, std::size_t pos, std::size_t n, int& value) {
-  if (pos + n > text.size()) return false;
-  value = 0;
-  for (std::size_t i = pos; i < pos + n; ++i) {
-    if (text[i] < '0' || text[i] > '9') return false;
-    value = value * 10 + (text[i] - '0');
-  }
-  return true;
-}
 
 constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 }  // namespace
 
 std::optional<std::string> ParseHash(std::string_view text) {
-  if (text.size() != 64 || !IsHex(text)) return std::nullopt;
-  return Lower(text);
+  if (text.size() != 64 || !text::IsHex(text)) return std::nullopt;
+  return text::ToLower(text);
 }
 
 std::optional<std::string> ParsePublicKey(std::string_view text) {
-  if (!IsHex(text)) return std::nullopt;
-  if (text.size() == 66 && text.substr(0, 2) == "01") return Lower(text);
-  if (text.size() == 68 && text.substr(0, 2) == "02") return Lower(text);
+  if (!text::IsHex(text)) return std::nullopt;
+  if (text.size() == 66 && text.substr(0, 2) == "01") return text::ToLower(text);
+  if (text.size() == 68 && text.substr(0, 2) == "02") return text::ToLower(text);
   return std::nullopt;
 }
 
@@ -57,7 +30,7 @@ std::string AccountHashOf(const std::string& public_key) {
   std::string preimage = public_key.substr(0, 2) == "01" ? "ed25519" : "secp256k1";
   preimage.push_back('\0');
   for (std::size_t i = 2; i + 1 < public_key.size(); i += 2) {
-    preimage.push_back(static_cast<char>(HexValue(public_key[i]) * 16 + HexValue(public_key[i + 1])));
+    preimage.push_back(static_cast<char>(text::HexDigitValue(public_key[i]) * 16 + text::HexDigitValue(public_key[i + 1])));
   }
   const auto digest = common::Blake2b256(reinterpret_cast<const std::uint8_t*>(preimage.data()), preimage.size());
   static constexpr char kHex[] = "0123456789abcdef";
@@ -86,35 +59,6 @@ std::optional<std::int64_t> ParseNonNegative(std::string_view text) {
   }
   if (value > 9223372036854775807ULL) return std::nullopt;
   return static_cast<std::int64_t>(value);
-}
-
-bool IsRfc3339(std::string_view t) {
-  int year, month, day, hour, minute, second;
-  if (!Digits(t, 0, 4, year) || t.size() < 20 || t[4] != '-' || !Digits(t, 5, 2, month) || t[7] != '-' ||
-      !Digits(t, 8, 2, day) || (t[10] != 'T' && t[10] != 't' && t[10] != ' ') || !Digits(t, 11, 2, hour) ||
-      t[13] != ':' || !Digits(t, 14, 2, minute) || t[16] != ':' || !Digits(t, 17, 2, second)) {
-    return false;
-  }
-  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (year < 1 || month < 1 || month > 12 || day < 1 || day > kDays[month - 1] || hour > 23 || minute > 59 ||
-      second > 59) {
-    return false;
-  }
-  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  if (month == 2 && day == 29 && !leap) return false;
-  std::size_t pos = 19;
-  if (pos < t.size() && t[pos] == '.') {
-    ++pos;
-    const std::size_t start = pos;
-    while (pos < t.size() && t[pos] >= '0' && t[pos] <= '9') ++pos;
-    if (pos == start || pos - start > 9) return false;
-  }
-  if (pos == t.size()) return false;
-  if (t[pos] == 'Z' || t[pos] == 'z') return pos + 1 == t.size();
-  if (t[pos] != '+' && t[pos] != '-') return false;
-  int oh, om;
-  return pos + 6 == t.size() && Digits(t, pos + 1, 2, oh) && t[pos + 3] == ':' && Digits(t, pos + 4, 2, om) &&
-         oh <= 23 && om <= 59;
 }
 
 std::string Base64UrlEncode(std::string_view data) {
@@ -163,18 +107,12 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
   return out;
 }
 
-void AppendJsonString(std::string& out, std::string_view text) {
-  out.push_back('"');
-  log::AppendJsonEscaped(out, text);
-  out.push_back('"');
-}
-
 namespace {
 
 // "YYYY-MM-DD HH:MM:SS[.f…]+00" as "YYYY-MM-DDTHH:MM:SS.fff" followed by `zone`.
 void AppendIsoTime(std::string& out, std::string_view t, std::string_view zone) {
   if (t.size() < 19 || t[10] != ' ') {
-    AppendJsonString(out, t);  // infinity or an unexpected form: as PostgreSQL wrote it
+    json::AppendString(out, t);  // infinity or an unexpected form: as PostgreSQL wrote it
     return;
   }
   out.push_back('"');
@@ -217,7 +155,7 @@ void AppendJsonNumber(std::string& out, std::string_view v) {
   if (ok && i == v.size()) {
     out.append(v);
   } else {
-    AppendJsonString(out, v);
+    json::AppendString(out, v);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <span>
 #include <utility>
 
+#include "ces/common/text.hpp"
 #include "json_view.hpp"
 
 namespace ces::rpc {
@@ -25,16 +26,10 @@ constexpr std::int64_t kNoRewardsFound = -32022;
 constexpr std::int64_t kSwitchBlockNotFound = -32023;
 constexpr std::int64_t kSwitchBlockParentNotFound = -32024;
 
-bool IsHex(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-  });
-}
-
 // A hash (digits = 64) or a public key / signature (digits = 0: any even, non-empty count).
 bool IsHexOf(std::string_view s, std::size_t digits) {
   if (digits != 0 ? s.size() != digits : (s.empty() || s.size() % 2 != 0)) return false;
-  return IsHex(s);
+  return text::IsHex(s);
 }
 
 std::string Snippet(std::string_view raw) {

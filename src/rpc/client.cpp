@@ -10,12 +10,12 @@
 #include <future>
 #include <map>
 #include <mutex>
-#include <random>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
 #include <utility>
 
+#include "ces/common/backoff.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 
@@ -138,7 +138,6 @@ struct Client::Impl {
     headers = curl_slist_append(headers, "Expect:");
     tokens = options.burst;
     last_refill = Clock::now();
-    rng.seed(std::random_device{}());
     thread = std::thread([this] { Loop(); });
     thread_id = thread.get_id();
   }
@@ -241,12 +240,8 @@ struct Client::Impl {
     return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0) + 1);
   }
 
-  std::chrono::milliseconds Backoff(int attempt) {
-    double delay = static_cast<double>(options.backoff_initial.count());
-    for (int i = 1; i < attempt && delay < static_cast<double>(options.backoff_max.count()); ++i) delay *= 2;
-    delay = std::min(delay, static_cast<double>(options.backoff_max.count()));
-    std::uniform_real_distribution<double> jitter(0.5, 1.0);
-    return std::chrono::milliseconds(static_cast<long long>(delay * jitter(rng)));
+  std::chrono::milliseconds Backoff(int attempt) const {
+    return backoff::Apply(backoff::Delay(options.backoff_initial, options.backoff_max, attempt - 1), backoff::kHalfJitter);
   }
 
   void StartTransfer(std::unique_ptr<Call> call, Clock::time_point now) {
@@ -472,7 +467,6 @@ struct Client::Impl {
   std::unordered_map<std::string_view, MethodMetrics> method_metrics;
   double tokens = 0;
   Clock::time_point last_refill;
-  std::mt19937_64 rng;
   bool cancelled = false;
 };
 

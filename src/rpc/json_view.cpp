@@ -4,6 +4,8 @@
 
 #include <charconv>
 
+#include "ces/common/text.hpp"
+
 namespace ces::rpc::json {
 namespace {
 
@@ -11,18 +13,11 @@ bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 bool IsDelimiter(char c) { return IsSpace(c) || c == ',' || c == '}' || c == ']' || c == ':'; }
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::optional<unsigned> Hex4(std::string_view s, std::size_t pos) {
   if (pos + 4 > s.size()) return std::nullopt;
   unsigned v = 0;
   for (std::size_t i = 0; i < 4; ++i) {
-    const int d = HexDigit(s[pos + i]);
+    const int d = text::HexDigitValue(s[pos + i]);
     if (d < 0) return std::nullopt;
     v = v * 16 + static_cast<unsigned>(d);
   }

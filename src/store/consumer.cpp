@@ -7,15 +7,16 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "ces/common/backoff.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/common/time.hpp"
 #include "ces/ingest/record.hpp"
+#include "ces/kafka/topics.hpp"
 #include "ces/model/parser.hpp"
 #include "ces/postgres/connection.hpp"
 #include "ces/postgres/migrations.hpp"
@@ -35,47 +36,6 @@ constexpr std::chrono::milliseconds kStopCheckInterval{100};
 
 postgres::PartitionKey Key(const TopicPartition& tp) { return {tp.topic, tp.partition}; }
 
-// "2024-06-12T09:26:25.460Z" -> milliseconds since the epoch.
-std::optional<std::int64_t> ParseMillis(std::string_view t) {
-  if (t.size() != 24 || t[4] != '-' || t[10] != 'T' || t[19] != '.' || t[23] != 'Z') return std::nullopt;
-  auto num = [&](std::size_t pos, std::size_t n) {
-    int v = 0;
-    for (std::size_t i = pos; i < pos + n; ++i) {
-      if (t[i] < '0' || t[i] > '9') return -1;
-      v = v * 10 + (t[i] - '0');
-    }
-    return v;
-  };
-  std::tm tm{};
-  tm.tm_year = num(0, 4) - 1900;
-  tm.tm_mon = num(5, 2) - 1;
-  tm.tm_mday = num(8, 2);
-  tm.tm_hour = num(11, 2);
-  tm.tm_min = num(14, 2);
-  tm.tm_sec = num(17, 2);
-  const int ms = num(20, 3);
-  if (tm.tm_year < 0 || tm.tm_mon < 0 || tm.tm_mday < 0 || tm.tm_hour < 0 || tm.tm_min < 0 || tm.tm_sec < 0 || ms < 0) {
-    return std::nullopt;
-  }
-  return static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
-}
-
-// Capped exponential backoff with jitter.
-class Backoff {
- public:
-  Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds max) : initial_(initial), max_(max), next_(initial) {}
-  std::chrono::milliseconds Next() {
-    std::uniform_int_distribution<long long> jitter(0, next_.count() / 4 + 1);
-    auto delay = next_ + std::chrono::milliseconds(jitter(rng_));
-    next_ = std::min(max_, next_ * 2);
-    return std::min(delay, max_);
-  }
-
- private:
-  std::chrono::milliseconds initial_, max_, next_;
-  std::mt19937_64 rng_{std::random_device{}()};
-};
-
 // Event types used as metric labels (anything else is "other", to bound the label set).
 std::string TypeLabel(const std::string& type) {
   static const std::set<std::string> kKnown = {
@@ -83,11 +43,6 @@ std::string TypeLabel(const std::string& type) {
       "TransactionAccepted", "TransactionExpired", "TransactionProcessed", "FinalitySignature", "Fault",
       "Step",            "Shutdown"};
   return kKnown.count(type) ? type : "other";
-}
-
-std::string Header(const kafka::Message& m, std::string_view name) {
-  const std::string* value = m.HeaderValue(name);
-  return value ? *value : std::string();
 }
 
 // Per-batch tallies, added to the counters only when the batch is committed.
@@ -181,7 +136,7 @@ struct StoreConsumer::Impl {
 
   bool EnsureConnected() {
     if (db.IsOpen()) return true;
-    Backoff backoff(options.backoff_initial, options.backoff_max);
+    backoff::Backoff backoff(options.backoff_initial, options.backoff_max, {1.0, 1.25});
     int attempts = 0;
     while (!db.IsOpen()) {
       postgres::DbError e = db.Connect();
@@ -203,7 +158,7 @@ struct StoreConsumer::Impl {
     kafka::StartOffsets offsets;
     std::vector<postgres::PartitionKey> keys;
     for (const auto& tp : tps) keys.push_back(Key(tp));
-    Backoff backoff(options.backoff_initial, options.backoff_max);
+    backoff::Backoff backoff(options.backoff_initial, options.backoff_max, {1.0, 1.25});
     while (true) {
       if (!EnsureConnected()) return offsets;  // shutting down: these partitions are never applied
       postgres::StoredPositions stored;
@@ -238,12 +193,11 @@ struct StoreConsumer::Impl {
 
   model::RejectedEventRow Rejected(const kafka::Message& m, const std::string& type, const std::string& reason) {
     model::RejectedEventRow row;
-    const std::string id_text = Header(m, ingest::header::kEventId);
-    std::optional<std::uint32_t> id = ingest::ParseEventId(id_text);
-    if (id) {
-      row.source = Header(m, ingest::header::kSource);
-      row.stream = Header(m, ingest::header::kStream);
-      row.event_id = *id;
+    const ingest::EventMeta meta = ingest::DecodeHeaders(m);
+    if (meta.event_id) {
+      row.source = meta.source;
+      row.stream = meta.stream;
+      row.event_id = *meta.event_id;
     } else {  // no node identity: the Kafka coordinates are the identity
       row.source = "kafka:" + m.topic + "/" + std::to_string(m.partition);
       row.stream = "";
@@ -253,31 +207,32 @@ struct StoreConsumer::Impl {
     row.partition = m.partition;
     row.offset = m.offset;
     row.event_type = type;
-    row.api_version = Header(m, ingest::header::kApiVersion);
+    row.api_version = meta.api_version;
     row.reason = reason;
     row.payload_bytes = static_cast<std::int64_t>(m.value.size());
     std::size_t cut = std::min(m.value.size(), kPayloadHeadBytes);
     while (cut > 0 && cut < m.value.size() && (static_cast<unsigned char>(m.value[cut]) & 0xC0) == 0x80) --cut;
     row.payload_head = m.value.substr(0, cut);
-    row.received_at = Header(m, ingest::header::kReceivedAt);
+    row.received_at = meta.received_at;
     return row;
   }
 
   void Parse(const kafka::Message& m, model::Rows& rows, Tally& tally) {
     // The event's identity in the audit store, recorded on its rows (docs/schema.md, migration 2).
     model::EventIdentity identity;
-    if (std::optional<std::uint32_t> id = ingest::ParseEventId(Header(m, ingest::header::kEventId))) {
-      identity.source = Header(m, ingest::header::kSource);
-      identity.stream = Header(m, ingest::header::kStream);
-      identity.event_id = *id;
-      identity.api_version = Header(m, ingest::header::kApiVersion);
+    const ingest::EventMeta meta = ingest::DecodeHeaders(m);
+    if (meta.event_id) {
+      identity.source = meta.source;
+      identity.stream = meta.stream;
+      identity.event_id = *meta.event_id;
+      identity.api_version = meta.api_version;
     }
     model::ParseResult r = parser.Parse(m.value, rows, identity);
     const std::string label = TypeLabel(r.event_type);
     switch (r.outcome) {
       case model::Outcome::kStored: {
         ++tally.stored[label];
-        if (auto ms = ParseMillis(Header(m, ingest::header::kReceivedAt))) tally.received_ms.push_back(*ms);
+        if (auto ms = time::ParseRfc3339Millis(meta.received_at)) tally.received_ms.push_back(*ms);
         break;
       }
       case model::Outcome::kIgnored:
@@ -326,7 +281,7 @@ struct StoreConsumer::Impl {
 
   Outcome ApplyWithRetry(const std::vector<postgres::PositionUpdate>& updates, const model::Rows& rows,
                          std::string& data_error) {
-    Backoff backoff(options.backoff_initial, options.backoff_max);
+    backoff::Backoff backoff(options.backoff_initial, options.backoff_max, {1.0, 1.25});
     int failures = 0;
     while (true) {
       if (!EnsureConnected()) return Outcome::kAborted;
@@ -619,10 +574,8 @@ void StoreConsumer::Run(const std::function<bool()>& should_stop) {
   Impl& impl = *impl_;
   impl.should_stop = should_stop;
   impl.run_ended = false;
-  kafka::Settings settings = impl.options.kafka_settings;
-  // Topics created after start-up (produce creates them) are found within seconds.
-  settings.try_emplace("topic.metadata.refresh.interval.ms", "5000");
-  kafka::Consumer consumer(impl.options.brokers, impl.options.group, settings);
+  kafka::EnsureEventTopics(impl.options.brokers, impl.options.kafka_settings, impl.options.topic_prefix);
+  kafka::Consumer consumer(impl.options.brokers, impl.options.group, impl.options.kafka_settings);
   impl.consumer = &consumer;
   // However Run ends (also by an exception): the rewards thread stops, nothing points at `consumer`.
   struct EndOfRun {
@@ -638,8 +591,7 @@ void StoreConsumer::Run(const std::function<bool()>& should_stop) {
   kafka::RebalanceHooks hooks;
   hooks.on_assign = [&impl](const std::vector<TopicPartition>& tps) { return impl.OnAssign(tps); };
   hooks.on_revoke = [&impl](const std::vector<TopicPartition>& tps) { impl.OnRevoke(tps); };
-  std::vector<std::string> topics;
-  for (const char* name : {"main", "deploys", "sigs"}) topics.push_back(kafka::TopicName(impl.options.topic_prefix, name));
+  const std::vector<std::string> topics = kafka::EventTopicNames(impl.options.topic_prefix);
   consumer.Subscribe(topics, hooks);
   impl.subscribed = true;
   log::Info("consuming", {{"topics", topics[0] + "," + topics[1] + "," + topics[2]}, {"group", impl.options.group}});

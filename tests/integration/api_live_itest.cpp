@@ -23,6 +23,7 @@
 #include "ces/http/async_server.hpp"
 #include "ces/ingest/record.hpp"
 #include "ces/kafka/client.hpp"
+#include "ces/kafka/topics.hpp"
 #include "ces/legacy/translate.hpp"
 #include "ces/live/hub.hpp"
 #include "ces/mongo/audit_store.hpp"
@@ -113,9 +114,7 @@ class LiveApi : public ::testing::Test {
     dir_ = TempDir();
     prefix_ = UniquePrefix();
     db_ = "api_live_" + prefix_.substr(0, prefix_.size() - 1);
-    std::vector<kafka::TopicSpec> specs;
-    for (const char* t : {"main", "deploys", "sigs"}) specs.push_back({prefix_ + t, 2, -1, {}});
-    kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, specs);
+    kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, kafka::EventTopicSpecs(prefix_, {2, -1, std::nullopt}));
     producer_ = std::make_unique<kafka::Producer>(RequireEnv("KAFKA_BOOTSTRAP"));
 
     casper::Classifier classifier;
@@ -188,7 +187,7 @@ class LiveApi : public ::testing::Test {
   }
 
   static void Produce(const Rec& r, std::int64_t received_ms) {
-    ingest::EventMeta meta{r.source, "events", r.id, "2.0.0", r.type, audit::FormatRfc3339Millis(received_ms)};
+    ingest::EventMeta meta{r.source, "events", r.id, "2.0.0", r.type, time::FormatRfc3339Millis(received_ms)};
     ASSERT_TRUE(producer_->Produce(prefix_ + r.Route(), ingest::RecordKey(r.source, "events"), r.payload,
                                    ingest::RecordHeaders(meta), [](const kafka::DeliveryReport& d) {
                                      if (!d.ok) failed_ = true;

@@ -17,6 +17,7 @@
 #include "ces/common/time.hpp"
 #include "ces/ingest/record.hpp"
 #include "ces/kafka/client.hpp"
+#include "ces/kafka/topics.hpp"
 #include "ces/sse/client.hpp"
 #include "test_support.hpp"
 
@@ -49,7 +50,7 @@ class Writer {
  public:
   explicit Writer(std::string prefix) : prefix_(std::move(prefix)), producer_(RequireEnv("KAFKA_BOOTSTRAP")) {}
   void Write(const Rec& r) {
-    ingest::EventMeta meta{r.source, r.stream, r.id, r.api, r.type, audit::FormatRfc3339Millis(r.ms)};
+    ingest::EventMeta meta{r.source, r.stream, r.id, r.api, r.type, time::FormatRfc3339Millis(r.ms)};
     ASSERT_TRUE(producer_.Produce(prefix_ + r.Route(), ingest::RecordKey(r.source, r.stream), r.payload,
                                   ingest::RecordHeaders(meta), [this](const kafka::DeliveryReport& d) {
                                     if (!d.ok) failed_ = true;
@@ -118,9 +119,7 @@ class AuditApi : public ::testing::Test {
     dir_ = TempDir();
     prefix_ = UniquePrefix();
     db_ = "audit_api_" + prefix_.substr(0, prefix_.size() - 1);
-    std::vector<kafka::TopicSpec> specs;
-    for (const char* t : {"main", "deploys", "sigs"}) specs.push_back({prefix_ + t, 3, -1, {}});
-    kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, specs);
+    kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, kafka::EventTopicSpecs(prefix_));
     BuildDataset();
     // Written in receive-time order, as producers do (each partition is then in time order).
     std::vector<const Rec*> ordered;
@@ -301,7 +300,7 @@ TEST_F(AuditApi, MaxEventsIsExact) {
     EXPECT_EQ(r.comments, 0);
   }
   // Across sources and without a source filter too.
-  SseResult all = Stream("/events?max_events=150&to_time=" + audit::FormatRfc3339Millis(kT0 + 5000));
+  SseResult all = Stream("/events?max_events=150&to_time=" + time::FormatRfc3339Millis(kT0 + 5000));
   EXPECT_EQ(all.Events().size(), 150u);
 }
 
@@ -332,15 +331,15 @@ TEST_F(AuditApi, StartFromForOneSource) {
 TEST_F(AuditApi, EveryFilter) {
   const std::string a = "&source=" + UrlEncode(kA);
   const std::string b = "&source=" + UrlEncode(kB);
-  const std::string to_2024 = "&to_time=" + audit::FormatRfc3339Millis(kT0 + 100000);
+  const std::string to_2024 = "&to_time=" + time::FormatRfc3339Millis(kT0 + 100000);
   // source (repeatable) and type (repeatable)
   EXPECT_EQ(Keys(ListAll(b)), Expected([](const Rec& x) { return x.source == kB; }));
   EXPECT_EQ(Keys(ListAll(a + b + to_2024)), Expected([](const Rec&) { return true; }));
   EXPECT_EQ(Keys(ListAll(a + "&type=BlockAdded&type=Step")),
             Expected([](const Rec& x) { return x.source == kA && (x.type == "BlockAdded" || x.type == "Step"); }));
   // from_time / to_time (inclusive)
-  EXPECT_EQ(Keys(ListAll("&from_time=" + audit::FormatRfc3339Millis(kT0 + 500) +
-                         "&to_time=" + audit::FormatRfc3339Millis(kT0 + 800))),
+  EXPECT_EQ(Keys(ListAll("&from_time=" + time::FormatRfc3339Millis(kT0 + 500) +
+                         "&to_time=" + time::FormatRfc3339Millis(kT0 + 800))),
             Expected([](const Rec& x) { return x.ms >= kT0 + 500 && x.ms <= kT0 + 800; }));
   // payload keys, each against the dataset
   auto first_with = [](const std::function<bool(const Rec&)>& pred) -> const Rec& {

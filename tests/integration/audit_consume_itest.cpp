@@ -11,8 +11,10 @@
 
 #include "ces/audit/record.hpp"
 #include "ces/casper/event.hpp"
+#include "ces/common/time.hpp"
 #include "ces/ingest/record.hpp"
 #include "ces/kafka/client.hpp"
+#include "ces/kafka/topics.hpp"
 #include "ces/mongo/audit_store.hpp"
 #include "test_support.hpp"
 
@@ -141,19 +143,15 @@ void ExpectUnique(const std::vector<mongo::EventRecord>& entries) {
 
 std::vector<kafka::Message> KafkaRecords(const std::string& prefix) {
   std::vector<kafka::Message> all;
-  for (const char* t : {"main", "deploys", "sigs"}) {
-    auto part = kafka::ReadAll(RequireEnv("KAFKA_BOOTSTRAP"), {}, prefix + t);
+  for (const std::string& topic : kafka::EventTopicNames(prefix)) {
+    auto part = kafka::ReadAll(RequireEnv("KAFKA_BOOTSTRAP"), {}, topic);
     all.insert(all.end(), part.begin(), part.end());
   }
   return all;
 }
 
 void CreateTopics(const std::string& prefix) {
-  std::vector<kafka::TopicSpec> specs;
-  for (const char* t : {"main", "deploys", "sigs"}) {
-    specs.push_back({prefix + t, 3, -1, {{"max.message.bytes", std::to_string(kafka::kMaxRecordBytes + 1024 * 1024)}}});
-  }
-  kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, specs);
+  kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, kafka::EventTopicSpecs(prefix));
 }
 
 // Writes records the way produce does (key, headers, topic by type) and waits for the acks.
@@ -163,7 +161,7 @@ class Writer {
   void Write(const std::string& source, const std::string& stream, std::optional<std::uint32_t> id,
              const std::string& type, const std::string& payload, const std::string& api = "2.0.0",
              std::int64_t received_ms = 1718184385460) {
-    ingest::EventMeta meta{source, stream, id, api, type, audit::FormatRfc3339Millis(received_ms)};
+    ingest::EventMeta meta{source, stream, id, api, type, time::FormatRfc3339Millis(received_ms)};
     const std::string topic = prefix_ + std::string(casper::StreamName(casper::RouteByType(type)));
     ASSERT_TRUE(producer_.Produce(topic, ingest::RecordKey(source, stream), payload, ingest::RecordHeaders(meta),
                                   [this](const kafka::DeliveryReport& r) {

@@ -6,6 +6,7 @@
 
 #include "ces/ingest/record.hpp"
 #include "ces/kafka/client.hpp"
+#include "ces/kafka/topics.hpp"
 #include "test_support.hpp"
 
 namespace ces::test {
@@ -15,8 +16,8 @@ using std::chrono::seconds;
 
 std::set<std::uint32_t> EventIds(const std::string& brokers, const std::string& prefix) {
   std::set<std::uint32_t> ids;
-  for (auto name : {"main", "deploys", "sigs"}) {
-    for (const auto& r : kafka::ReadAll(brokers, {}, prefix + name, seconds(120))) {
+  for (const std::string& topic : kafka::EventTopicNames(prefix)) {
+    for (const auto& r : kafka::ReadAll(brokers, {}, topic, seconds(120))) {
       if (const auto* id = r.HeaderValue(ingest::header::kEventId)) ids.insert(static_cast<std::uint32_t>(std::stoul(*id)));
     }
   }

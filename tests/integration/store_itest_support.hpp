@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ces/kafka/client.hpp"
+#include "ces/kafka/topics.hpp"
 #include "ces/postgres/connection.hpp"
 #include "test_support.hpp"
 
@@ -164,8 +165,8 @@ inline kafka::Settings KafkaSettingsFromEnv() {
 // Sum over the partitions of (last offset + 1): what a consumer has read once it stored these positions.
 inline std::map<std::pair<std::string, int>, long long> EndOffsets(const std::string& prefix) {
   std::map<std::pair<std::string, int>, long long> out;
-  for (const char* name : {"main", "deploys", "sigs"}) {
-    for (const auto& m : kafka::ReadAll(RequireEnv("KAFKA_BOOTSTRAP"), KafkaSettingsFromEnv(), prefix + name)) {
+  for (const std::string& topic : kafka::EventTopicNames(prefix)) {
+    for (const auto& m : kafka::ReadAll(RequireEnv("KAFKA_BOOTSTRAP"), KafkaSettingsFromEnv(), topic)) {
       auto& v = out[{m.topic, m.partition}];
       v = std::max<long long>(v, m.offset + 1);
     }

@@ -25,6 +25,7 @@
 #include <gtest/gtest.h>
 
 #include "ces/common/metrics.hpp"
+#include "ces/common/status.hpp"
 #include "ces/http/async_server.hpp"
 #include "gunzip.hpp"
 #include "raw_http_client.hpp"
@@ -205,7 +206,7 @@ TEST_F(AsyncServerTest, NotFoundAndMethodNotAllowedAreJson) {
   r = c.Read();
   EXPECT_EQ(r.status, 405);
   EXPECT_EQ(r.Header("allow"), "POST, OPTIONS");
-  EXPECT_EQ(JsonError(400, "bad \"x\"", "limit"), "{\"code\":400,\"message\":\"bad \\\"x\\\"\",\"parameter\":\"limit\"}");
+  EXPECT_EQ(common::ErrorJson(400, "bad \"x\"", "limit"), "{\"code\":400,\"message\":\"bad \\\"x\\\"\",\"parameter\":\"limit\"}");
 }
 
 TEST_F(AsyncServerTest, CustomNotFound) {

@@ -35,6 +35,32 @@ TEST(RecordHeaders, ApiVersionHasNoEventId) {
   for (const auto& h : RecordHeaders(meta)) EXPECT_NE(h.key, "event-id");
 }
 
+TEST(DecodeHeaders, InvertsRecordHeaders) {
+  EventMeta meta{"http://n:9999", "main", 42u, "1.5.2", "BlockAdded", "2024-06-12T09:26:25.460Z"};
+  kafka::Message m;
+  m.headers = RecordHeaders(meta);
+  const EventMeta back = DecodeHeaders(m);
+  EXPECT_EQ(back.source, meta.source);
+  EXPECT_EQ(back.stream, meta.stream);
+  EXPECT_EQ(back.event_id, meta.event_id);
+  EXPECT_EQ(back.api_version, meta.api_version);
+  EXPECT_EQ(back.event_type, meta.event_type);
+  EXPECT_EQ(back.received_at, meta.received_at);
+}
+
+TEST(DecodeHeaders, MissingOrBadHeadersStayEmpty) {
+  kafka::Message m;
+  m.headers = {{"source", "http://n:9999"}, {"event-id", "12a"}};
+  const EventMeta meta = DecodeHeaders(m);
+  EXPECT_EQ(meta.source, "http://n:9999");
+  EXPECT_EQ(meta.stream, "");
+  EXPECT_FALSE(meta.event_id);
+  EXPECT_EQ(meta.event_type, "");
+  EXPECT_EQ(meta.received_at, "");
+  m.headers = {{"event-id", "7"}, {"event-id", "8"}};
+  EXPECT_EQ(DecodeHeaders(m).event_id, 7u);  // the first header of a name counts, as HeaderValue reads it
+}
+
 TEST(ParseEventId, AcceptsOnlyU32) {
   EXPECT_EQ(ParseEventId("0"), 0u);
   EXPECT_EQ(ParseEventId("24249"), 24249u);

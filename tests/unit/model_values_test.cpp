@@ -12,7 +12,6 @@ TEST(ModelValues, Hashes) {
   EXPECT_FALSE(IsHash("5a91486c973deea304e26138206723278d9d269f4fe03bfc9e5fdb93e927236"));
   EXPECT_FALSE(IsHash("5a91486c973deea304e26138206723278d9d269f4fe03bfc9e5fdb93e927236g"));
   EXPECT_FALSE(IsHash(""));
-  EXPECT_EQ(Lower("AbC0"), "abc0");
 }
 
 TEST(ModelValues, PublicKeysAndSignatures) {
@@ -45,18 +44,6 @@ TEST(ModelValues, DecimalsHoldU512) {
   EXPECT_FALSE(IsDecimal("-1"));
   EXPECT_FALSE(IsDecimal("1.5"));
   EXPECT_FALSE(IsDecimal(""));
-}
-
-TEST(ModelValues, Timestamps) {
-  EXPECT_TRUE(IsTimestamp("2022-08-10T08:22:57.280Z"));
-  EXPECT_TRUE(IsTimestamp("2024-02-29T23:59:59Z"));
-  EXPECT_TRUE(IsTimestamp("2024-02-29T23:59:59.123456789Z"));
-  EXPECT_FALSE(IsTimestamp("2023-02-29T00:00:00.000Z"));
-  EXPECT_FALSE(IsTimestamp("2022-13-10T08:22:57.280Z"));
-  EXPECT_FALSE(IsTimestamp("2022-08-10 08:22:57.280Z"));
-  EXPECT_FALSE(IsTimestamp("2022-08-10T08:22:57.280"));
-  EXPECT_FALSE(IsTimestamp("2022-08-10T24:00:00.000Z"));
-  EXPECT_FALSE(IsTimestamp("2022-08-10T08:22:57.Z"));
 }
 
 TEST(ModelValues, HumantimeTtl) {

@@ -5,6 +5,7 @@
 
 #include "api_flags.hpp"
 #include "ces/api/docs_api.hpp"
+#include "ces/common/flags.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/common/shutdown.hpp"
@@ -37,11 +38,7 @@ void Validate(const ApiFlags& flags) {
 api::ApiOptions Options(const ApiFlags& flags) {
   api::ApiOptions o = flags.options;
   if (!o.kafka.empty() || flags.list_routes) {  // the live hub's settings: read when it is built
-    for (const std::string& kv : flags.kafka_settings) {
-      const auto eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0) throw std::invalid_argument("--kafka-setting expects KEY=VALUE: " + kv);
-      o.kafka_settings[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
+    o.kafka_settings = ces::flags::ParseKeyValues("--kafka-setting", flags.kafka_settings);
   }
   o.pg_pool_timeout = Millis(flags.pg_pool_timeout_s);
   o.keepalive = Millis(flags.keepalive_s);

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "ces/audit/consumer.hpp"
+#include "ces/common/flags.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/common/shutdown.hpp"
@@ -49,11 +50,7 @@ int RunAuditConsume(const AuditConsumeFlags& flags) {
   options.brokers = flags.kafka;
   options.topic_prefix = flags.topic_prefix;
   options.group = flags.group;
-  for (const std::string& kv : flags.kafka_settings) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos) throw std::invalid_argument("--kafka-setting expects KEY=VALUE, got " + kv);
-    options.kafka_settings[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
+  options.kafka_settings = ces::flags::ParseKeyValues("--kafka-setting", flags.kafka_settings);
   if (flags.batch_events == 0) throw std::invalid_argument("--batch-events must be at least 1");
   if (flags.link_events == 0) throw std::invalid_argument("--link-events must be at least 1");
   options.batch_max_events = flags.batch_events;

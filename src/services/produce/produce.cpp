@@ -1,6 +1,7 @@
 // `casper-event-store produce`: node SSE streams -> Kafka (wiring only; the work is in ces::ingest).
 #include <CLI/CLI.hpp>
 
+#include "ces/common/flags.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/common/shutdown.hpp"
@@ -37,11 +38,7 @@ int RunProduce(const ProduceFlags& flags) {
   options.partitions = flags.partitions;
   options.replication_factor = flags.replication_factor;
   if (flags.min_insync_replicas > 0) options.min_insync_replicas = flags.min_insync_replicas;
-  for (const std::string& kv : flags.kafka_settings) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos) throw std::invalid_argument("--kafka-setting expects KEY=VALUE, got " + kv);
-    options.producer_settings[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
+  options.producer_settings = ces::flags::ParseKeyValues("--kafka-setting", flags.kafka_settings);
   auto seconds = [](double s) { return std::chrono::milliseconds(static_cast<long long>(s * 1000)); };
   options.backoff_initial = seconds(flags.backoff_initial_s);
   options.backoff_max = seconds(flags.backoff_max_s);

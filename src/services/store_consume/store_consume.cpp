@@ -2,6 +2,7 @@
 // (schema migrations): flags and wiring; the work is in ces::store, ces::model and ces::postgres.
 #include <CLI/CLI.hpp>
 
+#include "ces/common/flags.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/common/shutdown.hpp"
@@ -25,11 +26,7 @@ struct StoreConsumeFlags {
 int RunStoreConsume(StoreConsumeFlags& flags) {
   log::Init("store-consume", flags.log_level);
   shutdown::InstallSignalHandlers();
-  for (const std::string& kv : flags.kafka_settings) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos) throw std::invalid_argument("--kafka-setting expects KEY=VALUE, got " + kv);
-    flags.options.kafka_settings[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
+  flags.options.kafka_settings = ces::flags::ParseKeyValues("--kafka-setting", flags.kafka_settings);
   if (flags.options.max_batch == 0) throw std::invalid_argument("--max-batch must be at least 1");
   flags.options.poll_timeout = std::chrono::milliseconds(flags.poll_ms);
   store::StoreConsumer consumer(flags.options, metrics::Default());

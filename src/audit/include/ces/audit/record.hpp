@@ -24,11 +24,6 @@ BuiltRecord BuildRecord(const kafka::Message& message);
 // Lower-case hex SHA-256.
 std::string Sha256Hex(std::string_view data);
 
-// "2024-06-12T09:26:25.460Z" (or with an offset such as +02:00; fraction optional) -> Unix milliseconds.
-std::optional<std::int64_t> ParseRfc3339Millis(std::string_view text);
-// Unix milliseconds -> "2024-06-12T09:26:25.460Z".
-std::string FormatRfc3339Millis(std::int64_t ms);
-
 // The topic name without the pipeline's prefix ("prod.main" with prefix "prod." -> "main").
 std::string RouteOfTopic(std::string_view topic, std::string_view prefix);
 

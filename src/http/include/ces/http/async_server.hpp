@@ -162,9 +162,6 @@ class AsyncServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// {"code": status, "message": message} (plus "parameter" when given), application/json.
-std::string JsonError(int status, std::string_view message, std::string_view parameter = {});
-
 // /healthz, /readyz and /metrics on the async server (as AddObservabilityRoutes does for Server).
 void AddObservabilityRoutes(AsyncServer& server, const metrics::Registry& registry,
                             std::function<bool(std::string& reason)> ready);

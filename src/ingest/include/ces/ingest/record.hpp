@@ -35,6 +35,9 @@ struct EventMeta {
 
 std::string RecordKey(std::string_view source, std::string_view stream);
 std::vector<kafka::Header> RecordHeaders(const EventMeta& meta);
+// The inverse of RecordHeaders: a missing header leaves its field empty; event_id is nullopt when the
+// header is missing or not a u32 (ParseEventId).
+EventMeta DecodeHeaders(const kafka::Message& message);
 
 // Parses an SSE id as the node's u32 counter; nullopt for anything else (empty, sign, overflow, junk).
 std::optional<std::uint32_t> ParseEventId(std::string_view text);

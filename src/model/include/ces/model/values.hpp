@@ -11,8 +11,6 @@ namespace ces::model {
 
 // Hex digits only (either case), even length, length within [min_len, max_len].
 bool IsHex(std::string_view text, std::size_t min_len, std::size_t max_len);
-// Lower-cases ASCII letters.
-std::string Lower(std::string_view text);
 // A 32-byte hash: exactly 64 hex digits.
 bool IsHash(std::string_view text);
 // A public key: "00" (system), "01" + 64 hex (Ed25519) or "02" + 66 hex (secp256k1).
@@ -27,8 +25,6 @@ bool IsDecimal(std::string_view text);
 bool IsKey(std::string_view text);
 // "account-hash-<64 hex>" -> the 64 hex digits (lower-case); nullopt otherwise.
 std::optional<std::string> AccountHashHex(std::string_view text);
-// RFC 3339 UTC as nodes write it: YYYY-MM-DDTHH:MM:SS[.fraction]Z with a real calendar date.
-bool IsTimestamp(std::string_view text);
 // humantime durations ("30m", "1h 56m 52s 389ms", "1day", "2weeks 3d") -> milliseconds.
 std::optional<std::int64_t> ParseTtlMillis(std::string_view text);
 

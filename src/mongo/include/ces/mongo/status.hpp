@@ -4,6 +4,8 @@
 #include <string>
 #include <utility>
 
+#include "ces/common/status.hpp"
+
 namespace ces::mongo {
 
 // MongoDB server error code for a unique-index violation ("E11000 duplicate key error").
@@ -20,13 +22,14 @@ struct Status {
 };
 
 template <class T>
-struct Result {
-  Status status;
-  T value{};
+using Result = common::Result<T, Status>;
 
-  bool ok() const { return status.ok; }
-  static Result Ok(T v) { return {Status::Ok(), std::move(v)}; }
-  static Result Fail(Status s) { return {std::move(s), T{}}; }
-};
+// The error vocabulary at the driver's boundary: a duplicate key is kBadData (the document exists),
+// every other failure is the store being kUnavailable (callers retry or answer 503).
+inline common::Status ToStatus(const Status& status) {
+  if (status.ok) return common::Status::Ok();
+  return common::Status::Error(status.IsDuplicateKey() ? common::ErrorKind::kBadData : common::ErrorKind::kUnavailable,
+                               status.message);
+}
 
 }  // namespace ces::mongo

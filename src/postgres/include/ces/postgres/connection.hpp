@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "ces/common/status.hpp"
+
 namespace ces::postgres {
 
 // What a failed database operation means for the caller.
@@ -24,6 +26,9 @@ struct DbError {
   std::string sqlstate;
   explicit operator bool() const { return kind != ErrorKind::kNone; }
 };
+
+// The error vocabulary at the driver's boundary: kRetry stays, kData is common::ErrorKind::kBadData.
+common::Status ToStatus(const DbError& error);
 
 // Adds connect_timeout (when absent) and an application_name to a libpq URI or key=value string.
 std::string WithConnectDefaults(const std::string& uri, int connect_timeout_s = 5);

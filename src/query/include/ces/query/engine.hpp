@@ -62,7 +62,4 @@ class Engine {
   std::unique_ptr<Impl> impl_;
 };
 
-// {"code":status,"message":…[, "parameter":…]}
-std::string ErrorJson(int status, std::string_view message, std::string_view parameter = {});
-
 }  // namespace ces::query

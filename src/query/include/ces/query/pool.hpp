@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ces/common/status.hpp"
+
 namespace ces::metrics {
 class Registry;
 }
@@ -50,10 +52,14 @@ class ResultSet {
 // What a statement's failure means.
 struct QueryError {
   bool failed = false;
-  bool bad_input = false;  // SQLSTATE class 22 (data exception): the parameters were refused
+  common::ErrorKind kind = common::ErrorKind::kInternal;  // common::ClassifySqlState of the SQLSTATE
   std::string message;
   explicit operator bool() const { return failed; }
 };
+
+// The error vocabulary at the query driver's boundary: kBadData (class 22: the parameters were
+// refused) stays, every other failure is the database being unavailable to the API.
+common::Status ToStatus(const QueryError& error);
 
 class Pool;
 

@@ -26,14 +26,10 @@ std::optional<Account> ParseAccount(std::string_view text);
 
 // A decimal integer 0 .. 2^63-1 (no sign, no spaces).
 std::optional<std::int64_t> ParseNonNegative(std::string_view text);
-// RFC 3339 date-time ("2024-07-01T10:00:00Z", "…T10:00:00.123+02:00"); validated, including the calendar.
-bool IsRfc3339(std::string_view text);
 
 std::string Base64UrlEncode(std::string_view data);
 std::optional<std::string> Base64UrlDecode(std::string_view text);
 
-// Appends `text` as a JSON string literal.
-void AppendJsonString(std::string& out, std::string_view text);
 // Appends a PostgreSQL timestamptz text (UTC, ISO style: "2022-10-12 11:18:39.1+00") as a JSON string
 // "2022-10-12T11:18:39.100Z".
 void AppendJsonTime(std::string& out, std::string_view pg_text);

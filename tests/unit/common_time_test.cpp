@@ -1,0 +1,70 @@
+// ces::time: RFC 3339 formatting, parsing and the three validation strictnesses.
+#include "ces/common/time.hpp"
+
+#include <gtest/gtest.h>
+
+namespace ces::time {
+namespace {
+
+TEST(CommonTime, ParseAndFormatMillis) {
+  EXPECT_EQ(ParseRfc3339Millis("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(ParseRfc3339Millis("2024-06-12T09:26:25.460Z"), 1718184385460);
+  EXPECT_EQ(ParseRfc3339Millis("2024-06-12T11:26:25.46+02:00"), 1718184385460);
+  EXPECT_EQ(ParseRfc3339Millis("2024-06-12T07:26:25.46-02:00"), 1718184385460);
+  EXPECT_EQ(ParseRfc3339Millis("2024-06-12T09:26:25.4601234Z"), 1718184385460);
+  EXPECT_EQ(ParseRfc3339Millis("2024-06-12t09:26:25.460z"), 1718184385460);
+  EXPECT_EQ(ParseRfc3339Millis("2000-02-29T00:00:00Z"), 951782400000);
+  EXPECT_FALSE(ParseRfc3339Millis("2024-06-12 09:26"));
+  EXPECT_FALSE(ParseRfc3339Millis("2024-13-12T09:26:25Z"));
+  EXPECT_FALSE(ParseRfc3339Millis("2024-06-12T09:26:25"));
+  EXPECT_FALSE(ParseRfc3339Millis("2024-06-12T09:26:25.Z"));
+  EXPECT_FALSE(ParseRfc3339Millis("2024-06-12T09:26:25Zjunk"));
+  EXPECT_FALSE(ParseRfc3339Millis("2024-06-12T09:26:25+02:0"));
+  EXPECT_EQ(FormatRfc3339Millis(1718184385460), "2024-06-12T09:26:25.460Z");
+  EXPECT_EQ(FormatRfc3339Millis(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339Millis(951782400001), "2000-02-29T00:00:00.001Z");
+  EXPECT_EQ(FormatRfc3339Millis(-1), "1969-12-31T23:59:59.999Z");
+  for (std::int64_t ms : {0LL, 1LL, 86399999LL, 1718184385460LL, 4102444800000LL}) {
+    EXPECT_EQ(ParseRfc3339Millis(FormatRfc3339Millis(ms)), ms);
+  }
+  EXPECT_EQ(FormatRfc3339(Clock::time_point(std::chrono::milliseconds(1718184385460))), "2024-06-12T09:26:25.460Z");
+}
+
+TEST(CommonTime, NodeTimestampsAreUtcWithARealDate) {
+  EXPECT_TRUE(IsRfc3339Utc("2022-08-10T08:22:57.280Z"));
+  EXPECT_TRUE(IsRfc3339Utc("2024-02-29T23:59:59Z"));
+  EXPECT_TRUE(IsRfc3339Utc("2024-02-29T23:59:59.123456789Z"));
+  EXPECT_FALSE(IsRfc3339Utc("2024-02-29T23:59:59.1234567890Z"));
+  EXPECT_FALSE(IsRfc3339Utc("2023-02-29T00:00:00.000Z"));
+  EXPECT_FALSE(IsRfc3339Utc("2022-13-10T08:22:57.280Z"));
+  EXPECT_FALSE(IsRfc3339Utc("2022-08-10 08:22:57.280Z"));
+  EXPECT_FALSE(IsRfc3339Utc("2022-08-10T08:22:57.280"));
+  EXPECT_FALSE(IsRfc3339Utc("2022-08-10T08:22:57.280z"));
+  EXPECT_FALSE(IsRfc3339Utc("2022-08-10T08:22:57+00:00"));
+  EXPECT_FALSE(IsRfc3339Utc("2022-08-10T24:00:00.000Z"));
+  EXPECT_FALSE(IsRfc3339Utc("2022-08-10T08:22:57.Z"));
+  EXPECT_FALSE(IsRfc3339Utc("0000-01-01T00:00:00Z"));
+}
+
+TEST(CommonTime, ClientTimesMayCarryAnOffset) {
+  EXPECT_TRUE(IsRfc3339("2024-02-29T23:59:59.123456+05:30"));
+  EXPECT_TRUE(IsRfc3339("2024-02-29 23:59:59z"));
+  EXPECT_FALSE(IsRfc3339("2023-02-29T00:00:00Z"));
+  EXPECT_FALSE(IsRfc3339("2023-01-01T00:00:00"));
+  EXPECT_FALSE(IsRfc3339("2023-01-01T00:00:60Z"));
+  EXPECT_FALSE(IsRfc3339("2023-01-01T00:00:00+24:00"));
+  EXPECT_FALSE(IsRfc3339("2023-01-01T00:00:00+01:60"));
+  // The lenient parser takes a leap second and a day the month does not have.
+  EXPECT_TRUE(ParseRfc3339Millis("2023-02-30T00:00:60Z"));
+}
+
+TEST(CommonTime, CalendarDates) {
+  EXPECT_TRUE(IsCalendarDate(2000, 2, 29));
+  EXPECT_FALSE(IsCalendarDate(1900, 2, 29));
+  EXPECT_TRUE(IsCalendarDate(2024, 12, 31));
+  EXPECT_FALSE(IsCalendarDate(2024, 4, 31));
+  EXPECT_FALSE(IsCalendarDate(0, 1, 1));
+}
+
+}  // namespace
+}  // namespace ces::time
