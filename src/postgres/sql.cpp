@@ -82,6 +82,18 @@ void Identity(SqlWriter& w, const model::EventIdentity& id) {
 
 // "<p>_source = CASE WHEN t.<p>_event_id IS NULL THEN EXCLUDED.<p>_source ELSE t.<p>_source END, …":
 // the identity of the first stored event of that kind wins, all four columns together.
+// A row rebuilt from the node's RPC has no event identity (NULL columns); the same row from the
+// stream brings one. Whichever comes first, the stream's identity ends up on the row, and nothing else
+// changes (the content is the same: docs/backfill.md). "event_source = EXCLUDED.event_source, …
+// WHERE <table>.event_id IS NULL AND EXCLUDED.event_id IS NOT NULL".
+std::string TakeStreamIdentity(const std::string& table) {
+  std::string out;
+  for (const char* column : {"event_source", "event_stream", "event_id", "event_api_version"}) {
+    out += std::string(out.empty() ? " " : ", ") + column + " = EXCLUDED." + column;
+  }
+  return out + " WHERE " + table + ".event_id IS NULL AND EXCLUDED.event_id IS NOT NULL";
+}
+
 std::string KeepFirstIdentity(const std::string& prefix) {
   std::string out;
   for (const char* column : {"_source", "_stream", "_event_id", "_api_version"}) {
@@ -163,7 +175,8 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
          " random_bit, timestamp, proposer, protocol_version, is_switch_block, block_version, deploy_count,"
          " transfer_count, transaction_count, current_gas_price, last_switch_block_hash, event_source, event_stream,"
          " event_id, event_api_version)",
-         "ON CONFLICT (block_hash) DO NOTHING", rows.blocks, chunk, [](SqlWriter& w, const BlockRow& r) {
+         "ON CONFLICT (block_hash) DO UPDATE SET" + TakeStreamIdentity("blocks"), rows.blocks, chunk,
+         [](SqlWriter& w, const BlockRow& r) {
            w.Text(r.block_hash).Raw(",").Int(r.height).Raw(",").Int(r.era_id).Raw(",").Text(r.parent_hash).Raw(",");
            w.Text(r.state_root_hash).Raw(",").Text(r.body_hash).Raw(",").Text(r.accumulated_seed).Raw(",");
            w.Bool(r.random_bit).Raw(",").Text(r.timestamp).Raw(",").Text(r.proposer).Raw(",");
@@ -360,7 +373,8 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
     Emit(out, "finality_signatures",
          "INSERT INTO finality_signatures (block_hash, public_key, era_id, block_height, chain_name_hash, signature,"
          " version, event_source, event_stream, event_id, event_api_version)",
-         "ON CONFLICT (block_hash, public_key) DO NOTHING", rows.finality_signatures, chunk,
+         "ON CONFLICT (block_hash, public_key) DO UPDATE SET" + TakeStreamIdentity("finality_signatures"),
+         rows.finality_signatures, chunk,
          [](SqlWriter& w, const FinalitySignatureRow& r) {
            w.Text(r.block_hash).Raw(",").Text(r.public_key).Raw(",").Int(r.era_id).Raw(",").Int(r.block_height);
            w.Raw(",").Text(r.chain_name_hash).Raw(",").Text(r.signature).Raw(",").Int(r.version).Raw(",");
