@@ -58,6 +58,8 @@ void AppendEventJson(std::string& out, const mongo::EventRecord& e) {
   AppendJsonString(out, e.api_version);
   out += ",\"received_at\":";
   AppendJsonString(out, e.received_at);
+  out += ",\"origin\":";
+  AppendJsonString(out, e.origin == "rpc" ? "rpc" : "node");
   out += ",\"sha256\":";
   AppendJsonString(out, e.sha256);
   out += ",\"size\":" + std::to_string(e.size);

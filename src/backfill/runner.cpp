@@ -207,6 +207,7 @@ struct Runner::Impl {
       std::vector<kafka::Header> headers = ingest::RecordHeaders(meta);
       headers.push_back({std::string(header::kOrigin), "rpc"});
       headers.push_back({std::string(header::kRpcMethod), std::string(e.rpc_method)});
+      headers.push_back({std::string(header::kSubject), e.block_hash + " " + e.subject});
       if (!e.missing.empty()) {
         std::string missing;
         for (const std::string& field : e.missing) missing += (missing.empty() ? "" : ",") + field;

@@ -35,6 +35,7 @@ namespace header {
 inline constexpr std::string_view kOrigin = "origin";         // "rpc"
 inline constexpr std::string_view kRpcMethod = "rpc-method";  // the JSON-RPC method that gave the content
 inline constexpr std::string_view kMissing = "missing";       // comma-separated fields the RPC cannot give
+inline constexpr std::string_view kSubject = "subject";       // "<block hash> <subject>": with the type, the event's identity
 }  // namespace header
 
 struct RunnerOptions {
