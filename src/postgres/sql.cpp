@@ -71,6 +71,24 @@ std::vector<Row> MergeByKey(const std::vector<Row>& rows, KeyF&& key) {
   return out;
 }
 
+// One row per key, for an upsert (PostgreSQL refuses an ON CONFLICT DO UPDATE that touches a row twice;
+// a batch can hold a block from the stream and from backfill): the first row with a known event
+// identity, else the first row, in the first row's place.
+template <class Row, class KeyF>
+std::vector<Row> FirstByKey(const std::vector<Row>& rows, KeyF&& key) {
+  std::vector<Row> out;
+  std::map<decltype(key(rows.front())), std::size_t> index;
+  for (const Row& row : rows) {
+    auto [it, inserted] = index.try_emplace(key(row), out.size());
+    if (inserted) {
+      out.push_back(row);
+    } else if (!out[it->second].event.Known() && row.event.Known()) {
+      out[it->second] = row;
+    }
+  }
+  return out;
+}
+
 // The four identity columns (source, stream, event id, api version); NULLs when unknown.
 void Identity(SqlWriter& w, const model::EventIdentity& id) {
   if (!id.Known()) {
@@ -175,7 +193,8 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
          " random_bit, timestamp, proposer, protocol_version, is_switch_block, block_version, deploy_count,"
          " transfer_count, transaction_count, current_gas_price, last_switch_block_hash, event_source, event_stream,"
          " event_id, event_api_version)",
-         "ON CONFLICT (block_hash) DO UPDATE SET" + TakeStreamIdentity("blocks"), rows.blocks, chunk,
+         "ON CONFLICT (block_hash) DO UPDATE SET" + TakeStreamIdentity("blocks"),
+         FirstByKey(rows.blocks, [](const BlockRow& r) { return r.block_hash; }), chunk,
          [](SqlWriter& w, const BlockRow& r) {
            w.Text(r.block_hash).Raw(",").Int(r.height).Raw(",").Int(r.era_id).Raw(",").Text(r.parent_hash).Raw(",");
            w.Text(r.state_root_hash).Raw(",").Text(r.body_hash).Raw(",").Text(r.accumulated_seed).Raw(",");
@@ -374,7 +393,9 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
          "INSERT INTO finality_signatures (block_hash, public_key, era_id, block_height, chain_name_hash, signature,"
          " version, event_source, event_stream, event_id, event_api_version)",
          "ON CONFLICT (block_hash, public_key) DO UPDATE SET" + TakeStreamIdentity("finality_signatures"),
-         rows.finality_signatures, chunk,
+         FirstByKey(rows.finality_signatures,
+                    [](const FinalitySignatureRow& r) { return std::make_pair(r.block_hash, r.public_key); }),
+         chunk,
          [](SqlWriter& w, const FinalitySignatureRow& r) {
            w.Text(r.block_hash).Raw(",").Text(r.public_key).Raw(",").Int(r.era_id).Raw(",").Int(r.block_height);
            w.Raw(",").Text(r.chain_name_hash).Raw(",").Text(r.signature).Raw(",").Int(r.version).Raw(",");

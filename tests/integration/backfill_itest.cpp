@@ -29,10 +29,10 @@ void GapIsFilled(int protocol, const std::string& mix) {
   ASSERT_TRUE(WaitProduced(produce, 2000, seconds(30))) << produce.process->Log();
   StopGracefully(produce);
   std::this_thread::sleep_for(seconds(4));  // 2000 events published meanwhile
-  Service backfill = StartBackfill(dir, "backfill-gaps", prefix, emit.url(), {"--gaps"});
+  Service backfill = StartBackfill(dir, "backfill-gaps", prefix, emit.url(), {"--gaps", "--group", prefix + "backfill"});
   produce = StartProduce(dir, prefix, {emit.url()});
   const std::string uri = CreateDatabase("gap");
-  Service store = StartStore(dir, "store-gap", prefix, uri);
+  Service store = StartGroupStore(dir, "store-gap", prefix, uri);
   postgres::Connection db(uri);
 
   // The stream reaches its end (every endpoint's position is its last id) ...
@@ -59,7 +59,7 @@ void GapIsFilled(int protocol, const std::string& mix) {
       << "gaps " << gaps << "\n"
       << backfill.process->Log();
   EXPECT_GT(Metric(backfill.url(), "ces_backfill_events_total"), 0);
-  ASSERT_TRUE(WaitStored(db, prefix, seconds(60))) << store.process->Log();
+  ASSERT_TRUE(WaitStored(db, "store-gap", prefix, seconds(60))) << store.process->Log();
   EXPECT_EQ(BackfillDigests(db), clean);
   EXPECT_EQ(Count(db, "rejected_events"), 0);
   // Some blocks exist only because of backfill: rebuilt rows have no event identity.
@@ -86,10 +86,17 @@ TEST(Backfill, HistorySyncKilledAndRestartedEqualsStreaming) {
 
   Service emit = StartEmit(dir, "emit-rpc", {"--stream", files[0], "--rpc"});
   const std::string prefix = UniquePrefix() + "hist.";
-  Service first = StartBackfill(dir, "backfill-1", prefix, emit.url(), {"--all", "--window", "8"});
-  ASSERT_TRUE(WaitUntil([&] { return Metric(first.url(), "ces_backfill_heights_total") >= 300; }, seconds(30)))
+  // Slowed down (400 requests/s) so that it is killed mid-range, after its first checkpoint.
+  Service first = StartBackfill(dir, "backfill-1", prefix, emit.url(), {"--all", "--window", "8", "--rpc-rate", "400"});
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return Metric(first.url(), "ces_backfill_heights_total") >= 300 &&
+               !kafka::ReadAll(RequireEnv("KAFKA_BOOTSTRAP"), prefix + "backfill-checkpoints").empty();
+      },
+      seconds(30)))
       << first.process->Log();
   first.process->Kill9();
+  ASSERT_EQ(first.process->Log().find("range filled"), std::string::npos) << "killed too late";
   Service second = StartBackfill(dir, "backfill-2", prefix, emit.url(), {"--all"});
   ASSERT_EQ(second.process->Wait(seconds(60)), 0) << second.process->Log();
   EXPECT_NE(second.process->Log().find("\"resume_at\""), std::string::npos);
@@ -101,10 +108,12 @@ TEST(Backfill, HistorySyncKilledAndRestartedEqualsStreaming) {
   EXPECT_NE(third.process->Log().find("range already filled"), std::string::npos) << third.process->Log();
 
   const std::string uri = CreateDatabase("hist");
-  Service store = StartStore(dir, "store-hist", prefix, uri);
+  Service store = StartGroupStore(dir, "store-hist", prefix, uri);
   postgres::Connection db(uri);
-  ASSERT_TRUE(WaitStored(db, prefix, seconds(120))) << store.process->Log();
+  ASSERT_TRUE(WaitStored(db, "store-hist", prefix, seconds(120))) << store.process->Log();
   EXPECT_EQ(BackfillDigests(db), clean);
+  // Heights written twice (before the kill and after the restart) share batches: still one upsert each.
+  EXPECT_EQ(store.process->Log().find("refused a batch"), std::string::npos) << store.process->Log();
   // Every record carries origin rpc and the method.
   const auto sigs = kafka::ReadAll(RequireEnv("KAFKA_BOOTSTRAP"), prefix + "sigs");
   ASSERT_FALSE(sigs.empty());

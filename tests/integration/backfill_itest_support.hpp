@@ -74,9 +74,17 @@ inline Service StartBackfill(const std::string& dir, const std::string& name, co
   return s;
 }
 
-inline bool WaitStored(postgres::Connection& db, const std::string& prefix, std::chrono::milliseconds timeout) {
+// Each store-consume of a test has a group of its own: a killed member of a shared group would hold
+// the next one's assignment until its session times out.
+inline Service StartGroupStore(const std::string& dir, const std::string& name, const std::string& prefix,
+                               const std::string& uri) {
+  return StartStore(dir, name, prefix, uri, {"--group", name});
+}
+
+inline bool WaitStored(postgres::Connection& db, const std::string& group, const std::string& prefix,
+                       std::chrono::milliseconds timeout) {
   const auto ends = EndOffsets(prefix);
-  return WaitUntil([&] { return CaughtUp(db, "store-consumer", ends); }, timeout);
+  return WaitUntil([&] { return CaughtUp(db, group, ends); }, timeout);
 }
 
 // The clean run: the whole chain streamed through emit -> produce -> store-consume.
@@ -90,9 +98,9 @@ inline std::map<std::string, std::string> StreamedDigests(const std::string& dir
   Service produce = StartProduce(dir, prefix, {emit.url()});
   EXPECT_TRUE(WaitProduced(produce, ChainRecords(files), std::chrono::seconds(120))) << produce.process->Log();
   const std::string uri = CreateDatabase(tag + "clean");
-  Service store = StartStore(dir, tag + "store-clean", prefix, uri);
+  Service store = StartGroupStore(dir, tag + "store-clean", prefix, uri);
   postgres::Connection db(uri);
-  EXPECT_TRUE(WaitStored(db, prefix, std::chrono::seconds(120))) << store.process->Log();
+  EXPECT_TRUE(WaitStored(db, tag + "store-clean", prefix, std::chrono::seconds(120))) << store.process->Log();
   EXPECT_EQ(Count(db, "rejected_events"), 0);
   return BackfillDigests(db);
 }

@@ -28,6 +28,7 @@ struct BackfillFlags {
   std::optional<std::uint64_t> from_height;
   std::optional<std::uint64_t> to_height;
   bool all = false;
+  std::string group = "backfill";
   std::size_t window = 64;
   std::size_t rpc_in_flight = 8;
   double rpc_rate = 0;
@@ -58,6 +59,7 @@ int RunBackfill(const BackfillFlags& flags) {
   options.rpc_url = flags.rpc.empty() ? backfill::DefaultRpcUrl(flags.node) : flags.rpc;
   options.brokers = flags.kafka;
   options.topic_prefix = flags.topic_prefix;
+  options.group = flags.group;
   options.window = std::max<std::size_t>(1, flags.window);
   options.rpc_in_flight = std::max<std::size_t>(1, flags.rpc_in_flight);
   options.rpc_rate = flags.rpc_rate;
@@ -121,6 +123,9 @@ void RegisterBackfill(CLI::App& app, int& exit_code) {
   cmd->add_flag("--gaps,!--no-gaps", flags->gaps,
                 "Consume ingest-gaps and fill every gap of this node (a service; the default without a range)")
       ->envname("CES_GAPS")
+      ->capture_default_str();
+  cmd->add_option("--group", flags->group, "Kafka consumer group of --gaps (one per node)")
+      ->envname("CES_GROUP")
       ->capture_default_str();
   cmd->add_option("--from-height", flags->from_height, "First height of a one-shot history sync")
       ->envname("CES_FROM_HEIGHT");
