@@ -55,9 +55,9 @@ void Emit(std::vector<Statement>& out, const char* table, const char* head, std:
   }
 }
 
-// Merges rows with the same key (first occurrence keeps its place).
-template <class Row, class KeyF>
-std::vector<Row> MergeByKey(const std::vector<Row>& rows, KeyF&& key) {
+// One row per key, in the place of the key's first row; a later row of the key is combined into it.
+template <class Row, class KeyF, class CombineF>
+std::vector<Row> CombineByKey(const std::vector<Row>& rows, KeyF&& key, CombineF&& combine) {
   std::vector<Row> out;
   std::map<decltype(key(rows.front())), std::size_t> index;
   for (const Row& row : rows) {
@@ -65,28 +65,26 @@ std::vector<Row> MergeByKey(const std::vector<Row>& rows, KeyF&& key) {
     if (inserted) {
       out.push_back(row);
     } else {
-      model::Merge(out[it->second], row);
+      combine(out[it->second], row);
     }
   }
   return out;
 }
 
+// Merges rows with the same key (first occurrence keeps its place).
+template <class Row, class KeyF>
+std::vector<Row> MergeByKey(const std::vector<Row>& rows, KeyF&& key) {
+  return CombineByKey(rows, key, [](Row& into, const Row& from) { model::Merge(into, from); });
+}
+
 // One row per key, for an upsert (PostgreSQL refuses an ON CONFLICT DO UPDATE that touches a row twice;
 // a batch can hold a block from the stream and from backfill): the first row with a known event
-// identity, else the first row, in the first row's place.
+// identity, else the first row.
 template <class Row, class KeyF>
 std::vector<Row> FirstByKey(const std::vector<Row>& rows, KeyF&& key) {
-  std::vector<Row> out;
-  std::map<decltype(key(rows.front())), std::size_t> index;
-  for (const Row& row : rows) {
-    auto [it, inserted] = index.try_emplace(key(row), out.size());
-    if (inserted) {
-      out.push_back(row);
-    } else if (!out[it->second].event.Known() && row.event.Known()) {
-      out[it->second] = row;
-    }
-  }
-  return out;
+  return CombineByKey(rows, key, [](Row& into, const Row& from) {
+    if (!into.event.Known() && from.event.Known()) into = from;
+  });
 }
 
 // The four identity columns (source, stream, event id, api version); NULLs when unknown.
