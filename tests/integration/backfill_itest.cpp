@@ -75,11 +75,12 @@ TEST(Backfill, GapOfA2xStreamIsFilledToTheTablesOfACleanRun) { GapIsFilled(2, "b
 // hold), so the 1.x chain has no era end in the range.
 TEST(Backfill, GapOfA1xStreamIsFilledToTheTablesOfACleanRun) { GapIsFilled(1, "blocks,signatures=5,era_blocks=100000"); }
 
-// --from-height/--to-height from an empty store, killed with SIGKILL midway and restarted: it resumes
-// from its checkpoint, and the tables equal the streamed ones (natural keys: nothing doubled).
-TEST(Backfill, HistorySyncKilledAndRestartedEqualsStreaming) {
+// --all from an empty store over 10,000 synthetic blocks, killed with SIGKILL midway and restarted: it
+// resumes from its checkpoint, and the tables equal the streamed ones (natural keys: nothing doubled).
+TEST(Backfill, HistorySyncOfTenThousandBlocksKilledAndRestartedEqualsStreaming) {
   const std::string dir = TempDir();
-  const auto files = GenerateChain(dir, 2, 12000, "blocks,signatures=5,era_blocks=50");
+  // 10,000 blocks of 1 BlockAdded + 5 signatures, era ends (Step + switch block) every 100 blocks.
+  const auto files = GenerateChain(dir, 2, 10000 * 6 + 100, "blocks,signatures=5,era_blocks=100");
   ASSERT_FALSE(::testing::Test::HasFailure());
   const auto clean = StreamedDigests(dir, files, "hist");
   ASSERT_FALSE(::testing::Test::HasFailure());
@@ -111,6 +112,7 @@ TEST(Backfill, HistorySyncKilledAndRestartedEqualsStreaming) {
   Service store = StartGroupStore(dir, "store-hist", prefix, uri);
   postgres::Connection db(uri);
   ASSERT_TRUE(WaitStored(db, "store-hist", prefix, seconds(120))) << store.process->Log();
+  EXPECT_GE(Count(db, "blocks"), 10000);
   EXPECT_EQ(BackfillDigests(db), clean);
   // Heights written twice (before the kill and after the restart) share batches: still one upsert each.
   EXPECT_EQ(store.process->Log().find("refused a batch"), std::string::npos) << store.process->Log();
