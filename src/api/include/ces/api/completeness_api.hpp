@@ -1,0 +1,31 @@
+#pragma once
+// GET /api/v1/completeness?from_height=A&to_height=B: which heights of the range lack a block in the
+// model, which blocks lack their transactions or signatures, and the recorded ingest gaps with their
+// backfill state (docs/api.md, ces::backfill::CompletenessJson).
+
+#include <string>
+
+namespace ces::http {
+class AsyncServer;
+}
+namespace ces::query {
+class Pool;
+}
+
+namespace ces::api {
+
+class CompletenessApi {
+ public:
+  // `pool`: the model's database; `kafka` (bootstrap servers, may be empty: no gaps in the report) and
+  // `topic_prefix`: where ingest-gaps and backfill-checkpoints are.
+  CompletenessApi(query::Pool& pool, std::string kafka, std::string topic_prefix)
+      : pool_(pool), kafka_(std::move(kafka)), topic_prefix_(std::move(topic_prefix)) {}
+  void Register(http::AsyncServer& server);
+
+ private:
+  query::Pool& pool_;
+  std::string kafka_;
+  std::string topic_prefix_;
+};
+
+}  // namespace ces::api
