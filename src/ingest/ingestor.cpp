@@ -153,7 +153,7 @@ struct Ingestor::Impl {
       if (!id) continue;
       if (auto parsed = ParseEventId(*id)) loaded_positions[*rec.key] = *parsed;
       if (const std::string* height = rec.HeaderValue(kBlockHeightHeader)) {
-        if (auto parsed = ParseHeight(*height)) last_height[*rec.key] = *parsed;
+        if (auto parsed = ParseHeight(*height)) last_height[*rec.key] = loaded_height[*rec.key] = *parsed;
       }
     }
     published = loaded_positions;
@@ -234,6 +234,7 @@ struct Ingestor::Impl {
   // Height of the last BlockAdded read per stream (loaded with the positions, written with them):
   // where a gap's height range starts. Guarded by trackers_mutex.
   std::map<std::string, std::uint64_t> last_height;
+  std::map<std::string, std::uint64_t> loaded_height;  // last_height as loaded with the positions
 
   std::optional<std::uint64_t> LastHeight(const std::string& node, const std::string& stream) {
     std::lock_guard lock(trackers_mutex);
@@ -268,8 +269,10 @@ struct Ingestor::Impl {
     }
     if (blocks.empty() || blocks.back().first <= to_id) to.reset();  // main has not read past the gap
     if (!from) {
-      auto it = last_height.find(PositionKey(node, "main"));
-      if (it != last_height.end()) from = it->second;
+      // No block of this process before the gap: the last one read before the restart (positions), else
+      // unknown (backfill then starts at the node's lowest block).
+      auto it = loaded_height.find(PositionKey(node, "main"));
+      if (it != loaded_height.end()) from = it->second;
     }
     if (from && to && *to < *from) to = from;
     return {from, to};

@@ -64,6 +64,14 @@ void GapIsFilled(int protocol, const std::string& mix) {
   EXPECT_EQ(Count(db, "rejected_events"), 0);
   // Some blocks exist only because of backfill: rebuilt rows have no event identity.
   EXPECT_GT(Count(db, "blocks", "event_id IS NULL"), 0);
+  // backfill --check agrees: every height has its block and signatures, every recorded gap is filled.
+  Process check({"backfill", "--node", emit.url(), "--kafka", RequireEnv("KAFKA_BOOTSTRAP"), "--topic-prefix", prefix,
+                 "--check", "--postgres", uri, "--from-height", Scalar(db, "SELECT min(height) FROM blocks"),
+                 "--to-height", Scalar(db, "SELECT max(height) FROM blocks"), "--listen",
+                 "127.0.0.1:" + std::to_string(FreePort())},
+                dir + "/check.log");
+  EXPECT_EQ(check.Wait(seconds(60)), 0) << check.Log();
+  EXPECT_NE(check.Log().find("\"state\":\"filled\""), std::string::npos) << check.Log();
   StopGracefully(backfill);
   StopGracefully(produce);
   StopGracefully(store);

@@ -7,11 +7,14 @@
 #include <cstdio>
 #include <thread>
 
+#include "ces/backfill/completeness.hpp"
 #include "ces/backfill/runner.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/metrics.hpp"
 #include "ces/common/shutdown.hpp"
 #include "ces/http/server.hpp"
+#include "ces/ingest/record.hpp"
+#include "ces/postgres/connection.hpp"
 #include "ces/services/commands.hpp"
 
 namespace ces::services {
@@ -28,6 +31,8 @@ struct BackfillFlags {
   std::optional<std::uint64_t> from_height;
   std::optional<std::uint64_t> to_height;
   bool all = false;
+  bool check = false;
+  std::string postgres;
   std::string group = "backfill";
   std::size_t window = 64;
   std::size_t rpc_in_flight = 8;
@@ -41,6 +46,30 @@ void PrintProgress(const backfill::Progress& p) {
                static_cast<unsigned long long>(p.done), static_cast<unsigned long long>(p.total), p.blocks_per_second,
                p.eta_seconds);
   std::fflush(stderr);
+}
+
+// --check: the completeness report of the range (GET /api/v1/completeness) on stdout; exit 0 when
+// complete, 3 when not.
+int RunCheck(const BackfillFlags& flags, std::uint64_t first, std::uint64_t last) {
+  if (flags.postgres.empty()) throw std::invalid_argument("--check needs --postgres");
+  if (last - first >= backfill::kMaxCompletenessRange) throw std::invalid_argument("--check covers at most 100000 heights");
+  postgres::Connection db(flags.postgres);
+  if (postgres::DbError e = db.Connect()) throw std::runtime_error("cannot connect to PostgreSQL: " + e.message);
+  std::string sql = backfill::kCompletenessSql;
+  sql.replace(sql.find("$1"), 2, std::to_string(first));
+  sql.replace(sql.find("$2"), 2, std::to_string(last));
+  auto number = [](const std::optional<std::string>& v) { return v ? std::stoll(*v) : 0; };
+  std::vector<backfill::StoredBlock> blocks;
+  for (const auto& row : db.Query(sql)) {
+    blocks.push_back({static_cast<std::uint64_t>(number(row[0])), row[1].value_or(""), number(row[2]), number(row[3]),
+                      number(row[4])});
+  }
+  const auto gaps = backfill::GapStates(
+      kafka::ReadAll(flags.kafka, kafka::TopicName(flags.topic_prefix, ingest::kGapsTopic)),
+      kafka::ReadAll(flags.kafka, kafka::TopicName(flags.topic_prefix, backfill::kCheckpointsTopic)));
+  const std::string report = backfill::CompletenessJson(first, last, blocks, gaps);
+  std::printf("%s\n", report.c_str());
+  return report.find("\"complete\":true") != std::string::npos ? 0 : 3;
 }
 
 int RunBackfill(const BackfillFlags& flags) {
@@ -89,6 +118,10 @@ int RunBackfill(const BackfillFlags& flags) {
       first = status->available_block_range->low;
       last = status->available_block_range->high;
     }
+    if (flags.check) {
+      server.Stop();
+      return RunCheck(flags, first, last);
+    }
     ok = runner.SyncRange(first, last, "", should_stop, progress);
     if (progress) std::fputc('\n', stderr);
   } else if (flags.gaps) {
@@ -132,6 +165,10 @@ void RegisterBackfill(CLI::App& app, int& exit_code) {
   cmd->add_option("--to-height", flags->to_height, "Last height of a one-shot history sync (inclusive)")
       ->envname("CES_TO_HEIGHT");
   cmd->add_flag("--all", flags->all, "One-shot sync of the node's whole available_block_range")->envname("CES_ALL");
+  cmd->add_flag("--check", flags->check,
+                "Print the completeness report of the range (needs --postgres); exit 0 when complete, 3 when not")
+      ->envname("CES_CHECK");
+  cmd->add_option("--postgres", flags->postgres, "The model's database, for --check")->envname("CES_POSTGRES");
   cmd->add_option("--window", flags->window, "Heights fetched concurrently")
       ->envname("CES_WINDOW")
       ->capture_default_str();
