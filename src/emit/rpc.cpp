@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -74,7 +75,7 @@ std::string HashParam(const nlohmann::json& value) {
 
 }  // namespace
 
-RpcNode::RpcNode(const Node& node) : node_(node) {
+RpcNode::RpcNode(const Node& node, RpcFaults faults) : node_(node), faults_(faults) {
   api_version_ = node.api_version();
   major_ = node.streams().front().recording.api_major();
   const Timeline& timeline = node.timeline();
@@ -365,6 +366,27 @@ std::string RpcNode::Answer(std::string_view request, SteadyClock::time_point no
 
 void RpcNode::Register(http::Server& server, Node& node) {
   server.Route("POST", "/rpc", [this](const http::Request& request, http::ResponseWriter& writer) {
+    const std::uint64_t n = ++requests_;
+    if (faults_.every > 0 && n % faults_.every == 0) {
+      const std::string answer = Answer(request.body, SteadyClock::now());
+      switch ((n / faults_.every) % 4) {
+        case 0:
+          writer.Send(500, "text/plain", "injected fault\n");
+          return;
+        case 1:
+          writer.Send(200, "application/json", std::string_view(answer).substr(0, answer.size() / 2));
+          return;
+        case 2:
+          writer.Send(200, "application/json",
+                      "{\"jsonrpc\":\"2.0\",\"id\":" + nlohmann::json::parse(request.body, nullptr, false).value("id", nlohmann::json(nullptr)).dump() +
+                          ",\"error\":{\"code\":-32603,\"message\":\"Internal error (injected)\"}}");
+          return;
+        default:
+          std::this_thread::sleep_for(faults_.delay);
+          writer.Send(200, "application/json", answer);
+          return;
+      }
+    }
     writer.Send(200, "application/json", Answer(request.body, SteadyClock::now()));
   });
   node.SetBlockRange([this](SteadyClock::time_point now) { return BlockRange(now); });

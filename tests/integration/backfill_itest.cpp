@@ -133,6 +133,36 @@ TEST(Backfill, HistorySyncOfTenThousandBlocksKilledAndRestartedEqualsStreaming) 
   EXPECT_EQ(sigs.front().HeaderValue("event-id"), nullptr);
 }
 
+// A node whose RPC fails every 5th request (HTTP 500, truncated JSON, a JSON-RPC error, an answer
+// slower than the timeout, in turn): the failures are logged, retried and counted, the run completes,
+// and the tables equal a clean run's (no partial height).
+TEST(Backfill, FaultyRpcIsRetriedAndNothingPartialIsWritten) {
+  const std::string dir = TempDir();
+  const auto files = GenerateChain(dir, 2, 1200, "blocks,signatures=5,era_blocks=20");
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  const auto clean = StreamedDigests(dir, files, "faults");
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  Service emit = StartEmit(dir, "emit-rpc", {"--stream", files[0], "--rpc", "--rpc-fault-every", "5"});
+  const std::string prefix = UniquePrefix() + "faults.";
+  Service run = StartBackfill(dir, "backfill", prefix, emit.url(), {"--all", "--rpc-timeout", "0.5"});
+  // 500, truncated JSON and timeouts are retried by the client; the -32603 answers fail the height,
+  // which the runner counts and asks again.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return Metric(run.url(), "ces_rpc_retries_total") >= 4 && Metric(run.url(), "ces_backfill_errors_total") >= 1;
+      },
+      seconds(60)))
+      << run.process->Log();
+  ASSERT_EQ(run.process->Wait(seconds(120)), 0) << run.process->Log();
+  EXPECT_NE(run.process->Log().find("height failed, retrying"), std::string::npos) << run.process->Log();
+  const std::string uri = CreateDatabase("faults");
+  Service store = StartGroupStore(dir, "store-faults", prefix, uri);
+  postgres::Connection db(uri);
+  ASSERT_TRUE(WaitStored(db, "store-faults", prefix, seconds(60))) << store.process->Log();
+  EXPECT_EQ(BackfillDigests(db), clean);
+  EXPECT_EQ(Count(db, "rejected_events"), 0);
+}
+
 // Stopped with SIGTERM mid-range: exits 0 at once, its checkpoint written.
 TEST(Backfill, StopsCleanlyOnSigterm) {
   const std::string dir = TempDir();

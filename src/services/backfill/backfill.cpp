@@ -37,6 +37,7 @@ struct BackfillFlags {
   std::size_t window = 64;
   std::size_t rpc_in_flight = 8;
   double rpc_rate = 0;
+  double rpc_timeout_s = 30;
   std::string log_level = "info";
 };
 
@@ -92,6 +93,7 @@ int RunBackfill(const BackfillFlags& flags) {
   options.window = std::max<std::size_t>(1, flags.window);
   options.rpc_in_flight = std::max<std::size_t>(1, flags.rpc_in_flight);
   options.rpc_rate = flags.rpc_rate;
+  options.rpc_timeout = std::chrono::milliseconds(static_cast<long long>(flags.rpc_timeout_s * 1000));
   for (const std::string& kv : flags.kafka_settings) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos) throw std::invalid_argument("--kafka-setting expects KEY=VALUE, got " + kv);
@@ -177,6 +179,10 @@ void RegisterBackfill(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--rpc-rate", flags->rpc_rate, "RPC requests per second (0: unlimited)")
       ->envname("CES_RPC_RATE")
+      ->capture_default_str();
+  cmd->add_option("--rpc-timeout", flags->rpc_timeout_s, "Seconds one RPC attempt may take")
+      ->envname("CES_RPC_TIMEOUT")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--log-level", flags->log_level, "debug|info|warn|error")->envname("CES_LOG_LEVEL")->capture_default_str();
   cmd->callback([flags, &exit_code] {

@@ -33,6 +33,7 @@ struct EmitOptions {
   bool loop = false;
   bool synthetic = false;
   bool rpc = false;
+  std::uint64_t rpc_fault_every = 0;
   double keepalive_seconds = 15;
   std::uint64_t drop_after = 0;
   std::uint64_t exit_after = 0;
@@ -77,7 +78,7 @@ int RunEmit(const EmitOptions& options) {
     node.Register(server);
     std::unique_ptr<emit::RpcNode> rpc;
     if (options.rpc) {
-      rpc = std::make_unique<emit::RpcNode>(node);
+      rpc = std::make_unique<emit::RpcNode>(node, emit::RpcFaults{options.rpc_fault_every});
       rpc->Register(server, node);
     }
     http::AddObservabilityRoutes(server, metrics::Default(), {});
@@ -139,6 +140,10 @@ void RegisterEmit(CLI::App& app, int& exit_code) {
   cmd->add_flag("--rpc", options->rpc,
                 "Also serve the node's JSON-RPC on POST /rpc (blocks, transactions, status) from the same recordings")
       ->envname("CES_RPC");
+  cmd->add_option("--rpc-fault-every", options->rpc_fault_every,
+                  "Every Nth RPC request fails, in turn: HTTP 500, truncated JSON, JSON-RPC error, 2 s delay (0: never)")
+      ->envname("CES_RPC_FAULT_EVERY")
+      ->capture_default_str();
   cmd->add_option("--keepalive", options->keepalive_seconds, "Seconds of silence before a ':' keep-alive comment")
       ->envname("CES_KEEPALIVE")
       ->check(CLI::PositiveNumber)

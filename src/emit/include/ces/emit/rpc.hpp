@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,10 +34,17 @@ inline constexpr int kNoSuchTransaction = -32014;
 inline constexpr int kNoRewardsFound = -32022;
 }  // namespace rpc_code
 
+// Fault injection (emit --rpc-fault-every N): every Nth request gets, in turn, an HTTP 500, a JSON
+// answer cut in the middle, a JSON-RPC internal error (-32603) and an answer delayed by `delay`.
+struct RpcFaults {
+  std::uint64_t every = 0;  // 0: none
+  std::chrono::milliseconds delay{2000};
+};
+
 class RpcNode {
  public:
   // Indexes the node's recordings (the first cycle of a looped timeline). `node` must outlive this.
-  explicit RpcNode(const Node& node);
+  explicit RpcNode(const Node& node, RpcFaults faults = {});
   RpcNode(const RpcNode&) = delete;
   RpcNode& operator=(const RpcNode&) = delete;
 
@@ -78,6 +86,8 @@ class RpcNode {
   const BlockEntry* FindBlock(std::uint64_t height, std::chrono::steady_clock::time_point now) const;
 
   const Node& node_;
+  RpcFaults faults_;
+  std::atomic<std::uint64_t> requests_{0};
   int major_ = 2;
   std::string api_version_;
   std::string chain_name_;
