@@ -332,6 +332,8 @@ struct Runner::Impl {
       }
       report(false);
     }
+    // Stopping: end the calls in flight at once (the process exits; nothing more is asked).
+    if (should_stop()) client->Cancel();
     // Wait for the answers still in flight so their callbacks never outlive `fetch`.
     {
       std::unique_lock lock(fetch.mutex);
