@@ -163,6 +163,25 @@ TEST(Backfill, FaultyRpcIsRetriedAndNothingPartialIsWritten) {
   EXPECT_EQ(Count(db, "rejected_events"), 0);
 }
 
+// A recorded 2.x chain with a deploy (the java-sdk capture: 160 blocks, 799 signatures, one deploy with
+// its transfer): `backfill --all` gives the tables of streaming it, transactions and transfers included.
+TEST(Backfill, RecordedChainWithADeployEqualsStreaming) {
+  const std::string dir = TempDir();
+  const std::vector<std::string> files = {RecordingsDir() + "/v2/raw/casper-java-sdk/events-with-deploy.txt"};
+  const auto clean = StreamedDigests(dir, files, "rec");
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  Service emit = StartEmit(dir, "emit-rpc", {"--stream", files[0], "--rpc"});
+  const std::string prefix = UniquePrefix() + "rec.";
+  Service run = StartBackfill(dir, "backfill", prefix, emit.url(), {"--all"});
+  ASSERT_EQ(run.process->Wait(seconds(60)), 0) << run.process->Log();
+  const std::string uri = CreateDatabase("rec");
+  Service store = StartGroupStore(dir, "store-rec", prefix, uri);
+  postgres::Connection db(uri);
+  ASSERT_TRUE(WaitStored(db, "store-rec", prefix, seconds(60))) << store.process->Log();
+  EXPECT_EQ(Count(db, "transactions"), 1);
+  EXPECT_EQ(BackfillDigests(db), clean);
+}
+
 // Stopped with SIGTERM mid-range: exits 0 at once, its checkpoint written.
 TEST(Backfill, StopsCleanlyOnSigterm) {
   const std::string dir = TempDir();
