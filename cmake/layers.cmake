@@ -31,7 +31,7 @@ set(CES_LAYER_chain common kafka ingest casper)
 set(CES_LAYER_emit common http sse casper rpc backfill)
 # Serving: the read side over the stores and the live stream.
 set(CES_LAYER_live common kafka audit http legacy)
-set(CES_LAYER_api common live legacy audit mongo query http)
+set(CES_LAYER_api common live legacy audit mongo query http backfill ingest)
 
 set(CES_DRIVER_PkgConfig::RDKAFKA kafka)
 set(CES_DRIVER_mongo::mongoc_shared mongo)

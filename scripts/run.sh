@@ -25,19 +25,27 @@ trap "exit 130" INT TERM
 
 if [ -n "${NODE:-}" ]; then
   node=$NODE
+  node_rpc=${CES_NODE_RPC:-}
   echo "node: $node"
 else
   emit_listen=${CES_EMIT_LISTEN:-127.0.0.1:18101}
   node="http://$emit_listen"
   # The v2 recording, looped with fresh hashes and ids at a live-like pace.
-  $bin emit --listen "$emit_listen" --stream "$recordings/v2/events.stream" --loop --synthetic \
+  $bin emit --listen "$emit_listen" --stream "$recordings/v2/events.stream" --loop --synthetic --rpc \
     --rate "${CES_EMIT_RATE:-20}" >"$logs/emit.log" 2>&1 &
   pids+=($!)
+  node_rpc="$node/rpc"
   echo "fake node: $node (replaying $recordings/v2/events.stream; log $logs/emit.log)"
 fi
 
 $bin produce --node "$node" --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "${CES_TOPIC_PREFIX:-}" \
   --listen "${CES_PRODUCE_LISTEN:-127.0.0.1:18102}" >"$logs/produce.log" 2>&1 &
+pids+=($!)
+
+# Gaps produce records (events the node no longer had) rebuilt from the node's JSON-RPC (docs/backfill.md);
+# a real node's RPC is its host on port 7777 unless CES_NODE_RPC says otherwise.
+$bin backfill --gaps --node "$node" ${node_rpc:+--rpc "$node_rpc"} --kafka "$KAFKA_BOOTSTRAP" \
+  --topic-prefix "${CES_TOPIC_PREFIX:-}" --listen "${CES_BACKFILL_LISTEN:-127.0.0.1:18106}" >"$logs/backfill.log" 2>&1 &
 pids+=($!)
 
 # Kafka -> PostgreSQL model (docs/schema.md); the schema is migrated at start. 1.x era rewards need
@@ -61,6 +69,7 @@ cat <<MSG
 
 pipeline running:
   produce     http://${CES_PRODUCE_LISTEN:-127.0.0.1:18102}/metrics   (log $logs/produce.log)
+  backfill    http://${CES_BACKFILL_LISTEN:-127.0.0.1:18106}/metrics   (log $logs/backfill.log)
   store-consume http://${CES_STORE_LISTEN:-127.0.0.1:18104}/metrics   (log $logs/store-consume.log)   psql "$POSTGRES_URI" -c 'select height, era_id from blocks order by height desc limit 5'
   audit-consume http://${CES_AUDIT_LISTEN:-127.0.0.1:18103}/metrics   (log $logs/audit-consume.log)
   api         http://${CES_API_LISTEN:-127.0.0.1:18105}/swagger-ui/   (log $logs/api.log)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "ces/api/completeness_api.hpp"
 #include "ces/api/docs_api.hpp"
 #include "ces/api/replay_api.hpp"
 #include "ces/api/rest_api.hpp"
@@ -25,6 +26,7 @@ struct Api::Impl {
   std::unique_ptr<ReplayApi> replay;
   std::unique_ptr<RestApi> rest;
   std::unique_ptr<SidecarApi> sidecar;
+  std::unique_ptr<CompletenessApi> completeness;
   std::unique_ptr<DocsApi> docs;
 };
 
@@ -68,6 +70,7 @@ Api::Api(const ApiOptions& options, metrics::Registry& registry) : impl_(std::ma
     o.max_page_size = options.rest_max_page_size;
     c.pool = std::make_unique<query::Pool>(RestApi::PoolOptionsFor(o), &registry);  // connects lazily
     c.rest = std::make_unique<RestApi>(o, registry, c.pool.get());
+    c.completeness = std::make_unique<CompletenessApi>(*c.pool, options.kafka, options.kafka_settings, options.topic_prefix);
     if (c.store) {
       SidecarApiOptions so;
       so.network_name = options.network_name;
@@ -86,6 +89,7 @@ void Api::Register(http::AsyncServer& server) {
   http::AddObservabilityRoutes(server, c.registry, [this](std::string& reason) { return Ready(reason); });
   if (c.replay) c.replay->Register(server);
   if (c.rest) c.rest->Register(server);
+  if (c.completeness) c.completeness->Register(server);
   if (c.sidecar) {
     c.sidecar->Register(server);
     // casper-sidecar answers any other path of its REST server (its root included) with its 400.

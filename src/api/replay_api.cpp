@@ -54,6 +54,8 @@ void AppendEventJson(std::string& out, const mongo::EventRecord& e) {
   json::AppendString(out, e.api_version);
   out += ",\"received_at\":";
   json::AppendString(out, e.received_at);
+  out += ",\"origin\":";
+  json::AppendString(out, e.origin == "rpc" ? "rpc" : "node");
   out += ",\"sha256\":";
   json::AppendString(out, e.sha256);
   out += ",\"size\":" + std::to_string(e.size);

@@ -103,6 +103,7 @@ bool ReplayQuery::Matches(const mongo::EventRecord& e) const {
   if (transaction_hash && e.keys.transaction_hash != transaction_hash) return false;
   if (public_key && e.keys.public_key != public_key) return false;
   if (account && e.keys.account != account) return false;
+  if (origin && (*origin == "rpc") != (e.origin == "rpc")) return false;
   return true;
 }
 
@@ -124,6 +125,7 @@ std::string ReplayQuery::Fingerprint() const {
   if (public_key) j["pk"] = *public_key;
   if (account) j["ac"] = *account;
   if (start_from) j["sf"] = *start_from;
+  if (origin) j["or"] = *origin;
   return Sha256Hex(j.dump()).substr(0, 16);
 }
 
@@ -152,6 +154,9 @@ ParsedQuery ParseReplayQuery(const std::vector<std::pair<std::string, std::strin
         return fail(key, "source must be a node URL, e.g. http://10.0.0.5:9999");
       }
       q.sources.push_back(value);
+    } else if (key == "origin") {
+      if (value != "node" && value != "rpc") return fail(key, "origin must be node or rpc, got '" + value + "'");
+      q.origin = value;
     } else if (key == "type") {
       if (!IsTypeName(value)) return fail(key, "type must be an event type name such as BlockAdded, got '" + value + "'");
       q.types.push_back(value);

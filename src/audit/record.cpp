@@ -68,6 +68,14 @@ BuiltRecord BuildRecord(const kafka::Message& m) {
   r.event_id = meta.event_id;
   if (const auto* v = m.HeaderValue(ingest::header::kEventId)) {
     if (!r.event_id) add_problem("event-id header '" + *v + "' is not a u32; identified by Kafka position");
+  } else if (const auto* origin = m.HeaderValue("origin"); origin && *origin == "rpc") {
+    // Rebuilt by backfill from the node's JSON-RPC: no SSE id; type, block and subject name it.
+    r.origin = *origin;
+    if (const auto* subject = m.HeaderValue("subject"); subject && !subject->empty()) {
+      r.rebuilt_key = r.type + " " + *subject;
+    } else {
+      add_problem("rebuilt event without a subject header; identified by Kafka position");
+    }
   } else if (r.type != "ApiVersion") {
     add_problem("no event-id header; identified by Kafka position");
   }

@@ -419,6 +419,10 @@ void Node::ServeStatus(http::ResponseWriter& writer) const {
                          {"first_id", s.recording.events().front().id},
                          {"last_id", s.recording.events().back().id}});
   }
+  nlohmann::ordered_json range = {{"low", 0}, {"high", 0}};
+  if (block_range_) {
+    if (auto r = block_range_(now)) range = {{"low", r->first}, {"high", r->second}};
+  }
   nlohmann::ordered_json status = {
       {"api_version", api_version_},
       {"peers", nlohmann::ordered_json::array()},
@@ -432,7 +436,7 @@ void Node::ServeStatus(http::ResponseWriter& writer) const {
       {"uptime", FormatUptime(std::chrono::duration_cast<std::chrono::milliseconds>(now - start_))},
       {"reactor_state", "Validate"},
       {"last_progress", time::FormatRfc3339(started_at_)},
-      {"available_block_range", {{"low", 0}, {"high", 0}}},
+      {"available_block_range", range},
       {"block_sync", {{"historical", nullptr}, {"forward", nullptr}}},
       {"emit",
        {{"endpoints", endpoints},

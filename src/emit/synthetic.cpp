@@ -134,6 +134,31 @@ struct Pools {
   std::vector<std::string> accepted, processed, expired, blocks, switch_blocks, steps, signatures;
 };
 
+// True when a BlockAdded payload lists a transaction: a non-empty 1.x/Version1 deploy_hashes or
+// transfer_hashes, or a Version2 lane with an entry.
+bool ListsTransactions(std::string_view payload) {
+  for (std::string_view key : {"\"deploy_hashes\":[", "\"transfer_hashes\":["}) {
+    const auto at = payload.find(key);
+    if (at != std::string_view::npos && payload.substr(at + key.size(), 1) != "]") return true;
+  }
+  const std::string_view lanes_key = "\"transactions\":{";
+  const auto at = payload.find(lanes_key);
+  if (at == std::string_view::npos) return false;
+  const auto end = payload.find('}', at + lanes_key.size());
+  const std::string_view lanes = payload.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at);
+  return lanes.find("\"Deploy\"") != std::string_view::npos || lanes.find("\"Version1\"") != std::string_view::npos;
+}
+
+// Without transactions in the mix, blocks come from templates that list none, so every block of the
+// stream is consistent with its events (the fake node's JSON-RPC serves it, backfill rebuilds it).
+void KeepBlocksWithoutTransactions(std::vector<std::string>& pool) {
+  std::vector<std::string> kept;
+  for (std::string& payload : pool) {
+    if (!ListsTransactions(payload)) kept.push_back(std::move(payload));
+  }
+  if (!kept.empty()) pool = std::move(kept);
+}
+
 Pools LoadPools(const GenerateOptions& options) {
   const std::filesystem::path dir(options.recordings_dir);
   std::vector<std::filesystem::path> files;
@@ -170,6 +195,10 @@ Pools LoadPools(const GenerateOptions& options) {
   }
   if (pools.blocks.empty()) pools.blocks = pools.switch_blocks;
   if (pools.switch_blocks.empty()) pools.switch_blocks = pools.blocks;
+  if (ParseMix(options.mix).transactions == 0) {
+    KeepBlocksWithoutTransactions(pools.blocks);
+    KeepBlocksWithoutTransactions(pools.switch_blocks);
+  }
   if (pools.expired.empty()) pools.expired = pools.processed;
   const std::pair<const char*, const std::vector<std::string>*> required[] = {
       {"accepted transaction", &pools.accepted}, {"processed transaction", &pools.processed},

@@ -1,8 +1,10 @@
 #include "ces/ingest/ingestor.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -29,17 +31,25 @@ constexpr std::size_t kDeadLetterPrefixBytes = 1024 * 1024;
 
 std::string PositionKey(std::string_view node, std::string_view stream) { return RecordKey(node, stream); }
 
-// The node's base URL: trailing slashes and an event-stream path given by mistake are removed, so
-// "http://n:9999/events/" and "http://n:9999" name the same source.
-std::string NormalizeNodeUrl(std::string url) {
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  for (std::string_view suffix : {"/events/main", "/events/deploys", "/events/sigs", "/events"}) {
-    if (url.size() > suffix.size() && url.compare(url.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      url.resize(url.size() - suffix.size());
-      break;
-    }
-  }
-  return url;
+// Position records carry the height of the last block read on the stream (where a later gap starts).
+constexpr std::string_view kBlockHeightHeader = "block-height";
+
+std::optional<std::uint64_t> ParseHeight(std::string_view text) {
+  std::uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// The block height of a BlockAdded payload: the first "height" member, which is the header's in both
+// generations (the header precedes the body; nothing before it in the header is named height).
+std::optional<std::uint64_t> BlockHeight(std::string_view payload) {
+  static constexpr std::string_view kKey = "\"height\":";
+  const auto at = payload.find(kKey);
+  if (at == std::string_view::npos) return std::nullopt;
+  std::size_t end = at + kKey.size();
+  while (end < payload.size() && payload[end] >= '0' && payload[end] <= '9') ++end;
+  return ParseHeight(payload.substr(at + kKey.size(), end - at - kKey.size()));
 }
 
 struct Metrics {
@@ -132,14 +142,9 @@ struct Ingestor::Impl {
   std::string Topic(std::string_view name) const { return kafka::TopicName(options.topic_prefix, name); }
 
   void EnsureTopics() {
-    kafka::TopicLayout layout{options.partitions, options.replication_factor, options.min_insync_replicas};
-    std::vector<kafka::TopicSpec> specs = kafka::EventTopicSpecs(options.topic_prefix, layout);
-    auto positions = kafka::MakeTopicSpec(Topic(kPositionsTopic), layout, 1);
-    positions.config["cleanup.policy"] = "compact";
-    specs.push_back(positions);
-    specs.push_back(kafka::MakeTopicSpec(Topic(kDeadLetterTopic), layout, 1));
-    specs.push_back(kafka::MakeTopicSpec(Topic(kGapsTopic), layout, 1));
-    kafka::EnsureTopics(options.brokers, options.producer_settings, specs);
+    kafka::EnsureTopics(options.brokers, options.producer_settings,
+                        TopicSpecs({options.topic_prefix, options.partitions, options.replication_factor,
+                                    options.min_insync_replicas}));
   }
 
   void LoadPositions() {
@@ -149,6 +154,9 @@ struct Ingestor::Impl {
       const std::string* id = rec.HeaderValue(header::kEventId);
       if (!id) continue;
       if (auto parsed = ParseEventId(*id)) loaded_positions[*rec.key] = *parsed;
+      if (const std::string* height = rec.HeaderValue(kBlockHeightHeader)) {
+        if (auto parsed = ParseHeight(*height)) last_height[*rec.key] = loaded_height[*rec.key] = *parsed;
+      }
     }
     published = loaded_positions;
     for (const auto& [key, id] : loaded_positions) {
@@ -178,9 +186,13 @@ struct Ingestor::Impl {
       const std::string stream = key.substr(space + 1);
       std::string value = "{\"source\":\"";
       log::AppendJsonEscaped(value, node);
-      value += "\",\"stream\":\"" + stream + "\",\"event_id\":" + std::to_string(id) + ",\"updated_at\":\"" +
-               time::FormatRfc3339(time::Now()) + "\"}";
+      value += "\",\"stream\":\"" + stream + "\",\"event_id\":" + std::to_string(id);
       std::vector<kafka::Header> headers = {{std::string(header::kEventId), std::to_string(id)}};
+      if (const auto height = LastHeight(node, stream)) {
+        value += ",\"block_height\":" + std::to_string(*height);
+        headers.push_back({std::string(kBlockHeightHeader), std::to_string(*height)});
+      }
+      value += ",\"updated_at\":\"" + time::FormatRfc3339(time::Now()) + "\"}";
       m.Position(node, stream).Set(id);
       // Init-captures: clang before 16 cannot capture structured bindings (the fuzz build uses clang 14).
       producer->Produce(Topic(kPositionsTopic), key, value, headers, [this, key = key, id = id](const kafka::DeliveryReport& r) {
@@ -221,9 +233,62 @@ struct Ingestor::Impl {
   }
 
   std::map<std::string, std::uint32_t> gap_reported_to;  // per stream, guarded by trackers_mutex
+  // Height of the last BlockAdded read per stream (loaded with the positions, written with them):
+  // where a gap's height range starts. Guarded by trackers_mutex.
+  std::map<std::string, std::uint64_t> last_height;
+  std::map<std::string, std::uint64_t> loaded_height;  // last_height as loaded with the positions
 
+  std::optional<std::uint64_t> LastHeight(const std::string& node, const std::string& stream) {
+    std::lock_guard lock(trackers_mutex);
+    auto it = last_height.find(PositionKey(node, stream));
+    if (it == last_height.end()) return std::nullopt;
+    return it->second;
+  }
+  void NoteHeight(const std::string& node, const std::string& stream, std::uint64_t height,
+                  std::optional<std::uint32_t> id) {
+    std::lock_guard lock(trackers_mutex);
+    auto& h = last_height[PositionKey(node, stream)];
+    h = std::max(h, height);
+    if (!id) return;
+    auto& blocks = block_ids[node];
+    blocks.emplace_back(*id, height);
+    if (blocks.size() > kBlockIdsKept) blocks.pop_front();
+  }
+
+  // 1.x: the heights whose events may be among the missing ids from_id..to_id of a deploys or sigs
+  // stream: from the last block announced before from_id (its signatures and deploys follow it) to the
+  // last block announced up to to_id (none when main has not read that far: up to the node's tip).
+  std::pair<std::optional<std::uint64_t>, std::optional<std::uint64_t>> HeightsAround(const std::string& node,
+                                                                                      std::uint32_t from_id,
+                                                                                      std::uint32_t to_id) {
+    std::lock_guard lock(trackers_mutex);
+    std::optional<std::uint64_t> from;
+    std::optional<std::uint64_t> to;
+    const auto& blocks = block_ids[node];
+    for (const auto& [id, height] : blocks) {
+      if (id < from_id) from = height;
+      if (id <= to_id) to = height;
+    }
+    if (blocks.empty() || blocks.back().first <= to_id) to.reset();  // main has not read past the gap
+    if (!from) {
+      // No block of this process before the gap: the last one read before the restart (positions), else
+      // unknown (backfill then starts at the node's lowest block).
+      auto it = loaded_height.find(PositionKey(node, "main"));
+      if (it != loaded_height.end()) from = it->second;
+    }
+    if (from && to && *to < *from) to = from;
+    return {from, to};
+  }
+  // Per node, the ids and heights of the last BlockAdded events read on 1.x main.
+  static constexpr std::size_t kBlockIdsKept = 10000;
+  std::map<std::string, std::deque<std::pair<std::uint32_t, std::uint64_t>>> block_ids;
+
+  // A gap record: the missing event ids and, when known, the block heights they belong between
+  // (from_height: the last block read before the gap; to_height: the first after it, 1.x). Backfill fills
+  // the heights from_height..to_height (to_height absent: up to the node's highest block).
   void ProduceGap(const std::string& node, const std::string& stream, std::uint32_t from, std::uint32_t to,
-                  const std::string& api_version) {
+                  const std::string& api_version, std::optional<std::uint64_t> from_height = std::nullopt,
+                  std::optional<std::uint64_t> to_height = std::nullopt) {
     {
       // A reconnect before the previous connection's records were acknowledged can ask for the same
       // missing range again: report each missing id once per process.
@@ -243,7 +308,10 @@ struct Ingestor::Impl {
     std::string value = "{\"source\":\"";
     log::AppendJsonEscaped(value, node);
     value += "\",\"stream\":\"" + stream + "\",\"from_id\":" + std::to_string(from) + ",\"to_id\":" +
-             std::to_string(to) + ",\"detected_at\":\"" + time::FormatRfc3339(time::Now()) + "\"}";
+             std::to_string(to);
+    if (from_height) value += ",\"from_height\":" + std::to_string(*from_height);
+    if (to_height) value += ",\"to_height\":" + std::to_string(*to_height);
+    value += ",\"detected_at\":\"" + time::FormatRfc3339(time::Now()) + "\"}";
     EventMeta meta{node, stream, std::nullopt, api_version, "Gap", time::FormatRfc3339(time::Now())};
     producer->Produce(Topic(kGapsTopic), RecordKey(node, stream), value, RecordHeaders(meta),
                       [node, this](const kafka::DeliveryReport& r) {
@@ -302,7 +370,24 @@ struct Ingestor::Impl {
         // 2.x streams carry one contiguous id sequence: a first id past the one asked for is a gap.
         // 1.x endpoints are filters over one sequence, so a jump there is normal and is not reported.
         if (protocol_ == Protocol::k2x && requested_ && *id > *requested_) {
-          impl_.ProduceGap(node_, stream_, *requested_, *id - 1, api_version_);
+          impl_.ProduceGap(node_, stream_, *requested_, *id - 1, api_version_, impl_.LastHeight(node_, stream_));
+        }
+        // On 1.x deploys and sigs, skipped ids may be other streams' events or lost ones: they are recorded
+        // as a gap over the heights announced around them (a block range backfill may find complete).
+        if (protocol_ == Protocol::k1x && stream_ != "main" && requested_ && *id > *requested_) {
+          const auto [from_height, to_height] = impl_.HeightsAround(node_, *requested_, *id - 1);
+          impl_.ProduceGap(node_, stream_, *requested_, *id - 1, api_version_, from_height, to_height);
+        }
+      }
+      if (c.event_type == "BlockAdded") {
+        if (const auto height = BlockHeight(event.data)) {
+          // 1.x endpoints filter one id sequence, so ids cannot tell a gap: blocks can. A BlockAdded more
+          // than one height past the last one read means blocks (and their events) were lost.
+          const auto last = impl_.LastHeight(node_, stream_);
+          if (protocol_ == Protocol::k1x && last && *height > *last + 1 && id) {
+            impl_.ProduceGap(node_, stream_, requested_.value_or(*id), *id - 1, api_version_, last, *height);
+          }
+          impl_.NoteHeight(node_, stream_, *height, id);
         }
       }
       const std::string_view topic_name =

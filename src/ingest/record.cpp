@@ -2,6 +2,9 @@
 
 #include <charconv>
 
+#include "ces/casper/event.hpp"
+#include "ces/kafka/topics.hpp"
+
 namespace ces::ingest {
 
 std::string RecordKey(std::string_view source, std::string_view stream) {
@@ -11,6 +14,17 @@ std::string RecordKey(std::string_view source, std::string_view stream) {
   key.push_back(' ');
   key.append(stream);
   return key;
+}
+
+std::string NormalizeNodeUrl(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  for (std::string_view suffix : {"/events/main", "/events/deploys", "/events/sigs", "/events"}) {
+    if (url.size() > suffix.size() && url.compare(url.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      url.resize(url.size() - suffix.size());
+      break;
+    }
+  }
+  return url;
 }
 
 std::vector<kafka::Header> RecordHeaders(const EventMeta& meta) {
@@ -46,6 +60,17 @@ std::optional<std::uint32_t> ParseEventId(std::string_view text) {
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
   return value;
+}
+
+std::vector<kafka::TopicSpec> TopicSpecs(const TopicOptions& options) {
+  const kafka::TopicLayout layout{options.partitions, options.replication_factor, options.min_insync_replicas};
+  std::vector<kafka::TopicSpec> specs = kafka::EventTopicSpecs(options.prefix, layout);
+  auto positions = kafka::MakeTopicSpec(kafka::TopicName(options.prefix, kPositionsTopic), layout, 1);
+  positions.config["cleanup.policy"] = "compact";
+  specs.push_back(std::move(positions));
+  specs.push_back(kafka::MakeTopicSpec(kafka::TopicName(options.prefix, kDeadLetterTopic), layout, 1));
+  specs.push_back(kafka::MakeTopicSpec(kafka::TopicName(options.prefix, kGapsTopic), layout, 1));
+  return specs;
 }
 
 }  // namespace ces::ingest

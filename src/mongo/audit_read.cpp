@@ -149,6 +149,8 @@ Result<std::optional<EventRecord>> AuditStore::GetEvent(const std::string& id) {
     if (detail::Has(doc, "event_id")) r.event_id = static_cast<std::uint32_t>(detail::GetInt64(doc, "event_id", 0));
     r.api_version = detail::GetString(doc, "api_version");
     r.type = detail::GetString(doc, "type");
+    r.origin = detail::GetString(doc, "origin");
+    r.rebuilt_key = detail::GetString(doc, "rebuilt_key");
     bson_iter_t it;
     if (bson_iter_init_find(&it, doc, "received_at") && BSON_ITER_HOLDS_DATE_TIME(&it)) {
       r.received_ms = bson_iter_date_time(&it);

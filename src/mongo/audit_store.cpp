@@ -20,6 +20,7 @@ using detail::NewBson;
 
 std::string EventIdentity(const EventRecord& r) {
   if (r.event_id) return r.source + " " + r.stream + " " + std::to_string(*r.event_id);
+  if (r.origin == "rpc" && !r.rebuilt_key.empty()) return r.source + " " + r.stream + " rpc " + r.rebuilt_key;
   return r.source + " " + r.stream + " @" + r.topic + "/" + std::to_string(r.partition) + "/" + std::to_string(r.offset);
 }
 
@@ -97,6 +98,8 @@ std::string EncodeEntries(const std::vector<EventRecord>& entries) {
     AppendUtf8(&e, "at", r.received_at);
     AppendInt64(&e, "ms", r.received_ms);
     AppendInt64(&e, "o", r.offset);
+    if (!r.origin.empty()) AppendUtf8(&e, "r", r.origin);
+    if (!r.rebuilt_key.empty()) AppendUtf8(&e, "rk", r.rebuilt_key);
     AppendInt64(&e, "n", r.size);
     AppendUtf8(&e, "h", r.sha256);
     if (r.payload_in_gridfs) {
@@ -193,6 +196,12 @@ bool DecodeEntries(const uint8_t* data, std::uint32_t len, int format, const Cha
           case 'o':
             if (k[1] == '\0') r.offset = bson_iter_as_int64(&f);
             break;
+          case 'r':
+            if (k[1] == '\0' || (k[1] == 'k' && k[2] == '\0')) {
+              const char* s = bson_iter_utf8(&f, &n);
+              (k[1] == '\0' ? r.origin : r.rebuilt_key).assign(s, n);
+            }
+            break;
           case 'n':
             if (k[1] == '\0') r.size = bson_iter_as_int64(&f);
             break;
@@ -287,6 +296,8 @@ BsonPtr BuildEventDocument(const EventRecord& r, const std::string& id, NestedAr
   if (r.event_id) AppendInt64(d, "event_id", *r.event_id);
   AppendUtf8(d, "api_version", r.api_version);
   AppendUtf8(d, "type", r.type);
+  if (!r.origin.empty()) AppendUtf8(d, "origin", r.origin);
+  if (!r.rebuilt_key.empty()) AppendUtf8(d, "rebuilt_key", r.rebuilt_key);
   bson_append_date_time(d, "received_at", -1, r.received_ms);
   bson_t kafka;
   bson_append_document_begin(d, "kafka", -1, &kafka);

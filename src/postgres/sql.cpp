@@ -55,9 +55,9 @@ void Emit(std::vector<Statement>& out, const char* table, const char* head, std:
   }
 }
 
-// Merges rows with the same key (first occurrence keeps its place).
-template <class Row, class KeyF>
-std::vector<Row> MergeByKey(const std::vector<Row>& rows, KeyF&& key) {
+// One row per key, in the place of the key's first row; a later row of the key is combined into it.
+template <class Row, class KeyF, class CombineF>
+std::vector<Row> CombineByKey(const std::vector<Row>& rows, KeyF&& key, CombineF&& combine) {
   std::vector<Row> out;
   std::map<decltype(key(rows.front())), std::size_t> index;
   for (const Row& row : rows) {
@@ -65,10 +65,26 @@ std::vector<Row> MergeByKey(const std::vector<Row>& rows, KeyF&& key) {
     if (inserted) {
       out.push_back(row);
     } else {
-      model::Merge(out[it->second], row);
+      combine(out[it->second], row);
     }
   }
   return out;
+}
+
+// Merges rows with the same key (first occurrence keeps its place).
+template <class Row, class KeyF>
+std::vector<Row> MergeByKey(const std::vector<Row>& rows, KeyF&& key) {
+  return CombineByKey(rows, key, [](Row& into, const Row& from) { model::Merge(into, from); });
+}
+
+// One row per key, for an upsert (PostgreSQL refuses an ON CONFLICT DO UPDATE that touches a row twice;
+// a batch can hold a block from the stream and from backfill): the first row with a known event
+// identity, else the first row.
+template <class Row, class KeyF>
+std::vector<Row> FirstByKey(const std::vector<Row>& rows, KeyF&& key) {
+  return CombineByKey(rows, key, [](Row& into, const Row& from) {
+    if (!into.event.Known() && from.event.Known()) into = from;
+  });
 }
 
 // The four identity columns (source, stream, event id, api version); NULLs when unknown.
@@ -82,6 +98,18 @@ void Identity(SqlWriter& w, const model::EventIdentity& id) {
 
 // "<p>_source = CASE WHEN t.<p>_event_id IS NULL THEN EXCLUDED.<p>_source ELSE t.<p>_source END, …":
 // the identity of the first stored event of that kind wins, all four columns together.
+// A row rebuilt from the node's RPC has no event identity (NULL columns); the same row from the
+// stream brings one. Whichever comes first, the stream's identity ends up on the row, and nothing else
+// changes (the content is the same: docs/backfill.md). "event_source = EXCLUDED.event_source, …
+// WHERE <table>.event_id IS NULL AND EXCLUDED.event_id IS NOT NULL".
+std::string TakeStreamIdentity(const std::string& table) {
+  std::string out;
+  for (const char* column : {"event_source", "event_stream", "event_id", "event_api_version"}) {
+    out += std::string(out.empty() ? " " : ", ") + column + " = EXCLUDED." + column;
+  }
+  return out + " WHERE " + table + ".event_id IS NULL AND EXCLUDED.event_id IS NOT NULL";
+}
+
 std::string KeepFirstIdentity(const std::string& prefix) {
   std::string out;
   for (const char* column : {"_source", "_stream", "_event_id", "_api_version"}) {
@@ -163,7 +191,9 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
          " random_bit, timestamp, proposer, protocol_version, is_switch_block, block_version, deploy_count,"
          " transfer_count, transaction_count, current_gas_price, last_switch_block_hash, event_source, event_stream,"
          " event_id, event_api_version)",
-         "ON CONFLICT (block_hash) DO NOTHING", rows.blocks, chunk, [](SqlWriter& w, const BlockRow& r) {
+         "ON CONFLICT (block_hash) DO UPDATE SET" + TakeStreamIdentity("blocks"),
+         FirstByKey(rows.blocks, [](const BlockRow& r) { return r.block_hash; }), chunk,
+         [](SqlWriter& w, const BlockRow& r) {
            w.Text(r.block_hash).Raw(",").Int(r.height).Raw(",").Int(r.era_id).Raw(",").Text(r.parent_hash).Raw(",");
            w.Text(r.state_root_hash).Raw(",").Text(r.body_hash).Raw(",").Text(r.accumulated_seed).Raw(",");
            w.Bool(r.random_bit).Raw(",").Text(r.timestamp).Raw(",").Text(r.proposer).Raw(",");
@@ -360,7 +390,10 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
     Emit(out, "finality_signatures",
          "INSERT INTO finality_signatures (block_hash, public_key, era_id, block_height, chain_name_hash, signature,"
          " version, event_source, event_stream, event_id, event_api_version)",
-         "ON CONFLICT (block_hash, public_key) DO NOTHING", rows.finality_signatures, chunk,
+         "ON CONFLICT (block_hash, public_key) DO UPDATE SET" + TakeStreamIdentity("finality_signatures"),
+         FirstByKey(rows.finality_signatures,
+                    [](const FinalitySignatureRow& r) { return std::make_pair(r.block_hash, r.public_key); }),
+         chunk,
          [](SqlWriter& w, const FinalitySignatureRow& r) {
            w.Text(r.block_hash).Raw(",").Text(r.public_key).Raw(",").Int(r.era_id).Raw(",").Int(r.block_height);
            w.Raw(",").Text(r.chain_name_hash).Raw(",").Text(r.signature).Raw(",").Int(r.version).Raw(",");

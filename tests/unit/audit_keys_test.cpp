@@ -130,6 +130,23 @@ kafka::Message Record(std::string value, std::vector<kafka::Header> headers) {
   return m;
 }
 
+TEST(AuditRecord, RebuiltEventsKeepTheirOriginAndAreNamedByTypeBlockAndSubject) {
+  ingest::EventMeta meta{"http://n:9999", "events", std::nullopt, "2.0.0", "FinalitySignature", "2024-06-12T09:26:25.460Z"};
+  auto headers = ingest::RecordHeaders(meta);
+  headers.push_back({"origin", "rpc"});
+  headers.push_back({"rpc-method", "chain_get_block"});
+  headers.push_back({"subject", "aa bb"});
+  const BuiltRecord built = BuildRecord(Record(R"({"FinalitySignature":{}})", headers));
+  EXPECT_TRUE(built.problem.empty()) << built.problem;
+  EXPECT_EQ(built.record.origin, "rpc");
+  EXPECT_EQ(built.record.id, "http://n:9999 events rpc FinalitySignature aa bb");
+  // Without its subject a rebuilt event falls back to its Kafka position, reported.
+  headers.pop_back();
+  const BuiltRecord bare = BuildRecord(Record(R"({"FinalitySignature":{}})", headers));
+  EXPECT_FALSE(bare.problem.empty());
+  EXPECT_EQ(bare.record.id, "http://n:9999 events @p-main/2/41");
+}
+
 TEST(AuditRecord, BuildsIdentityMetadataAndDigest) {
   const std::string payload = Sample("v2/events/BlockAdded.json");
   ingest::EventMeta meta{"http://n:9999", "events", 17u, "2.0.0", "BlockAdded", "2024-06-12T09:26:25.460Z"};

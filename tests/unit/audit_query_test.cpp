@@ -123,6 +123,20 @@ TEST(AuditQuery, Matches) {
   EXPECT_FALSE(Parse({{"start_from", "0"}}).Matches(api));  // ApiVersion has no id
 }
 
+TEST(AuditQuery, OriginTellsNodeBytesFromReconstructions) {
+  mongo::EventRecord node = Event();
+  mongo::EventRecord rebuilt = Event();
+  rebuilt.event_id.reset();
+  rebuilt.origin = "rpc";
+  EXPECT_TRUE(Parse({{"origin", "node"}}).Matches(node));
+  EXPECT_FALSE(Parse({{"origin", "node"}}).Matches(rebuilt));
+  EXPECT_TRUE(Parse({{"origin", "rpc"}}).Matches(rebuilt));
+  EXPECT_FALSE(Parse({{"origin", "rpc"}}).Matches(node));
+  EXPECT_TRUE(Parse({}).Matches(rebuilt));
+  EXPECT_EQ(Error({{"origin", "stream"}}).parameter, "origin");
+  EXPECT_NE(Parse({{"origin", "rpc"}}).Fingerprint(), Parse({}).Fingerprint());
+}
+
 TEST(AuditQuery, RoutesComeFromThePath) {
   auto parsed = ParseReplayQuery({}, QueryKind::kStream, {"sigs"});
   ASSERT_TRUE(parsed.query);

@@ -16,6 +16,7 @@
 #include "ces/common/metrics.hpp"
 #include "ces/common/shutdown.hpp"
 #include "ces/emit/node.hpp"
+#include "ces/emit/rpc.hpp"
 #include "ces/http/server.hpp"
 #include "ces/services/commands.hpp"
 
@@ -31,6 +32,8 @@ struct EmitOptions {
   double rate = 0;
   bool loop = false;
   bool synthetic = false;
+  bool rpc = false;
+  std::uint64_t rpc_fault_every = 0;
   double keepalive_seconds = 15;
   std::uint64_t drop_after = 0;
   std::uint64_t exit_after = 0;
@@ -73,6 +76,11 @@ int RunEmit(const EmitOptions& options) {
     node.SetExitHandler([] { shutdown::Request(); });
     http::Server server(host, port);
     node.Register(server);
+    std::unique_ptr<emit::RpcNode> rpc;
+    if (options.rpc) {
+      rpc = std::make_unique<emit::RpcNode>(node, emit::RpcFaults{options.rpc_fault_every});
+      rpc->Register(server, node);
+    }
     http::AddObservabilityRoutes(server, metrics::Default(), {});
     server.Start();
     node.ResetClock(std::chrono::steady_clock::now());
@@ -129,6 +137,13 @@ void RegisterEmit(CLI::App& app, int& exit_code) {
   cmd->add_flag("--synthetic", options->synthetic,
                 "Give looped cycles new hashes (64-hex string values rewritten); /status says emit-synthetic")
       ->envname("CES_SYNTHETIC");
+  cmd->add_flag("--rpc", options->rpc,
+                "Also serve the node's JSON-RPC on POST /rpc (blocks, transactions, status) from the same recordings")
+      ->envname("CES_RPC");
+  cmd->add_option("--rpc-fault-every", options->rpc_fault_every,
+                  "Every Nth RPC request fails, in turn: HTTP 500, truncated JSON, JSON-RPC error, 2 s delay (0: never)")
+      ->envname("CES_RPC_FAULT_EVERY")
+      ->capture_default_str();
   cmd->add_option("--keepalive", options->keepalive_seconds, "Seconds of silence before a ':' keep-alive comment")
       ->envname("CES_KEEPALIVE")
       ->check(CLI::PositiveNumber)

@@ -38,6 +38,7 @@ struct ReplayQuery {
   std::optional<std::string> public_key;
   std::optional<std::string> account;
   std::optional<std::uint32_t> start_from;  // with exactly one source: event_id >= start_from
+  std::optional<std::string> origin;        // "node": the node's own bytes; "rpc": rebuilt by backfill
   // Streams: end after exactly this many events (ApiVersion messages and keep-alives do not count).
   std::optional<std::uint64_t> max_events;
   // Lists: page size and where to continue.

@@ -113,6 +113,9 @@ class Node {
   void Register(http::Server& server);
   // Called once when the node wants the process to end (--exit-after, POST /admin/shutdown).
   void SetExitHandler(std::function<void()> handler) { on_exit_ = std::move(handler); }
+  // What /status reports as available_block_range (emit --rpc); unset: low 0, high 0.
+  using BlockRangeFn = std::function<std::optional<std::pair<std::uint64_t, std::uint64_t>>(std::chrono::steady_clock::time_point)>;
+  void SetBlockRange(BlockRangeFn range) { block_range_ = std::move(range); }
   // Restarts the clock of the time model (construction starts it).
   void ResetClock(std::chrono::steady_clock::time_point start) { start_ = start; }
 
@@ -153,6 +156,7 @@ class Node {
   std::chrono::system_clock::time_point started_at_;
   http::Server* server_ = nullptr;
   std::function<void()> on_exit_;
+  BlockRangeFn block_range_;
   std::atomic<bool> exit_requested_{false};
   std::atomic<std::uint64_t> reached_{0};        // furthest timeline index reached (unbounded mode)
   std::atomic<std::uint64_t> exit_reserved_{0};  // events claimed towards --exit-after

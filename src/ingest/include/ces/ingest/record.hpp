@@ -34,6 +34,9 @@ struct EventMeta {
 };
 
 std::string RecordKey(std::string_view source, std::string_view stream);
+// The node's base URL: trailing slashes and an event-stream path given by mistake are removed, so
+// "http://n:9999/events/" and "http://n:9999" name the same source (the `source` header, record keys).
+std::string NormalizeNodeUrl(std::string url);
 std::vector<kafka::Header> RecordHeaders(const EventMeta& meta);
 // The inverse of RecordHeaders: a missing header leaves its field empty; event_id is nullopt when the
 // header is missing or not a u32 (ParseEventId).
@@ -46,5 +49,16 @@ std::optional<std::uint32_t> ParseEventId(std::string_view text);
 inline constexpr std::string_view kPositionsTopic = "producer-positions";
 inline constexpr std::string_view kDeadLetterTopic = "dead-letter";
 inline constexpr std::string_view kGapsTopic = "ingest-gaps";
+
+// The topics of the ingest path (main, deploys, sigs; producer-positions compacted; dead-letter and
+// ingest-gaps), as produce creates them. Anything writing events next to produce (backfill) creates
+// the same ones if they are missing.
+struct TopicOptions {
+  std::string prefix;
+  int partitions = 3;
+  int replication_factor = -1;             // -1: broker default
+  std::optional<int> min_insync_replicas;  // unset: broker default
+};
+std::vector<kafka::TopicSpec> TopicSpecs(const TopicOptions& options);
 
 }  // namespace ces::ingest

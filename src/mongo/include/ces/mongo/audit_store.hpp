@@ -54,10 +54,15 @@ struct EventRecord {
   std::string payload;             // verbatim bytes; empty when payload_in_gridfs
   bool payload_in_gridfs = false;  // the payload is the GridFS file named by `id`
   FilterKeys keys;
+  // "rpc": rebuilt from the node's JSON-RPC by backfill (Kafka header origin); empty: the node's own bytes.
+  std::string origin;
+  // Rebuilt events have no event id: "<type> <block hash> <subject>" (Kafka header subject) names them.
+  std::string rebuilt_key;
 };
 
-// The identity `id` of a record: "<source> <stream> <event id>", or, for a record without an event id
-// (ApiVersion), "<source> <stream> @<topic>/<partition>/<offset>".
+// The identity `id` of a record: "<source> <stream> <event id>"; for an event rebuilt from the RPC
+// "<source> <stream> rpc <type> <block hash> <subject>" (a second copy is the same event); for another
+// record without an event id (ApiVersion), "<source> <stream> @<topic>/<partition>/<offset>".
 std::string EventIdentity(const EventRecord& record);
 
 // Payloads above this size go to GridFS (a document, payload included, must stay under 16 MiB).

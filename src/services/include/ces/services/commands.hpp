@@ -15,5 +15,6 @@ void RegisterStoreConsume(CLI::App& app, int& exit_code);
 void RegisterMigrate(CLI::App& app, int& exit_code);
 void RegisterAuditConsume(CLI::App& app, int& exit_code);
 void RegisterApi(CLI::App& app, int& exit_code);
+void RegisterBackfill(CLI::App& app, int& exit_code);
 
 }  // namespace ces::services
