@@ -115,9 +115,17 @@ void AuditConsumer::Run(const std::function<bool()>& should_stop) {
                                   {"segment_events", segment_limits_.max_events},
                                   {"segment_bytes", segment_limits_.max_bytes}});
 
+  // The chain topic too (its records are the chain sequence's events, docs/architecture.md); created
+  // here so that the subscription does not wait for a metadata refresh when this service starts first.
+  try {
+    kafka::EnsureTopics(options_.brokers, {ChainTopicSpec(options_.topic_prefix)});
+  } catch (const std::exception& e) {
+    log::Warn("chain topic not created (the chain stage or api creates it)", {{"error", e.what()}});
+  }
   consumer_ = std::make_unique<kafka::Consumer>(options_.brokers, options_.group, options_.kafka_settings);
   std::vector<std::string> topics;
   for (const char* name : {"main", "deploys", "sigs"}) topics.push_back(kafka::TopicName(options_.topic_prefix, name));
+  topics.push_back(kafka::TopicName(options_.topic_prefix, kChainRoute));
   kafka::RebalanceHooks hooks;
   hooks.on_assign = [this](const std::vector<kafka::TopicPartition>& tps) {
     std::lock_guard lock(heads_mutex_);
@@ -349,6 +357,7 @@ mongo::Status AuditConsumer::ProcessBatch(const Batch& batch, BatchStats& stats)
 
   // 5. Sources (for the API's listing and default source).
   for (const auto* r : records) {
+    if (r->source == kChainRoute) continue;  // the chain sequence is not a node
     const std::string key = r->source + " " + r->stream + " " + r->api_version;
     if (known_sources_.count(key)) continue;
     status = store_.NoteSource(r->source, r->stream, r->api_version);

@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 
 #include "ces/audit/keys.hpp"
 #include "ces/ingest/record.hpp"
@@ -114,6 +115,15 @@ std::string RouteOfTopic(std::string_view topic, std::string_view prefix) {
   return std::string(topic);
 }
 
+kafka::TopicSpec ChainTopicSpec(const std::string& topic_prefix, int replication_factor) {
+  kafka::TopicSpec spec;
+  spec.name = kafka::TopicName(topic_prefix, kChainRoute);
+  spec.partitions = 1;
+  spec.replication_factor = replication_factor;
+  spec.config = {{"max.message.bytes", std::to_string(kafka::kMaxRecordBytes + 1024 * 1024)}};
+  return spec;
+}
+
 BuiltRecord BuildRecord(const kafka::Message& m) {
   BuiltRecord out;
   mongo::EventRecord& r = out.record;
@@ -164,6 +174,17 @@ BuiltRecord BuildRecord(const kafka::Message& m) {
     r.received_ms = m.timestamp_ms;
     r.received_at = FormatRfc3339Millis(m.timestamp_ms);
     add_problem("no valid received-at header; using the Kafka timestamp");
+  }
+  if (m.HeaderValue(ingest::header::kChainKey)) {
+    // A chain record: the event of the logical chain with id = its chain offset.
+    r.source = std::string(kChainRoute);
+    r.stream = std::string(kChainRoute);
+    if (m.offset >= 0 && m.offset <= std::numeric_limits<std::uint32_t>::max()) {
+      r.event_id = static_cast<std::uint32_t>(m.offset);
+    } else {
+      r.event_id.reset();
+      add_problem("chain offset past u32; identified by Kafka position");
+    }
   }
   r.payload = m.value;
   r.size = static_cast<std::int64_t>(m.value.size());

@@ -181,6 +181,7 @@ LiveHub::~LiveHub() {
 std::size_t LiveHub::SinkLimit() const { return options_.subscriber_buffer_bytes + kafka::kMaxRecordBytes + (1u << 20); }
 
 std::vector<std::string> LiveHub::Topics() const {
+  if (options_.chain) return {kafka::TopicName(options_.topic_prefix, audit::kChainRoute)};
   return {kafka::TopicName(options_.topic_prefix, "main"), kafka::TopicName(options_.topic_prefix, "deploys"),
           kafka::TopicName(options_.topic_prefix, "sigs")};
 }
@@ -190,6 +191,15 @@ std::string LiveHub::RouteOf(const std::string& topic) const { return audit::Rou
 void LiveHub::Start() {
   if (options_.kafka_bootstrap.empty() || thread_.joinable()) return;
   stop_ = false;
+  started_ms_ = time::UnixMillis(time::Now());
+  if (options_.chain) {
+    // Created now, so that the hub is assigned it at once rather than after a metadata refresh.
+    try {
+      kafka::EnsureTopics(options_.kafka_bootstrap, {audit::ChainTopicSpec(options_.topic_prefix)});
+    } catch (const std::exception& e) {
+      log::Warn("live hub: chain topic not created (the chain stage creates it)", {{"error", e.what()}});
+    }
+  }
   {
     std::lock_guard lock(status_mutex_);
     status_error_ = "waiting for the Kafka partition assignment";
@@ -212,7 +222,8 @@ bool LiveHub::Ready(std::string& reason) const {
 void LiveHub::Run() {
   while (!stop_) {
     try {
-      kafka::Settings settings = {{"auto.offset.reset", "latest"}};
+      // Topics created later (by produce, chain) are found within 2 s instead of librdkafka's 5 min.
+      kafka::Settings settings = {{"auto.offset.reset", "latest"}, {"topic.metadata.refresh.interval.ms", "2000"}};
       for (const auto& [k, v] : options_.kafka_settings) settings[k] = v;
       kafka::Consumer consumer(options_.kafka_bootstrap, options_.group_id, settings);
       kafka::RebalanceHooks hooks;
@@ -230,7 +241,10 @@ void LiveHub::Run() {
             }
           }
         }
-        auto high = kafka::HighWatermarks(options_.kafka_bootstrap, options_.kafka_settings, unknown);
+        // Not the watermark now: records written between a client's connection and this assignment
+        // would be skipped. From the hub's start instead (clients connect after it).
+        auto high = kafka::OffsetsSince(options_.kafka_bootstrap, options_.kafka_settings, unknown,
+                                        started_ms_ - options_.start_margin.count());
         bool complete = true;
         for (const auto& tp : unknown) {
           auto it = high.find(tp);

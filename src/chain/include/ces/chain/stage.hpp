@@ -1,0 +1,76 @@
+#pragma once
+// The chain stage (`casper-event-store chain`): reads the node topics (main, deploys, sigs) and appends
+// every event the first time any node delivers it to <prefix>chain (one partition), so that the
+// chain offset is one global, strictly increasing id per distinct event (docs/architecture.md "The
+// chain sequence").
+//
+// Exactly once: each batch is one Kafka transaction holding the batch's first-seen records and the
+// consumer offsets past the batch (send_offsets_to_transaction); a crash aborts the open transaction
+// (the next instance's InitTransactions fences it), so no record is written twice or skipped. The set
+// of seen identities (16-byte digests, ces::chain::DigestOf, with 8 bytes of the payload's digest) is rebuilt at start by reading the chain
+// topic's committed records. One instance at a time: a second one with the same transactional id
+// fences the first.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ces/chain/identity.hpp"
+#include "ces/kafka/client.hpp"
+
+namespace ces::metrics {
+class Registry;
+}
+
+namespace ces::chain {
+
+struct StageOptions {
+  std::string brokers;
+  std::string topic_prefix;
+  std::string group = "chain";
+  std::string transactional_id;  // empty: "casper-event-store-chain-<prefix>"
+  kafka::Settings kafka_settings;  // librdkafka overrides for the consumer and the producer
+  std::size_t batch_max_events = 2000;
+  int replication_factor = -1;  // of the chain topic when this stage creates it
+  std::chrono::milliseconds backoff_initial{500};
+  std::chrono::milliseconds backoff_max{10000};
+};
+
+class ChainStage {
+ public:
+  ChainStage(StageOptions options, metrics::Registry& registry);
+  ~ChainStage();
+  ChainStage(const ChainStage&) = delete;
+  ChainStage& operator=(const ChainStage&) = delete;
+
+  // Runs until should_stop() (checked at least every 200 ms). Throws when Kafka cannot be set up or the
+  // producer was fenced (another instance took over).
+  void Run(const std::function<bool()>& should_stop);
+  bool Ready(std::string& reason) const;
+
+ private:
+  struct Metrics;
+  enum class Outcome { kCommitted, kRetry, kFenced };
+  Outcome ProcessBatch(const std::vector<kafka::Message>& batch);
+  void SetStatus(bool ready, std::string reason);
+
+  StageOptions options_;
+  std::unique_ptr<Metrics> metrics_;
+  std::string chain_topic_;
+  std::unique_ptr<kafka::Producer> producer_;
+  std::unique_ptr<kafka::Consumer> consumer_;
+  // Identity digest -> 64 bits of the payload's digest (a second payload under a seen identity is a
+  // conflict: counted and logged, not appended).
+  std::unordered_map<Digest, std::uint64_t, DigestHash> seen_;
+
+  mutable std::mutex status_mutex_;
+  bool ready_ = false;
+  std::string reason_ = "starting";
+};
+
+}  // namespace ces::chain

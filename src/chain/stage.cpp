@@ -1,0 +1,205 @@
+#include "ces/chain/stage.hpp"
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+#include <thread>
+
+#include "ces/audit/record.hpp"
+#include "ces/common/log.hpp"
+#include "ces/common/metrics.hpp"
+#include "ces/ingest/record.hpp"
+
+namespace ces::chain {
+namespace {
+
+constexpr std::chrono::milliseconds kPollTimeout{100};
+constexpr std::chrono::milliseconds kTxnTimeout{60000};
+
+std::string EventType(const kafka::Message& m) {
+  const std::string* type = m.HeaderValue(ingest::header::kEventType);
+  return type && !type->empty() ? *type : std::string("unknown");
+}
+
+}  // namespace
+
+struct ChainStage::Metrics {
+  explicit Metrics(metrics::Registry& r)
+      : first(r.GetCounter("ces_chain_events_total", "Node records read by the chain stage, by outcome",
+                           {{"result", "appended"}})),
+        duplicate(r.GetCounter("ces_chain_events_total", "Node records read by the chain stage, by outcome",
+                               {{"result", "duplicate"}})),
+        excluded(r.GetCounter("ces_chain_events_total", "Node records read by the chain stage, by outcome",
+                              {{"result", "excluded"}})),
+        conflicts(r.GetCounter("ces_chain_events_total", "Node records read by the chain stage, by outcome",
+                               {{"result", "conflict"}})),
+        aborted(r.GetCounter("ces_chain_aborted_batches_total", "Transactions aborted and retried")),
+        seen(r.GetGauge("ces_chain_identities", "Distinct event identities in the chain")),
+        commit(r.GetHistogram("ces_chain_batch_seconds",
+                              "From polling a batch to its transaction committed (records and offsets)", {},
+                              metrics::LatencyBuckets())) {}
+  metrics::Counter& first;
+  metrics::Counter& duplicate;
+  metrics::Counter& excluded;
+  metrics::Counter& conflicts;
+  metrics::Counter& aborted;
+  metrics::Gauge& seen;
+  metrics::Histogram& commit;
+};
+
+ChainStage::ChainStage(StageOptions options, metrics::Registry& registry)
+    : options_(std::move(options)),
+      metrics_(std::make_unique<Metrics>(registry)),
+      chain_topic_(kafka::TopicName(options_.topic_prefix, audit::kChainRoute)) {
+  if (options_.transactional_id.empty()) {
+    options_.transactional_id = "casper-event-store-chain-" + options_.topic_prefix;
+  }
+}
+
+ChainStage::~ChainStage() = default;
+
+void ChainStage::SetStatus(bool ready, std::string reason) {
+  std::lock_guard lock(status_mutex_);
+  ready_ = ready;
+  reason_ = std::move(reason);
+}
+
+bool ChainStage::Ready(std::string& reason) const {
+  std::lock_guard lock(status_mutex_);
+  reason = reason_;
+  return ready_;
+}
+
+void ChainStage::Run(const std::function<bool()>& should_stop) {
+  kafka::EnsureTopics(options_.brokers, {audit::ChainTopicSpec(options_.topic_prefix, options_.replication_factor)});
+
+  kafka::Settings producer_settings = options_.kafka_settings;
+  producer_settings.emplace("transactional.id", options_.transactional_id);
+  producer_settings.emplace("linger.ms", "1");
+  producer_ = std::make_unique<kafka::Producer>(options_.brokers, producer_settings);
+  SetStatus(false, "fencing earlier instances");
+  producer_->InitTransactions(kTxnTimeout);  // aborts what a crashed instance left open
+
+  SetStatus(false, "reading the chain topic");
+  const auto started = std::chrono::steady_clock::now();
+  std::size_t records = kafka::ReadEach(options_.brokers, chain_topic_, options_.kafka_settings,
+                                        [this](const kafka::Message& m) {
+                                          if (const std::string* key = m.HeaderValue(ingest::header::kChainKey)) {
+                                            seen_.emplace(DigestOf(*key), DigestOf(m.value)[0]);
+                                          }
+                                        });
+  metrics_->seen.Set(static_cast<double>(seen_.size()));
+  log::Info("chain: seen identities loaded",
+            {{"records", static_cast<std::uint64_t>(records)},
+             {"identities", static_cast<std::uint64_t>(seen_.size())},
+             {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
+
+  kafka::Settings consumer_settings = options_.kafka_settings;
+  consumer_settings.emplace("topic.metadata.refresh.interval.ms", "2000");  // node topics created later
+  consumer_ = std::make_unique<kafka::Consumer>(options_.brokers, options_.group, consumer_settings);
+  std::vector<std::string> topics;
+  for (const char* name : {"main", "deploys", "sigs"}) topics.push_back(kafka::TopicName(options_.topic_prefix, name));
+  consumer_->Subscribe(topics);
+  SetStatus(true, "");
+  log::Info("chain: consuming", {{"group", options_.group}, {"chain_topic", chain_topic_}});
+
+  std::chrono::milliseconds backoff = options_.backoff_initial;
+  while (!should_stop()) {
+    auto batch = consumer_->Poll(options_.batch_max_events, kPollTimeout);
+    if (batch.empty()) continue;
+    const Outcome outcome = ProcessBatch(batch);
+    if (outcome == Outcome::kFenced) {
+      SetStatus(false, "fenced by another chain instance");
+      throw std::runtime_error("chain: the producer was fenced (another instance with transactional id " +
+                               options_.transactional_id + " is running)");
+    }
+    if (outcome == Outcome::kCommitted) {
+      backoff = options_.backoff_initial;
+      SetStatus(true, "");
+      continue;
+    }
+    // Rewind to the batch's start: the aborted batch is read again.
+    std::map<kafka::TopicPartition, std::int64_t> first;
+    for (const auto& m : batch) {
+      auto [it, inserted] = first.emplace(kafka::TopicPartition{m.topic, m.partition}, m.offset);
+      if (!inserted) it->second = std::min(it->second, m.offset);
+    }
+    for (const auto& [tp, offset] : first) consumer_->Seek(tp, offset);
+    SetStatus(false, "transaction aborted; retrying");
+    for (auto waited = std::chrono::milliseconds(0); waited < backoff && !should_stop();
+         waited += std::chrono::milliseconds(100)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    backoff = std::min(backoff * 2, options_.backoff_max);
+  }
+  consumer_->Close();
+  log::Info("chain: stopped");
+}
+
+ChainStage::Outcome ChainStage::ProcessBatch(const std::vector<kafka::Message>& batch) {
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<Digest> added;
+  std::map<kafka::TopicPartition, std::int64_t> next;
+  std::uint64_t duplicates = 0;
+  std::uint64_t excluded = 0;
+  auto fail = [&](const kafka::TxnStatus& status, const char* step) {
+    for (const Digest& d : added) seen_.erase(d);
+    log::Warn("chain: transaction failed", {{"step", step}, {"error", status.error}, {"fatal", status.fatal}});
+    if (status.fatal) return Outcome::kFenced;
+    metrics_->aborted.Inc();
+    const kafka::TxnStatus abort = producer_->AbortTransaction(kTxnTimeout);
+    if (!abort.ok) {
+      log::Warn("chain: abort failed", {{"error", abort.error}, {"fatal", abort.fatal}});
+      if (abort.fatal) return Outcome::kFenced;
+    }
+    return Outcome::kRetry;
+  };
+  kafka::TxnStatus status = producer_->BeginTransaction();
+  if (!status.ok) {
+    log::Warn("chain: begin transaction failed", {{"error", status.error}, {"fatal", status.fatal}});
+    return status.fatal ? Outcome::kFenced : Outcome::kRetry;
+  }
+  for (const auto& m : batch) {
+    auto& n = next[{m.topic, m.partition}];
+    n = std::max(n, m.offset + 1);
+    const std::string type = EventType(m);
+    const auto key = IdentityKey(type, m.value);
+    if (!key) {
+      ++excluded;
+      continue;
+    }
+    const Digest digest = DigestOf(*key);
+    const std::uint64_t payload = DigestOf(m.value)[0];
+    auto [it, inserted] = seen_.emplace(digest, payload);
+    if (!inserted) {
+      if (it->second == payload) {
+        ++duplicates;
+      } else {
+        // The node topics and the audit store keep it; the chain has the first payload of this identity.
+        metrics_->conflicts.Inc();
+        log::Warn("chain: an event with a seen identity but another payload; not appended",
+                  {{"identity", *key}, {"topic", m.topic}, {"offset", m.offset}});
+      }
+      continue;
+    }
+    added.push_back(digest);
+    std::vector<kafka::Header> headers = m.headers;
+    headers.push_back({std::string(ingest::header::kChainKey), *key});
+    headers.push_back({std::string(ingest::header::kChainTopic), audit::RouteOfTopic(m.topic, options_.topic_prefix)});
+    // Delivery failures make the commit fail (the transaction is then aborted and the batch re-read).
+    producer_->Produce(chain_topic_, m.key.value_or(""), m.value, headers, [](const kafka::DeliveryReport&) {});
+  }
+  status = producer_->SendOffsetsToTransaction(next, *consumer_, kTxnTimeout);
+  if (!status.ok) return fail(status, "send offsets");
+  status = producer_->CommitTransaction(kTxnTimeout);
+  if (!status.ok) return fail(status, "commit");
+  producer_->Poll(std::chrono::milliseconds(0));  // release the delivery callbacks
+  metrics_->first.Inc(added.size());
+  metrics_->duplicate.Inc(duplicates);
+  metrics_->excluded.Inc(excluded);
+  metrics_->seen.Set(static_cast<double>(seen_.size()));
+  metrics_->commit.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return Outcome::kCommitted;
+}
+
+}  // namespace ces::chain
