@@ -76,6 +76,7 @@ void ChainStage::Run(const std::function<bool()>& should_stop) {
   kafka::Settings producer_settings = options_.kafka_settings;
   producer_settings.emplace("transactional.id", options_.transactional_id);
   producer_settings.emplace("linger.ms", "1");
+  producer_settings.emplace("message.timeout.ms", "60000");  // at most transaction.timeout.ms (60 s)
   producer_ = std::make_unique<kafka::Producer>(options_.brokers, producer_settings);
   SetStatus(false, "fencing earlier instances");
   producer_->InitTransactions(kTxnTimeout);  // aborts what a crashed instance left open
