@@ -120,7 +120,10 @@ kafka::TopicSpec ChainTopicSpec(const std::string& topic_prefix, int replication
   spec.name = kafka::TopicName(topic_prefix, kChainRoute);
   spec.partitions = 1;
   spec.replication_factor = replication_factor;
-  spec.config = {{"max.message.bytes", std::to_string(kafka::kMaxRecordBytes + 1024 * 1024)}};
+  // Kept forever: its offsets are the chain ids, and the chain stage rebuilds its seen set from it.
+  spec.config = {{"max.message.bytes", std::to_string(kafka::kMaxRecordBytes + 1024 * 1024)},
+                 {"retention.ms", "-1"},
+                 {"retention.bytes", "-1"}};
   return spec;
 }
 

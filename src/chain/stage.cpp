@@ -1,6 +1,8 @@
 #include "ces/chain/stage.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <map>
 #include <stdexcept>
 #include <thread>
@@ -15,6 +17,7 @@ namespace {
 
 constexpr std::chrono::milliseconds kPollTimeout{100};
 constexpr std::chrono::milliseconds kTxnTimeout{60000};
+constexpr char kIndexMagic[8] = {'C', 'E', 'S', 'C', 'H', 'N', '0', '1'};
 
 std::string EventType(const kafka::Message& m) {
   const std::string* type = m.HeaderValue(ingest::header::kEventType);
@@ -83,7 +86,8 @@ void ChainStage::Run(const std::function<bool()>& should_stop) {
 
   SetStatus(false, "reading the chain topic");
   const auto started = std::chrono::steady_clock::now();
-  std::size_t records = kafka::ReadEach(options_.brokers, chain_topic_, options_.kafka_settings,
+  const std::int64_t indexed = LoadIndex();
+  std::size_t records = kafka::ReadEach(options_.brokers, chain_topic_, options_.kafka_settings, indexed,
                                         [this](const kafka::Message& m) {
                                           if (const std::string* key = m.HeaderValue(ingest::header::kChainKey)) {
                                             seen_.emplace(DigestOf(*key), DigestOf(m.value)[0]);
@@ -91,7 +95,8 @@ void ChainStage::Run(const std::function<bool()>& should_stop) {
                                         });
   metrics_->seen.Set(static_cast<double>(seen_.size()));
   log::Info("chain: seen identities loaded",
-            {{"records", static_cast<std::uint64_t>(records)},
+            {{"from_index", indexed},
+             {"records", static_cast<std::uint64_t>(records)},
              {"identities", static_cast<std::uint64_t>(seen_.size())},
              {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
 
@@ -105,7 +110,12 @@ void ChainStage::Run(const std::function<bool()>& should_stop) {
   log::Info("chain: consuming", {{"group", options_.group}, {"chain_topic", chain_topic_}});
 
   std::chrono::milliseconds backoff = options_.backoff_initial;
+  auto last_index = std::chrono::steady_clock::now();
   while (!should_stop()) {
+    if (!options_.index_path.empty() && std::chrono::steady_clock::now() - last_index >= options_.index_interval) {
+      SaveIndex();
+      last_index = std::chrono::steady_clock::now();
+    }
     auto batch = consumer_->Poll(options_.batch_max_events, kPollTimeout);
     if (batch.empty()) continue;
     const Outcome outcome = ProcessBatch(batch);
@@ -134,7 +144,73 @@ void ChainStage::Run(const std::function<bool()>& should_stop) {
     backoff = std::min(backoff * 2, options_.backoff_max);
   }
   consumer_->Close();
+  if (!options_.index_path.empty()) SaveIndex();
   log::Info("chain: stopped");
+}
+
+std::int64_t ChainStage::LoadIndex() {
+  if (options_.index_path.empty()) return 0;
+  std::ifstream in(options_.index_path, std::ios::binary);
+  if (!in) {
+    log::Info("chain: no index file; reading the whole chain topic", {{"index", options_.index_path}});
+    return 0;
+  }
+  char magic[sizeof kIndexMagic] = {};
+  std::int64_t next = 0;
+  std::uint64_t count = 0;
+  in.read(magic, sizeof magic);
+  in.read(reinterpret_cast<char*>(&next), sizeof next);
+  in.read(reinterpret_cast<char*>(&count), sizeof count);
+  if (!in || std::string_view(magic, sizeof magic) != std::string_view(kIndexMagic, sizeof kIndexMagic) || next < 0) {
+    log::Warn("chain: index file unreadable; reading the whole chain topic", {{"index", options_.index_path}});
+    return 0;
+  }
+  seen_.reserve(count);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    Digest d{};
+    std::uint64_t payload = 0;
+    in.read(reinterpret_cast<char*>(d.data()), sizeof d);
+    in.read(reinterpret_cast<char*>(&payload), sizeof payload);
+    if (!in) break;
+    seen_.emplace(d, payload);
+  }
+  std::uint64_t trailer = 0;
+  in.read(reinterpret_cast<char*>(&trailer), sizeof trailer);
+  if (!in || trailer != count || seen_.size() != count) {
+    log::Warn("chain: index file truncated; reading the whole chain topic", {{"index", options_.index_path}});
+    seen_.clear();
+    return 0;
+  }
+  return next;
+}
+
+void ChainStage::SaveIndex() {
+  const kafka::TopicPartition tp{chain_topic_, 0};
+  const auto high = kafka::HighWatermarks(options_.brokers, options_.kafka_settings, {tp});
+  auto it = high.find(tp);
+  if (it == high.end()) return;  // logged; the next attempt comes at the next interval
+  const std::string tmp = options_.index_path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    const std::int64_t next = it->second;
+    const std::uint64_t count = seen_.size();
+    out.write(kIndexMagic, sizeof kIndexMagic);
+    out.write(reinterpret_cast<const char*>(&next), sizeof next);
+    out.write(reinterpret_cast<const char*>(&count), sizeof count);
+    for (const auto& [d, payload] : seen_) {
+      out.write(reinterpret_cast<const char*>(d.data()), sizeof d);
+      out.write(reinterpret_cast<const char*>(&payload), sizeof payload);
+    }
+    out.write(reinterpret_cast<const char*>(&count), sizeof count);
+    out.flush();
+    if (!out) {
+      log::Warn("chain: index not written", {{"index", tmp}});
+      return;
+    }
+  }
+  if (std::rename(tmp.c_str(), options_.index_path.c_str()) != 0) {
+    log::Warn("chain: index not renamed", {{"index", options_.index_path}});
+  }
 }
 
 ChainStage::Outcome ChainStage::ProcessBatch(const std::vector<kafka::Message>& batch) {

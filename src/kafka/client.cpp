@@ -2,6 +2,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <atomic>
 #include <stdexcept>
 #include <thread>
@@ -296,12 +297,13 @@ void EnsureTopics(const std::string& brokers, const std::vector<TopicSpec>& topi
 
 std::vector<Message> ReadAll(const std::string& brokers, const std::string& topic, std::chrono::milliseconds timeout) {
   std::vector<Message> out;
-  ReadEach(brokers, topic, {}, [&out](const Message& m) { out.push_back(m); }, timeout);
+  ReadEach(brokers, topic, {}, 0, [&out](const Message& m) { out.push_back(m); }, timeout);
   return out;
 }
 
 std::size_t ReadEach(const std::string& brokers, const std::string& topic, const Settings& settings,
-                     const std::function<void(const Message&)>& on_message, std::chrono::milliseconds timeout) {
+                     std::int64_t from_offset, const std::function<void(const Message&)>& on_message,
+                     std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const Settings defaults = {
       {"group.id", "casper-event-store-reader"},
@@ -352,6 +354,7 @@ std::size_t ReadEach(const std::string& brokers, const std::string& topic, const
         ok = false;
         break;
       }
+      low = std::max(low, from_offset);
       if (high > low) {
         remaining[p] = high;
         rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), p)->offset = low;

@@ -1,6 +1,6 @@
 // The chain sequence end to end, with real processes on the stack's Kafka and MongoDB: two fake nodes
 // (`emit`) serve the same recording, one `produce` each, `chain`, `audit-consume` and two `api`
-// replicas. /events must give every distinct event exactly once, byte for byte, with strictly
+// replicas. The api replica and the chain stage restart while the nodes publish. /events must give every distinct event exactly once, byte for byte, with strictly
 // increasing chain ids: to a live client connected before any node topic existed, to start_from=0
 // clients of both replicas (one of them restarted), and to a client that resumes after the restart.
 
@@ -206,7 +206,8 @@ TEST(ChainItest, OneSequenceForTwoNodesLiveReplayRestartAndReplicas) {
   Reader live(api1_url() + "/events");
 
   Service api2(dir, "api2", api_args(api2_port));
-  Service chain(dir, "chain", {"chain", "--kafka", brokers, "--topic-prefix", prefix, "--listen", "127.0.0.1:0"});
+  Service chain(dir, "chain", {"chain", "--kafka", brokers, "--topic-prefix", prefix, "--listen", "127.0.0.1:0",
+                               "--index", dir + "/chain.index"});
   Service audit(dir, "audit", {"audit-consume", "--kafka", brokers, "--topic-prefix", prefix, "--mongo", mongo,
                                "--listen", "127.0.0.1:0", "--batch-linger", "0.05"});
   std::vector<std::unique_ptr<Service>> nodes;
@@ -231,6 +232,8 @@ TEST(ChainItest, OneSequenceForTwoNodesLiveReplayRestartAndReplicas) {
   const auto first_events = Events(first_part);
   ASSERT_EQ(first_events.size(), 60u) << api2.process().Log();
   api2.Restart();
+  chain.Restart();  // while the nodes publish: the index written at exit, the rest read from the chain topic
+  EXPECT_NE(ReadFile(dir + "/chain.index").size(), 0u);
   ASSERT_TRUE(WaitUntil([&] { return Healthy(api2_port); }, 30s)) << api2.process().Log();
   const std::string resume_from = std::to_string(std::stoll(first_events.back().first) + 1);
   const std::vector<Frame> second_part = ReadEvents(api2_url + "/events?start_from=" + resume_from, n - 60, 60s);

@@ -19,6 +19,8 @@ struct ChainFlags {
   std::string transactional_id;
   std::string listen = "127.0.0.1:8104";
   std::size_t batch_events = 2000;
+  std::string index;
+  double index_interval_s = 60;
   int replication_factor = -1;
   std::vector<std::string> kafka_settings;
   std::string log_level = "info";
@@ -33,6 +35,8 @@ int RunChain(const ChainFlags& flags) {
   options.group = flags.group;
   options.transactional_id = flags.transactional_id;
   options.replication_factor = flags.replication_factor;
+  options.index_path = flags.index;
+  options.index_interval = std::chrono::milliseconds(static_cast<long long>(flags.index_interval_s * 1000));
   if (flags.batch_events == 0) throw std::invalid_argument("--batch-events must be at least 1");
   options.batch_max_events = flags.batch_events;
   for (const std::string& kv : flags.kafka_settings) {
@@ -75,6 +79,13 @@ void RegisterChain(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--batch-events", flags->batch_events, "Most records per transaction")
       ->envname("CES_BATCH_EVENTS")
+      ->capture_default_str();
+  cmd->add_option("--index", flags->index,
+                  "Snapshot file of the seen identities (24 bytes each), so that a restart reads only the chain "
+                  "records after it; without it, or when it is lost, the whole chain topic is read at start")
+      ->envname("CES_INDEX");
+  cmd->add_option("--index-interval", flags->index_interval_s, "Seconds between index snapshots (and one at exit)")
+      ->envname("CES_INDEX_INTERVAL")
       ->capture_default_str();
   cmd->add_option("--replication-factor", flags->replication_factor,
                   "Replication factor of the chain topic when this service creates it (-1: the broker's default)")

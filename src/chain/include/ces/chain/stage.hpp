@@ -37,6 +37,11 @@ struct StageOptions {
   kafka::Settings kafka_settings;  // librdkafka overrides for the consumer and the producer
   std::size_t batch_max_events = 2000;
   int replication_factor = -1;  // of the chain topic when this stage creates it
+  // Snapshot file of the seen set ("" : none): written every index_interval and at shutdown, read at
+  // start, so that only the chain records after it are read again. Missing or unreadable: rebuilt
+  // from the whole chain topic.
+  std::string index_path;
+  std::chrono::milliseconds index_interval{60000};
   std::chrono::milliseconds backoff_initial{500};
   std::chrono::milliseconds backoff_max{10000};
 };
@@ -58,6 +63,10 @@ class ChainStage {
   enum class Outcome { kCommitted, kRetry, kFenced };
   Outcome ProcessBatch(const std::vector<kafka::Message>& batch);
   void SetStatus(bool ready, std::string reason);
+  // Loads the index file into seen_; returns the chain offset it covers (0 without a usable file).
+  std::int64_t LoadIndex();
+  // Writes seen_ with the chain topic's current end (no transaction is open between batches).
+  void SaveIndex();
 
   StageOptions options_;
   std::unique_ptr<Metrics> metrics_;

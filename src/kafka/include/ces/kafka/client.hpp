@@ -129,11 +129,11 @@ struct Message {
 // seen at the call. Throws std::runtime_error on failure or timeout.
 std::vector<Message> ReadAll(const std::string& brokers, const std::string& topic,
                              std::chrono::milliseconds timeout = std::chrono::seconds(60));
-// The same walk, handing each record to `on_message` instead of keeping them (committed records only:
-// isolation.level=read_committed). `settings` are librdkafka overrides (security, ...). Returns the
-// number of records read.
+// The same walk from offset `from_offset` of each partition (or its earliest), handing each record to
+// `on_message` instead of keeping them (committed records only: isolation.level=read_committed).
+// `settings` are librdkafka overrides (security, ...). Returns the number of records read.
 std::size_t ReadEach(const std::string& brokers, const std::string& topic, const Settings& settings,
-                     const std::function<void(const Message&)>& on_message,
+                     std::int64_t from_offset, const std::function<void(const Message&)>& on_message,
                      std::chrono::milliseconds timeout = std::chrono::seconds(600));
 
 // The high watermark (the offset after the last record) of each partition in `partitions`, asked through
