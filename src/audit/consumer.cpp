@@ -118,7 +118,8 @@ void AuditConsumer::Run(const std::function<bool()>& should_stop) {
   // The chain topic too (its records are the chain sequence's events, docs/architecture.md); created
   // here so that the subscription does not wait for a metadata refresh when this service starts first.
   try {
-    kafka::EnsureTopics(options_.brokers, {ChainTopicSpec(options_.topic_prefix)});
+    kafka::EnsureTopics(options_.brokers, options_.kafka_settings, {ChainTopicSpec(options_.topic_prefix)},
+                        std::chrono::seconds(10));
   } catch (const std::exception& e) {
     log::Warn("chain topic not created (the chain stage or api creates it)", {{"error", e.what()}});
   }

@@ -74,7 +74,8 @@ bool ChainStage::Ready(std::string& reason) const {
 }
 
 void ChainStage::Run(const std::function<bool()>& should_stop) {
-  kafka::EnsureTopics(options_.brokers, {audit::ChainTopicSpec(options_.topic_prefix, options_.replication_factor)});
+  kafka::EnsureTopics(options_.brokers, options_.kafka_settings,
+                      {audit::ChainTopicSpec(options_.topic_prefix, options_.replication_factor)});
 
   kafka::Settings producer_settings = options_.kafka_settings;
   producer_settings.emplace("transactional.id", options_.transactional_id);

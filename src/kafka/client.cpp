@@ -253,9 +253,28 @@ TxnStatus Producer::AbortTransaction(std::chrono::milliseconds timeout) {
   return ToTxnStatus(rd_kafka_abort_transaction(impl_->rk.get(), static_cast<int>(timeout.count())));
 }
 
+namespace {
+
+// Settings that concern the connection to the brokers, not the client's role.
+bool IsConnectionSetting(const std::string& key) {
+  return key.rfind("security.", 0) == 0 || key.rfind("sasl.", 0) == 0 || key.rfind("ssl.", 0) == 0 ||
+         key == "client.id" || key == "broker.address.family";
+}
+
+}  // namespace
+
 void EnsureTopics(const std::string& brokers, const std::vector<TopicSpec>& topics,
                   std::chrono::milliseconds timeout) {
-  KafkaHandle rk = MakeHandle(RD_KAFKA_PRODUCER, MakeConf(brokers, {}, {}));
+  EnsureTopics(brokers, Settings{}, topics, timeout);
+}
+
+void EnsureTopics(const std::string& brokers, const Settings& settings, const std::vector<TopicSpec>& topics,
+                  std::chrono::milliseconds timeout) {
+  Settings connection;
+  for (const auto& [key, value] : settings) {
+    if (IsConnectionSetting(key)) connection[key] = value;
+  }
+  KafkaHandle rk = MakeHandle(RD_KAFKA_PRODUCER, MakeConf(brokers, {}, connection));
   std::vector<rd_kafka_NewTopic_t*> new_topics;
   char err[512];
   for (const TopicSpec& spec : topics) {
@@ -392,16 +411,6 @@ std::size_t ReadEach(const std::string& brokers, const std::string& topic, const
   rd_kafka_consumer_close(rk.get());
   return count;
 }
-
-namespace {
-
-// Settings that concern the connection to the brokers, not the client's role.
-bool IsConnectionSetting(const std::string& key) {
-  return key.rfind("security.", 0) == 0 || key.rfind("sasl.", 0) == 0 || key.rfind("ssl.", 0) == 0 ||
-         key == "client.id" || key == "broker.address.family";
-}
-
-}  // namespace
 
 namespace {
 

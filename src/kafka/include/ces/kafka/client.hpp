@@ -111,6 +111,10 @@ struct TopicSpec {
 // std::runtime_error naming the topic and the broker's error on any other failure.
 void EnsureTopics(const std::string& brokers, const std::vector<TopicSpec>& topics,
                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
+// The same through a client with the connection settings of `settings` (security.*, sasl.*, ssl.*,
+// client.id, broker.address.family), for services whose brokers need authentication.
+void EnsureTopics(const std::string& brokers, const Settings& settings, const std::vector<TopicSpec>& topics,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 struct Message {
   std::string topic;
