@@ -596,6 +596,16 @@ bool Consumer::Commit(const std::map<TopicPartition, std::int64_t>& next_offsets
   return true;
 }
 
+void Consumer::CommitAsync(const std::map<TopicPartition, std::int64_t>& next_offsets) {
+  if (next_offsets.empty()) return;
+  PartitionListHandle list(rd_kafka_topic_partition_list_new(static_cast<int>(next_offsets.size())));
+  for (const auto& [tp, offset] : next_offsets) {
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = offset;
+  }
+  rd_kafka_resp_err_t err = rd_kafka_commit(impl_->rk.get(), list.get(), 1);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) log::Warn("kafka async commit failed", {{"error", rd_kafka_err2str(err)}});
+}
+
 void Consumer::Seek(const TopicPartition& tp, std::int64_t offset) {
   PartitionListHandle list(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = offset;

@@ -4,9 +4,10 @@
 // chain offset is one global, strictly increasing id per distinct event (docs/architecture.md "The
 // chain sequence").
 //
-// Exactly once: each batch is one Kafka transaction holding the batch's first-seen records and the
-// consumer offsets past the batch (send_offsets_to_transaction); a crash aborts the open transaction
-// (the next instance's InitTransactions fences it), so no record is written twice or skipped. The set
+// Exactly once: each batch is one Kafka transaction holding the batch's first-seen records; a crash
+// aborts the open transaction (the next instance's InitTransactions fences the old producer), so no
+// record is written twice or half a batch. The consumer offsets are committed after the transactions
+// (every offsets_interval): what a restart re-reads is in the seen set, hence skipped. The set
 // of seen identities (16-byte digests, ces::chain::DigestOf, with 8 bytes of the payload's digest) is rebuilt at start by reading the chain
 // topic's committed records. One instance at a time: a second one with the same transactional id
 // fences the first.
@@ -14,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,6 +44,11 @@ struct StageOptions {
   // from the whole chain topic.
   std::string index_path;
   std::chrono::milliseconds index_interval{60000};
+  // The consumer offsets are committed (outside the transactions, asynchronously) at most this often,
+  // and synchronously at exit or a revocation. A crash re-reads what followed the last committed
+  // offsets; its events are in the chain already (their records committed), so they are seen, not
+  // appended again.
+  std::chrono::milliseconds offsets_interval{500};
   std::chrono::milliseconds backoff_initial{500};
   std::chrono::milliseconds backoff_max{10000};
 };
@@ -61,7 +68,8 @@ class ChainStage {
  private:
   struct Metrics;
   enum class Outcome { kCommitted, kRetry, kFenced };
-  Outcome ProcessBatch(const std::vector<kafka::Message>& batch);
+  // One transaction: the batch's first-seen records; then the offsets when due, or now when `flush`.
+  Outcome ProcessBatch(const std::vector<kafka::Message>& batch, bool flush);
   void SetStatus(bool ready, std::string reason);
   // Loads the index file into seen_; returns the chain offset it covers (0 without a usable file).
   std::int64_t LoadIndex();
@@ -73,6 +81,8 @@ class ChainStage {
   std::string chain_topic_;
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<kafka::Consumer> consumer_;
+  std::map<kafka::TopicPartition, std::int64_t> pending_offsets_;  // read past, not yet committed
+  std::chrono::steady_clock::time_point offsets_sent_;
   // Identity digest -> 64 bits of the payload's digest (a second payload under a seen identity is a
   // conflict: counted and logged, not appended).
   std::unordered_map<Digest, std::uint64_t, DigestHash> seen_;

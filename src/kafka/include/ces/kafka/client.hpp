@@ -184,6 +184,8 @@ class Consumer {
   // Commits, for each partition, the offset of the next record to read. Returns false (with `error`)
   // if the commit failed (e.g. the partition was revoked meanwhile).
   bool Commit(const std::map<TopicPartition, std::int64_t>& next_offsets, std::string& error);
+  // The same without waiting for the broker (a failure is logged; a later commit covers it).
+  void CommitAsync(const std::map<TopicPartition, std::int64_t>& next_offsets);
   // Rewinds a partition (e.g. to re-read a batch that could not be written).
   void Seek(const TopicPartition& tp, std::int64_t offset);
   std::vector<TopicPartition> Assignment() const;
