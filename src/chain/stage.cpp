@@ -54,6 +54,9 @@ ChainStage::ChainStage(StageOptions options, metrics::Registry& registry)
     : options_(std::move(options)),
       metrics_(std::make_unique<Metrics>(registry)),
       chain_topic_(kafka::TopicName(options_.topic_prefix, audit::kChainRoute)) {
+  if (options_.group.empty()) {
+    options_.group = options_.topic_prefix.empty() ? "chain" : "chain-" + options_.topic_prefix;
+  }
   if (options_.transactional_id.empty()) {
     options_.transactional_id = "casper-event-store-chain-" + options_.topic_prefix;
   }

@@ -15,7 +15,7 @@ namespace {
 struct ChainFlags {
   std::string kafka = "127.0.0.1:9092";
   std::string topic_prefix;
-  std::string group = "chain";
+  std::string group;
   std::string transactional_id;
   std::string listen = "127.0.0.1:8104";
   std::size_t batch_events = 2000;
@@ -67,9 +67,8 @@ void RegisterChain(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--topic-prefix", flags->topic_prefix, "Prefix of the topic names (as given to produce)")
       ->envname("CES_TOPIC_PREFIX");
-  cmd->add_option("--group", flags->group, "Kafka consumer group of the node topics")
-      ->envname("CES_GROUP")
-      ->capture_default_str();
+  cmd->add_option("--group", flags->group, "Kafka consumer group of the node topics (default chain-<prefix>)")
+      ->envname("CES_GROUP");
   cmd->add_option("--transactional-id", flags->transactional_id,
                   "Kafka transactional id (default casper-event-store-chain-<prefix>); a second instance with the "
                   "same id fences the first")

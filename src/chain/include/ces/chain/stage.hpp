@@ -34,7 +34,9 @@ namespace ces::chain {
 struct StageOptions {
   std::string brokers;
   std::string topic_prefix;
-  std::string group = "chain";
+  // Consumer group of the node topics; empty: "chain-<prefix>" ("chain" without a prefix), so that
+  // the stages of two pipelines never rebalance each other.
+  std::string group;
   std::string transactional_id;  // empty: "casper-event-store-chain-<prefix>"
   kafka::Settings kafka_settings;  // librdkafka overrides for the consumer and the producer
   std::size_t batch_max_events = 2000;
