@@ -104,9 +104,7 @@ void ChainStage::Run(const std::function<bool()>& should_stop) {
              {"identities", static_cast<std::uint64_t>(seen_.size())},
              {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
 
-  kafka::Settings consumer_settings = options_.kafka_settings;
-  consumer_settings.emplace("topic.metadata.refresh.interval.ms", "2000");  // node topics created later
-  consumer_ = std::make_unique<kafka::Consumer>(options_.brokers, options_.group, consumer_settings);
+  consumer_ = std::make_unique<kafka::Consumer>(options_.brokers, options_.group, options_.kafka_settings);
   std::vector<std::string> topics;
   for (const char* name : {"main", "deploys", "sigs"}) topics.push_back(kafka::TopicName(options_.topic_prefix, name));
   kafka::RebalanceHooks hooks;

@@ -539,6 +539,8 @@ Consumer::Consumer(const std::string& brokers, const std::string& group_id, cons
       {"receive.message.max.bytes", std::to_string(kMaxRecordBytes + 2 * 1024 * 1024)},
       {"client.id", "casper-event-store"},
       {"isolation.level", "read_committed"},
+      // A subscribed topic created later (by produce, chain) is assigned within 2 s, not librdkafka's 5 min.
+      {"topic.metadata.refresh.interval.ms", "2000"},
   };
   ConfHandle conf = MakeConf(brokers, defaults, settings);
   rd_kafka_conf_set_rebalance_cb(conf.get(), &Impl::OnRebalance);

@@ -230,8 +230,7 @@ bool LiveHub::Ready(std::string& reason) const {
 void LiveHub::Run() {
   while (!stop_) {
     try {
-      // Topics created later (by produce, chain) are found within 2 s instead of librdkafka's 5 min.
-      kafka::Settings settings = {{"auto.offset.reset", "latest"}, {"topic.metadata.refresh.interval.ms", "2000"}};
+      kafka::Settings settings = {{"auto.offset.reset", "latest"}};
       for (const auto& [k, v] : options_.kafka_settings) settings[k] = v;
       kafka::Consumer consumer(options_.kafka_bootstrap, options_.group_id, settings);
       kafka::RebalanceHooks hooks;
@@ -605,7 +604,10 @@ LiveHub::AttachResult LiveHub::Attach(Ticket& ticket, const std::shared_ptr<http
   auto sub = std::make_shared<Subscriber>();
   sub->sink = sink;
   sub->sub = std::move(subscription);
-  sub->sub.query.start_from.reset();
+  // Node ids restart with a node, so a node stream's start_from does not apply to live events. Chain
+  // ids never restart: the chain hub keeps it (the ring may reach back before it when the store holds
+  // nothing of the chain yet).
+  if (!options_.chain) sub->sub.query.start_from.reset();
   for (const auto& [tp, offset] : next_offsets) {
     if (!from_.count(tp)) return AttachResult::kNotCovered;  // a partition the hub does not read (yet)
   }
