@@ -217,6 +217,9 @@ TEST(ChainItest, OneSequenceForTwoNodesLiveReplayRestartAndReplicas) {
   ASSERT_TRUE(WaitUntil([&] { return Healthy(api1_port); }, 30s)) << api1.process().Log();
   auto api1_url = [&] { return "http://127.0.0.1:" + std::to_string(api1_port); };
   Reader live(api1_url() + "/events");
+  // And one of a node's own stream: its topics are created by produce later still.
+  const std::vector<std::uint16_t> node_ports = {FreePort(), FreePort()};
+  Reader live_node(api1_url() + "/events?source=" + UrlEncode("http://127.0.0.1:" + std::to_string(node_ports[0])));
 
   Service api2(dir, "api2", api_args(api2_port));
   Service chain(dir, "chain", {"chain", "--kafka", brokers, "--topic-prefix", prefix, "--listen", "127.0.0.1:0",
@@ -226,7 +229,7 @@ TEST(ChainItest, OneSequenceForTwoNodesLiveReplayRestartAndReplicas) {
   std::vector<std::unique_ptr<Service>> nodes;
   std::vector<std::string> node_urls;
   for (const char* name : {"node-a", "node-b"}) {
-    const std::uint16_t port = FreePort();
+    const std::uint16_t port = node_ports[node_urls.size()];
     node_urls.push_back("http://127.0.0.1:" + std::to_string(port));
     nodes.push_back(std::make_unique<Service>(
         dir, name, std::vector<std::string>{"emit", "--stream", stream, "--listen", "127.0.0.1:" + std::to_string(port),
@@ -281,9 +284,21 @@ TEST(ChainItest, OneSequenceForTwoNodesLiveReplayRestartAndReplicas) {
     ExpectSameEvents(Events(replay), live_events, "start_from=0 on port " + std::to_string(port));
   }
 
-  // The node streams stay available per source, with the node's own ids.
-  std::size_t node_events = 0;
-  for (const auto& e : ReadRecording(stream)) node_events += e.id ? 1 : 0;
+  // The node streams stay available per source, with the node's own ids: live, to a client connected
+  // before the node topics existed, every event of the node byte for byte.
+  std::vector<RecordedEvent> recorded;
+  for (auto& e : ReadRecording(stream)) {
+    if (e.id) recorded.push_back(std::move(e));
+  }
+  const std::size_t node_events = recorded.size();
+  ASSERT_TRUE(WaitUntil([&] { return live_node.collector().Events() >= node_events; }, 30s))
+      << "live node client got " << live_node.collector().Events() << " of " << node_events;
+  live_node.Stop();
+  const auto node_live = Events(live_node.collector().Frames());
+  ASSERT_EQ(node_live.size(), node_events);
+  for (std::size_t i = 0; i < node_events; ++i) {
+    ASSERT_EQ(node_live[i], std::make_pair(std::to_string(*recorded[i].id), recorded[i].data)) << "node event " << i;
+  }
   // (audit-consume may still be storing the node topics: a chain joins the replay once it has links)
   EventList raw_events;
   WaitUntil(
