@@ -35,7 +35,7 @@ LOG=/tmp/sse_fanout_bench.$$.log
 "$BENCH" topics --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$PREFIX"  # before the hub reads them
 if [[ -x "$BIN" ]] && "$BIN" api --help 2>/dev/null | grep -q -- '--kafka'; then
   : "${MONGO_URI:?the api needs MONGO_URI too}"
-  "$BIN" api --kafka "$KAFKA_BOOTSTRAP" --mongo "$MONGO_URI" --topic-prefix "$PREFIX" \
+  "$BIN" api --kafka "$KAFKA_BOOTSTRAP" --mongo "$MONGO_URI" --topic-prefix "$PREFIX" --events node \
     --listen "127.0.0.1:$PORT" --max-subscribers $((SUBSCRIBERS + 100)) --log-level warn > "$LOG" 2>&1 &
   SERVER="casper-event-store api --kafka"
 else

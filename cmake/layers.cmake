@@ -27,7 +27,7 @@ set(CES_LAYER_ingest common kafka sse casper)
 set(CES_LAYER_audit common kafka mongo ingest casper)
 set(CES_LAYER_store common kafka ingest model postgres rpc)
 set(CES_LAYER_backfill common rpc kafka ingest casper model postgres)
-set(CES_LAYER_chain common kafka ingest casper)
+set(CES_LAYER_chain common kafka ingest casper audit)
 set(CES_LAYER_emit common http sse casper rpc backfill)
 # Serving: the read side over the stores and the live stream.
 set(CES_LAYER_live common kafka audit http legacy)

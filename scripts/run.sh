@@ -54,6 +54,11 @@ $bin store-consume --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "${CES_TOPIC_PREFIX
   --migrate --listen "${CES_STORE_LISTEN:-127.0.0.1:18104}" >"$logs/store-consume.log" 2>&1 &
 pids+=($!)
 
+# The chain sequence: every distinct event of the node topics once, in <prefix>chain (what /events serves).
+$bin chain --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "${CES_TOPIC_PREFIX:-}" \
+  --listen "${CES_CHAIN_LISTEN:-127.0.0.1:18106}" >"$logs/chain.log" 2>&1 &
+pids+=($!)
+
 # Kafka -> MongoDB audit store (docs/audit.md).
 $bin audit-consume --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "${CES_TOPIC_PREFIX:-}" --mongo "$MONGO_URI" \
   --listen "${CES_AUDIT_LISTEN:-127.0.0.1:18103}" >"$logs/audit-consume.log" 2>&1 &
@@ -71,6 +76,7 @@ pipeline running:
   produce     http://${CES_PRODUCE_LISTEN:-127.0.0.1:18102}/metrics   (log $logs/produce.log)
   backfill    http://${CES_BACKFILL_LISTEN:-127.0.0.1:18106}/metrics   (log $logs/backfill.log)
   store-consume http://${CES_STORE_LISTEN:-127.0.0.1:18104}/metrics   (log $logs/store-consume.log)   psql "$POSTGRES_URI" -c 'select height, era_id from blocks order by height desc limit 5'
+  chain       http://${CES_CHAIN_LISTEN:-127.0.0.1:18106}/metrics   (log $logs/chain.log)
   audit-consume http://${CES_AUDIT_LISTEN:-127.0.0.1:18103}/metrics   (log $logs/audit-consume.log)
   api         http://${CES_API_LISTEN:-127.0.0.1:18105}/swagger-ui/   (log $logs/api.log)
               curl 'http://${CES_API_LISTEN:-127.0.0.1:18105}/api/v1/blocks?size=3'

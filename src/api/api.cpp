@@ -23,6 +23,7 @@ struct Api::Impl {
   std::unique_ptr<mongo::AuditStore> store;
   std::unique_ptr<query::Pool> pool;  // the one PostgreSQL pool: REST and sidecar routes (outlives both)
   std::unique_ptr<live::LiveHub> hub;
+  std::unique_ptr<live::LiveHub> chain_hub;
   std::unique_ptr<ReplayApi> replay;
   std::unique_ptr<RestApi> rest;
   std::unique_ptr<SidecarApi> sidecar;
@@ -42,6 +43,10 @@ Api::Api(const ApiOptions& options, metrics::Registry& registry) : impl_(std::ma
     o.subscriber_buffer_bytes = options.subscriber_buffer_bytes;
     o.fanout_threads = options.fanout_threads;
     c.hub = std::make_unique<live::LiveHub>(o, registry);
+    if (options.chain_events) {
+      o.chain = true;
+      c.chain_hub = std::make_unique<live::LiveHub>(o, registry);
+    }
   }
   if (!options.mongo.empty()) {
     mongo::StoreOptions so;
@@ -58,7 +63,8 @@ Api::Api(const ApiOptions& options, metrics::Registry& registry) : impl_(std::ma
     o.topic_prefix = options.topic_prefix;
     // With a live hub the replay hands over to it, so it serves the hub's pipeline only.
     o.all_prefixes = !options.topic_prefix_set && !c.hub;
-    c.replay = std::make_unique<ReplayApi>(*c.store, o, registry, c.hub.get());
+    o.chain_events = options.chain_events;
+    c.replay = std::make_unique<ReplayApi>(*c.store, o, registry, c.hub.get(), c.chain_hub.get());
   }
   if (!options.postgres.empty()) {
     RestApiOptions o;
@@ -114,6 +120,7 @@ void Api::Register(http::AsyncServer& server) {
 void Api::Start() {
   Impl& c = *impl_;
   if (c.hub) c.hub->Start();
+  if (c.chain_hub) c.chain_hub->Start();
   if (c.replay) c.replay->Start();
   if (c.rest) c.rest->Start();
   if (c.sidecar) c.sidecar->Start();
@@ -122,6 +129,7 @@ void Api::Start() {
 void Api::Stop() {
   Impl& c = *impl_;
   if (c.hub) c.hub->Stop();
+  if (c.chain_hub) c.chain_hub->Stop();
   if (c.replay) c.replay->Stop();
   if (c.sidecar) c.sidecar->Stop();
   if (c.rest) c.rest->Stop();
@@ -134,11 +142,13 @@ bool Api::Ready(std::string& reason) {
   if (c.replay && !c.replay->Ready(reason)) return false;
   if (c.sidecar && !c.sidecar->Ready(reason)) return false;
   if (c.hub && !c.hub->Ready(reason)) return false;
+  if (c.chain_hub && !c.chain_hub->Ready(reason)) return false;
   return true;
 }
 
 mongo::AuditStore* Api::store() const { return impl_->store.get(); }
 live::LiveHub* Api::hub() const { return impl_->hub.get(); }
+live::LiveHub* Api::chain_hub() const { return impl_->chain_hub.get(); }
 ReplayApi* Api::replay() const { return impl_->replay.get(); }
 RestApi* Api::rest() const { return impl_->rest.get(); }
 SidecarApi* Api::sidecar() const { return impl_->sidecar.get(); }

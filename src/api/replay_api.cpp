@@ -118,13 +118,14 @@ struct ReplayApi::Metrics {
 };
 
 ReplayApi::ReplayApi(mongo::AuditStore& store, ReplayApiOptions options, metrics::Registry& registry,
-                     live::LiveHub* hub)
+                     live::LiveHub* hub, live::LiveHub* chain_hub)
     : store_(store),
       options_(std::move(options)),
       metrics_(std::make_unique<Metrics>(registry)),
       log_(store, options_.cache_bytes),
       watcher_(log_, options_.poll_interval),
-      hub_(hub) {}
+      hub_(hub),
+      chain_hub_(chain_hub) {}
 
 ReplayApi::~ReplayApi() { Stop(); }
 
@@ -186,6 +187,12 @@ bool ResolveStartFrom(mongo::AuditStore& store, audit::ReplayQuery& query, std::
                       http::ResponseWriter& writer, bool& store_error) {
   store_error = false;
   if (!query.start_from) return true;
+  if (query.routes == std::vector<std::string>{std::string(audit::kChainRoute)}) {
+    // Chain ids: one sequence, no source to name.
+    query.sources = {std::string(audit::kChainRoute)};
+    streams = {std::string(audit::kChainRoute)};
+    return true;
+  }
   auto sources = store.ListSources();
   if (!sources.ok()) {
     store_error = true;
@@ -239,10 +246,13 @@ std::optional<audit::HeadWatcher::Snapshot> ReplayApi::Prepare(audit::ReplayQuer
 }
 
 void ReplayApi::SeedHubVersions() {
-  if (!hub_) return;
+  if (!hub_ && !chain_hub_) return;
   auto sources = store_.ListSources();
   if (!sources.ok()) return;
-  for (const auto& s : sources.value) hub_->SeedApiVersion(s.source, s.api_version);
+  for (const auto& s : sources.value) {
+    if (hub_) hub_->SeedApiVersion(s.source, s.api_version);
+    if (chain_hub_) chain_hub_->SeedApiVersion(std::string(audit::kChainRoute), s.api_version);
+  }
 }
 
 namespace {
@@ -256,17 +266,17 @@ std::string Preamble(bool legacy, bool sidecar) {
 
 }  // namespace
 
-void ReplayApi::HandleLive(audit::ReplayQuery query, http::ResponseWriter& writer, http::AsyncResponseWriter& async,
-                           Endpoint endpoint) {
-  auto ticket = hub_->Admit();
+void ReplayApi::HandleLive(live::LiveHub& hub, audit::ReplayQuery query, http::ResponseWriter& writer,
+                           http::AsyncResponseWriter& async, Endpoint endpoint) {
+  auto ticket = hub.Admit();
   if (!ticket) {
     SendJsonError(writer, common::ErrorKind::kUnavailable,
-                  "too many live subscribers (limit " + std::to_string(hub_->options().max_subscribers) + ")");
+                  "too many live subscribers (limit " + std::to_string(hub.options().max_subscribers) + ")");
     return;
   }
-  if (!hub_->HasApiVersion()) SeedHubVersions();  // the store filled after start-up; nothing through Kafka yet
+  if (!hub.HasApiVersion()) SeedHubVersions();  // the store filled after start-up; nothing through Kafka yet
   if (!writer.StartStream(200, "text/event-stream", kStreamHeaders)) return;
-  auto sink = async.Detach(hub_->SinkLimit());
+  auto sink = async.Detach(hub.SinkLimit());
   if (!sink) return;
   const std::string preamble = Preamble(endpoint == Endpoint::kLegacy, endpoint == Endpoint::kSidecar);
   if (!preamble.empty() && !sink->Offer(preamble)) return;
@@ -274,12 +284,12 @@ void ReplayApi::HandleLive(audit::ReplayQuery query, http::ResponseWriter& write
   subscription.query = std::move(query);
   subscription.legacy = endpoint == Endpoint::kLegacy;
   subscription.api_versions = endpoint != Endpoint::kSidecar;
-  hub_->Subscribe(std::move(ticket), std::move(sink), std::move(subscription));
+  hub.Subscribe(std::move(ticket), std::move(sink), std::move(subscription));
 }
 
 std::optional<std::map<kafka::TopicPartition, std::int64_t>> ReplayApi::LiveEdge(
-    const audit::Positions& positions, const std::vector<mongo::ChainHead>& heads) const {
-  const auto topics = hub_->Topics();
+    const live::LiveHub& hub, const audit::Positions& positions, const std::vector<mongo::ChainHead>& heads) const {
+  const auto topics = hub.Topics();
   std::map<kafka::TopicPartition, std::int64_t> out;
   for (const auto& pos : positions) {
     if (std::find(topics.begin(), topics.end(), pos.chain.topic) == topics.end()) return std::nullopt;
@@ -307,8 +317,12 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
     return;
   }
   if (endpoint == Endpoint::kSidecar) parsed.query->types = {"Shutdown"};  // the nodes' Shutdowns only
-  if (hub_ && async && !parsed.query->start_from && !parsed.query->from_ms && !parsed.query->to_ms) {
-    HandleLive(std::move(*parsed.query), writer, *async, endpoint);
+  // /events without a source: the chain sequence (each distinct event once, ids = chain ids).
+  const bool chain = options_.chain_events && endpoint == Endpoint::kEvents && parsed.query->sources.empty();
+  if (chain) parsed.query->routes = {std::string(audit::kChainRoute)};
+  live::LiveHub* hub = chain ? chain_hub_ : hub_;
+  if (hub && async && !parsed.query->start_from && !parsed.query->from_ms && !parsed.query->to_ms) {
+    HandleLive(*hub, std::move(*parsed.query), writer, *async, endpoint);
     return;
   }
   StreamSlot slot(streams_, options_.max_streams);
@@ -337,8 +351,8 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
   // With the hub, the stream is written through a sink from the start (flow control on its buffer),
   // so that it can be handed over to the hub at the live edge.
   std::shared_ptr<http::StreamSink> sink;
-  if (hub_ && async && !query.to_ms) {
-    sink = async->Detach(hub_->SinkLimit());
+  if (hub && async && !query.to_ms) {
+    sink = async->Detach(hub->SinkLimit());
     if (!sink) return;
   }
   bool handed_over = false;
@@ -446,7 +460,7 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
       if (sources.ok()) {
         std::set<std::string> versions;
         for (const auto& s : sources.value) {
-          if (query.sources.empty() ||
+          if (chain || query.sources.empty() ||
               std::find(query.sources.begin(), query.sources.end(), s.source) != query.sources.end()) {
             versions.insert(s.api_version);
           }
@@ -460,8 +474,8 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
     }
     if (sink) {
       // The live edge: join the hub if its ring reaches back to where the store ends.
-      if (auto edge = LiveEdge(reader.positions(), current_heads)) {
-        auto ticket = hub_->Admit();
+      if (auto edge = LiveEdge(*hub, reader.positions(), current_heads)) {
+        auto ticket = hub->Admit();
         if (ticket) {
           live::LiveHub::Subscription subscription;
           subscription.query = query;
@@ -469,7 +483,7 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
           subscription.announced = announced;
           subscription.legacy = legacy;
           subscription.api_versions = announce_versions;
-          const auto result = hub_->Attach(ticket, sink, std::move(subscription), *edge);
+          const auto result = hub->Attach(ticket, sink, std::move(subscription), *edge);
           if (result == live::LiveHub::AttachResult::kAttached) handed_over = true;
           if (result != live::LiveHub::AttachResult::kNotCovered) return;
         }

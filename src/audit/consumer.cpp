@@ -106,8 +106,17 @@ void AuditConsumer::Run(const std::function<bool()>& should_stop) {
                                   {"segment_bytes", segment_limits_.max_bytes}});
 
   kafka::EnsureEventTopics(options_.brokers, options_.kafka_settings, options_.topic_prefix);
+  // The chain topic too (its records are the chain sequence's events, docs/architecture.md); created
+  // here so that the subscription does not wait for a metadata refresh when this service starts first.
+  try {
+    kafka::EnsureTopics(options_.brokers, options_.kafka_settings, {ChainTopicSpec(options_.topic_prefix)},
+                        std::chrono::seconds(10));
+  } catch (const std::exception& e) {
+    log::Warn("chain topic not created (the chain stage or api creates it)", {{"error", e.what()}});
+  }
   consumer_ = std::make_unique<kafka::Consumer>(options_.brokers, options_.group, options_.kafka_settings);
-  const std::vector<std::string> topics = kafka::EventTopicNames(options_.topic_prefix);
+  std::vector<std::string> topics = kafka::EventTopicNames(options_.topic_prefix);
+  topics.push_back(kafka::TopicName(options_.topic_prefix, kChainRoute));
   kafka::RebalanceHooks hooks;
   hooks.on_assign = [this](const std::vector<kafka::TopicPartition>& tps) {
     std::lock_guard lock(heads_mutex_);
@@ -338,6 +347,7 @@ mongo::Status AuditConsumer::ProcessBatch(const Batch& batch, BatchStats& stats)
 
   // 5. Sources (for the API's listing and default source).
   for (const auto* r : records) {
+    if (r->source == kChainRoute) continue;  // the chain sequence is not a node
     const std::string key = r->source + " " + r->stream + " " + r->api_version;
     if (known_sources_.count(key)) continue;
     status = store_.NoteSource(r->source, r->stream, r->api_version);

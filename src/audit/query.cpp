@@ -88,7 +88,9 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
 }  // namespace
 
 bool ReplayQuery::RouteMatches(const std::string& route) const {
-  return routes.empty() || std::find(routes.begin(), routes.end(), route) != routes.end();
+  // The chain topic only when asked for by name: "all routes" are the node topics.
+  if (routes.empty()) return route != kChainRoute;
+  return std::find(routes.begin(), routes.end(), route) != routes.end();
 }
 
 bool ReplayQuery::Matches(const mongo::EventRecord& e) const {

@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 
 #include "ces/audit/keys.hpp"
 #include "ces/common/time.hpp"
@@ -27,6 +28,18 @@ std::string Sha256Hex(std::string_view data) {
 std::string RouteOfTopic(std::string_view topic, std::string_view prefix) {
   if (!prefix.empty() && topic.substr(0, prefix.size()) == prefix) topic.remove_prefix(prefix.size());
   return std::string(topic);
+}
+
+kafka::TopicSpec ChainTopicSpec(const std::string& topic_prefix, int replication_factor) {
+  kafka::TopicSpec spec;
+  spec.name = kafka::TopicName(topic_prefix, kChainRoute);
+  spec.partitions = 1;
+  spec.replication_factor = replication_factor;
+  // Kept forever: its offsets are the chain ids, and the chain stage rebuilds its seen set from it.
+  spec.config = {{"max.message.bytes", std::to_string(kafka::kMaxRecordBytes + 1024 * 1024)},
+                 {"retention.ms", "-1"},
+                 {"retention.bytes", "-1"}};
+  return spec;
 }
 
 BuiltRecord BuildRecord(const kafka::Message& m) {
@@ -86,6 +99,17 @@ BuiltRecord BuildRecord(const kafka::Message& m) {
     r.received_ms = m.timestamp_ms;
     r.received_at = time::FormatRfc3339Millis(m.timestamp_ms);
     add_problem("no valid received-at header; using the Kafka timestamp");
+  }
+  if (m.HeaderValue(ingest::header::kChainKey)) {
+    // A chain record: the event of the logical chain with id = its chain offset.
+    r.source = std::string(kChainRoute);
+    r.stream = std::string(kChainRoute);
+    if (m.offset >= 0 && m.offset <= std::numeric_limits<std::uint32_t>::max()) {
+      r.event_id = static_cast<std::uint32_t>(m.offset);
+    } else {
+      r.event_id.reset();
+      add_problem("chain offset past u32; identified by Kafka position");
+    }
   }
   r.payload = m.value;
   r.size = static_cast<std::int64_t>(m.value.size());

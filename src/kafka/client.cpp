@@ -2,6 +2,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <stdexcept>
@@ -289,6 +290,38 @@ std::size_t Producer::QueueLength() const { return static_cast<std::size_t>(rd_k
 
 bool Producer::AllBrokersDown() const { return impl_->all_brokers_down.load(); }
 
+namespace {
+
+// Takes ownership of `error` (null: success).
+TxnStatus ToTxnStatus(rd_kafka_error_t* error) {
+  TxnStatus status;
+  if (!error) return status;
+  status.ok = false;
+  status.retriable = rd_kafka_error_is_retriable(error) != 0;
+  status.abortable = rd_kafka_error_txn_requires_abort(error) != 0;
+  status.fatal = rd_kafka_error_is_fatal(error) != 0;
+  status.error = rd_kafka_error_string(error);
+  rd_kafka_error_destroy(error);
+  return status;
+}
+
+}  // namespace
+
+void Producer::InitTransactions(std::chrono::milliseconds timeout) {
+  TxnStatus status = ToTxnStatus(rd_kafka_init_transactions(impl_->rk.get(), static_cast<int>(timeout.count())));
+  if (!status.ok) throw std::runtime_error("kafka: initialising transactions: " + status.error);
+}
+
+TxnStatus Producer::BeginTransaction() { return ToTxnStatus(rd_kafka_begin_transaction(impl_->rk.get())); }
+
+TxnStatus Producer::CommitTransaction(std::chrono::milliseconds timeout) {
+  return ToTxnStatus(rd_kafka_commit_transaction(impl_->rk.get(), static_cast<int>(timeout.count())));
+}
+
+TxnStatus Producer::AbortTransaction(std::chrono::milliseconds timeout) {
+  return ToTxnStatus(rd_kafka_abort_transaction(impl_->rk.get(), static_cast<int>(timeout.count())));
+}
+
 void EnsureTopics(const std::string& brokers, const Settings& settings, const std::vector<TopicSpec>& topics,
                   std::chrono::milliseconds timeout) {
   SecurityErrorTrap trap;
@@ -343,12 +376,21 @@ void EnsureTopics(const std::string& brokers, const Settings& settings, const st
 
 std::vector<Message> ReadAll(const std::string& brokers, const Settings& settings, const std::string& topic,
                              std::chrono::milliseconds timeout) {
+  std::vector<Message> out;
+  ReadEach(brokers, topic, settings, 0, [&out](const Message& m) { out.push_back(m); }, timeout);
+  return out;
+}
+
+std::size_t ReadEach(const std::string& brokers, const std::string& topic, const Settings& settings,
+                     std::int64_t from_offset, const std::function<void(const Message&)>& on_message,
+                     std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const Settings defaults = {
       {"group.id", "casper-event-store-reader"},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
       {"enable.partition.eof", "true"},
+      {"isolation.level", "read_committed"},
       {"fetch.max.bytes", std::to_string(kMaxRecordBytes + 1024 * 1024)},
       {"max.partition.fetch.bytes", std::to_string(kMaxRecordBytes + 1024 * 1024)},
       {"receive.message.max.bytes", std::to_string(kMaxRecordBytes + 2 * 1024 * 1024)},
@@ -401,6 +443,7 @@ std::vector<Message> ReadAll(const std::string& brokers, const Settings& setting
         ok = false;
         break;
       }
+      low = std::max(low, from_offset);
       if (high > low) {
         remaining[p] = high;
         rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), p)->offset = low;
@@ -409,8 +452,8 @@ std::vector<Message> ReadAll(const std::string& brokers, const Settings& setting
     if (ok) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  std::vector<Message> out;
-  if (remaining.empty()) return out;
+  std::size_t count = 0;
+  if (remaining.empty()) return count;
   rd_kafka_resp_err_t err = rd_kafka_assign(rk.get(), assignment.get());
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error(std::string("kafka assign: ") + rd_kafka_err2str(err));
 
@@ -432,18 +475,19 @@ std::vector<Message> ReadAll(const std::string& brokers, const Settings& setting
     trap.ThrowIfCaught("reading " + topic);
     auto it = remaining.find(msg->partition);
     if (it == remaining.end() || msg->offset >= it->second) continue;
-    out.push_back(ToMessage(msg.get()));
+    on_message(ToMessage(msg.get()));
+    ++count;
     if (msg->offset + 1 >= it->second) remaining.erase(it);
   }
   rd_kafka_consumer_close(rk.get());
-  return out;
+  return count;
 }
 
-std::map<TopicPartition, std::int64_t> HighWatermarks(const std::string& brokers, const Settings& settings,
-                                                      const std::vector<TopicPartition>& partitions,
-                                                      std::chrono::milliseconds timeout) {
-  std::map<TopicPartition, std::int64_t> out;
-  if (partitions.empty()) return out;
+namespace {
+
+// A short-lived handle for offset queries, with only the connection settings of `settings`; null
+// (logged) when it cannot be made.
+KafkaHandle QueryHandle(const std::string& brokers, const Settings& settings) {
   ConfHandle conf(rd_kafka_conf_new());
   rd_kafka_conf_set_log_cb(conf.get(), &OnLog);
   auto set = [&conf](const std::string& key, const std::string& value) {
@@ -454,13 +498,28 @@ std::map<TopicPartition, std::int64_t> HighWatermarks(const std::string& brokers
   };
   set("bootstrap.servers", brokers);
   for (const auto& [key, value] : ConnectionSettings(settings)) set(key, value);
-  KafkaHandle rk;
   try {
-    rk = MakeHandle(RD_KAFKA_PRODUCER, std::move(conf));  // frees the configuration when it fails
+    return MakeHandle(RD_KAFKA_PRODUCER, std::move(conf));  // frees the configuration when it fails
   } catch (const std::runtime_error& e) {
     log::Warn("no kafka handle for the watermark query", {{"error", e.what()}});
-    return out;
+    return nullptr;
   }
+}
+
+void LogQueryFailure(const char* what, const TopicPartition& tp, rd_kafka_resp_err_t e) {
+  log::Warn(what, {{"topic", tp.topic}, {"partition", static_cast<std::int64_t>(tp.partition)},
+                   {"error", rd_kafka_err2str(e)}});
+}
+
+}  // namespace
+
+std::map<TopicPartition, std::int64_t> HighWatermarks(const std::string& brokers, const Settings& settings,
+                                                      const std::vector<TopicPartition>& partitions,
+                                                      std::chrono::milliseconds timeout) {
+  std::map<TopicPartition, std::int64_t> out;
+  if (partitions.empty()) return out;
+  KafkaHandle rk = QueryHandle(brokers, settings);
+  if (!rk) return out;
   for (const auto& tp : partitions) {
     std::int64_t low = 0;
     std::int64_t high = 0;
@@ -469,9 +528,36 @@ std::map<TopicPartition, std::int64_t> HighWatermarks(const std::string& brokers
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
       out[tp] = high;
     } else {
-      log::Warn("kafka watermark query failed", {{"topic", tp.topic},
-                                                 {"partition", static_cast<std::int64_t>(tp.partition)},
-                                                 {"error", rd_kafka_err2str(e)}});
+      LogQueryFailure("kafka watermark query failed", tp, e);
+    }
+  }
+  return out;
+}
+
+std::map<TopicPartition, std::int64_t> OffsetsSince(const std::string& brokers, const Settings& settings,
+                                                    const std::vector<TopicPartition>& partitions, std::int64_t unix_ms,
+                                                    std::chrono::milliseconds timeout) {
+  std::map<TopicPartition, std::int64_t> out = HighWatermarks(brokers, settings, partitions, timeout);
+  if (out.empty()) return out;
+  KafkaHandle rk = QueryHandle(brokers, settings);
+  if (!rk) return {};
+  PartitionListHandle list(rd_kafka_topic_partition_list_new(static_cast<int>(out.size())));
+  for (const auto& [tp, high] : out) {
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = unix_ms;
+  }
+  rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk.get(), list.get(), static_cast<int>(timeout.count()));
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    LogQueryFailure("kafka offsets-for-times query failed", out.begin()->first, e);
+    return {};
+  }
+  for (int i = 0; i < list->cnt; ++i) {
+    const auto& el = list->elems[i];
+    const TopicPartition tp{el.topic, el.partition};
+    if (el.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      LogQueryFailure("kafka offsets-for-times query failed", tp, el.err);
+      out.erase(tp);
+    } else if (el.offset >= 0) {
+      out[tp] = el.offset;  // else: no record that recent, start at the watermark taken before
     }
   }
   return out;
@@ -590,6 +676,16 @@ bool Consumer::Commit(const std::map<TopicPartition, std::int64_t>& next_offsets
   return true;
 }
 
+void Consumer::CommitAsync(const std::map<TopicPartition, std::int64_t>& next_offsets) {
+  if (next_offsets.empty()) return;
+  PartitionListHandle list(rd_kafka_topic_partition_list_new(static_cast<int>(next_offsets.size())));
+  for (const auto& [tp, offset] : next_offsets) {
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = offset;
+  }
+  rd_kafka_resp_err_t err = rd_kafka_commit(impl_->rk.get(), list.get(), 1);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) log::Warn("kafka async commit failed", {{"error", rd_kafka_err2str(err)}});
+}
+
 void Consumer::Seek(const TopicPartition& tp, std::int64_t offset) {
   PartitionListHandle list(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = offset;
@@ -605,6 +701,19 @@ std::vector<TopicPartition> Consumer::Assignment() const {
   if (rd_kafka_assignment(impl_->rk.get(), &list) != RD_KAFKA_RESP_ERR_NO_ERROR) return {};
   PartitionListHandle holder(list);
   return Impl::ToVector(list);
+}
+
+TxnStatus Producer::SendOffsetsToTransaction(const std::map<TopicPartition, std::int64_t>& next_offsets,
+                                             const Consumer& consumer, std::chrono::milliseconds timeout) {
+  if (next_offsets.empty()) return {};
+  PartitionListHandle list(rd_kafka_topic_partition_list_new(static_cast<int>(next_offsets.size())));
+  for (const auto& [tp, offset] : next_offsets) {
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = offset;
+  }
+  std::unique_ptr<rd_kafka_consumer_group_metadata_t, decltype(&rd_kafka_consumer_group_metadata_destroy)> metadata(
+      rd_kafka_consumer_group_metadata(consumer.impl_->rk.get()), &rd_kafka_consumer_group_metadata_destroy);
+  return ToTxnStatus(rd_kafka_send_offsets_to_transaction(impl_->rk.get(), list.get(), metadata.get(),
+                                                          static_cast<int>(timeout.count())));
 }
 
 }  // namespace ces::kafka

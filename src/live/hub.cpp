@@ -47,6 +47,11 @@ void KeepIf(Subscribers& subs, std::atomic<std::size_t>& attached, Keep keep) {
   if (removed > 0) attached.fetch_sub(removed);
 }
 
+metrics::Labels WithLabel(metrics::Labels labels, const char* key, const char* value) {
+  labels.emplace_back(key, value);
+  return labels;
+}
+
 }  // namespace
 
 struct LiveHub::Shared {
@@ -109,21 +114,21 @@ struct LiveHub::Tally {
 };
 
 struct LiveHub::Metrics {
-  explicit Metrics(metrics::Registry& r)
-      : subscribers(r.GetGauge("ces_api_sse_subscribers", "Live SSE subscribers attached to the hub")),
-        events(r.GetCounter("ces_api_sse_events_total", "Events read from Kafka and fanned out to live subscribers")),
-        frames(r.GetCounter("ces_api_sse_frames_total", "Event frames queued to live subscribers")),
+  Metrics(metrics::Registry& r, const metrics::Labels& l)
+      : subscribers(r.GetGauge("ces_api_sse_subscribers", "Live SSE subscribers attached to the hub", l)),
+        events(r.GetCounter("ces_api_sse_events_total", "Events read from Kafka and fanned out to live subscribers", l)),
+        frames(r.GetCounter("ces_api_sse_frames_total", "Event frames queued to live subscribers", l)),
         duplicates(r.GetCounter("ces_api_sse_duplicates_total",
-                                "Re-sent records (identity seen recently) not sent again to live subscribers")),
-        rejected(r.GetCounter("ces_api_sse_rejected_total", "Live subscribers refused at --max-subscribers")),
-        handovers(r.GetCounter("ces_api_sse_handovers_total", "Replay streams handed over to the live hub")),
+                                "Re-sent records (identity seen recently) not sent again to live subscribers", l)),
+        rejected(r.GetCounter("ces_api_sse_rejected_total", "Live subscribers refused at --max-subscribers", l)),
+        handovers(r.GetCounter("ces_api_sse_handovers_total", "Replay streams handed over to the live hub", l)),
         dropped_slow(r.GetCounter("ces_api_sse_dropped_subscribers_total",
-                                  "Live subscribers disconnected by the server", {{"reason", "slow"}})),
+                                  "Live subscribers disconnected by the server", WithLabel(l, "reason", "slow"))),
         publish(r.GetHistogram("ces_api_sse_publish_seconds",
-                               "From the hub reading one event to offering it to every live subscriber of a fan-out shard", {},
+                               "From the hub reading one event to offering it to every live subscriber of a fan-out shard", l,
                                metrics::LatencyBuckets())),
         lag(r.GetHistogram("ces_api_sse_delivery_lag_seconds",
-                           "From received-at (produce read the event) to handed to the fan-out shards", {},
+                           "From received-at (produce read the event) to handed to the fan-out shards", l,
                            metrics::LatencyBuckets())) {}
   metrics::Gauge& subscribers;
   metrics::Counter& events;
@@ -153,7 +158,9 @@ LiveHub::Ticket& LiveHub::Ticket::operator=(Ticket&& other) noexcept {
 
 LiveHub::LiveHub(LiveHubOptions options, metrics::Registry& registry)
     : options_(std::move(options)),
-      metrics_(std::make_unique<Metrics>(registry)),
+      // The chain hub's series carry sequence="chain"; the node hub's have no extra label.
+      metrics_(std::make_unique<Metrics>(registry, options_.chain ? metrics::Labels{{"sequence", "chain"}}
+                                                                  : metrics::Labels{})),
       shared_(std::make_shared<Shared>()),
       keepalive_frame_(std::make_shared<const std::string>(":\n\n")) {
   if (options_.max_subscribers == 0) throw std::invalid_argument("--max-subscribers must be at least 1");
@@ -182,6 +189,7 @@ LiveHub::~LiveHub() {
 std::size_t LiveHub::SinkLimit() const { return options_.subscriber_buffer_bytes + kafka::kMaxRecordBytes + (1u << 20); }
 
 std::vector<std::string> LiveHub::Topics() const {
+  if (options_.chain) return {kafka::TopicName(options_.topic_prefix, audit::kChainRoute)};
   return kafka::EventTopicNames(options_.topic_prefix);
 }
 
@@ -190,6 +198,16 @@ std::string LiveHub::RouteOf(const std::string& topic) const { return audit::Rou
 void LiveHub::Start() {
   if (options_.kafka_bootstrap.empty() || thread_.joinable()) return;
   stop_ = false;
+  started_ms_ = time::UnixMillis(time::Now());
+  if (options_.chain) {
+    // Created now, so that the hub is assigned it at once rather than after a metadata refresh.
+    try {
+      kafka::EnsureTopics(options_.kafka_bootstrap, options_.kafka_settings, {audit::ChainTopicSpec(options_.topic_prefix)},
+                         std::chrono::seconds(5));
+    } catch (const std::exception& e) {
+      log::Warn("live hub: chain topic not created (the chain stage creates it)", {{"error", e.what()}});
+    }
+  }
   {
     std::lock_guard lock(status_mutex_);
     status_error_ = "waiting for the Kafka partition assignment";
@@ -231,7 +249,10 @@ void LiveHub::Run() {
             }
           }
         }
-        auto high = kafka::HighWatermarks(options_.kafka_bootstrap, options_.kafka_settings, unknown);
+        // Not the watermark now: records written between a client's connection and this assignment
+        // would be skipped. From the hub's start instead (clients connect after it).
+        auto high = kafka::OffsetsSince(options_.kafka_bootstrap, options_.kafka_settings, unknown,
+                                        started_ms_ - options_.start_margin.count());
         bool complete = true;
         for (const auto& tp : unknown) {
           auto it = high.find(tp);
@@ -584,7 +605,10 @@ LiveHub::AttachResult LiveHub::Attach(Ticket& ticket, const std::shared_ptr<http
   auto sub = std::make_shared<Subscriber>();
   sub->sink = sink;
   sub->sub = std::move(subscription);
-  sub->sub.query.start_from.reset();
+  // Node ids restart with a node, so a node stream's start_from does not apply to live events. Chain
+  // ids never restart: the chain hub keeps it (the ring may reach back before it when the store holds
+  // nothing of the chain yet).
+  if (!options_.chain) sub->sub.query.start_from.reset();
   for (const auto& [tp, offset] : next_offsets) {
     if (!from_.count(tp)) return AttachResult::kNotCovered;  // a partition the hub does not read (yet)
   }

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   ces::services::RegisterStoreConsume(app, exit_code);
   ces::services::RegisterMigrate(app, exit_code);
   ces::services::RegisterAuditConsume(app, exit_code);
+  ces::services::RegisterChain(app, exit_code);
   ces::services::RegisterApi(app, exit_code);
   ces::services::RegisterBackfill(app, exit_code);
   CLI11_PARSE(app, argc, argv);

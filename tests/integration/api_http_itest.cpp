@@ -327,7 +327,9 @@ class ApiHttp : public ::testing::Test {
   // --postgres --mongo --kafka of this suite's pipeline, then `extra`.
   static std::vector<std::string> BackendFlags(std::vector<std::string> extra) {
     std::vector<std::string> flags = {"--postgres",     *pg_uri_, "--mongo", MongoDatabaseUri(*mongo_db_), "--kafka",
-                                      RequireEnv("KAFKA_BOOTSTRAP"), "--topic-prefix", *prefix_};
+                                      RequireEnv("KAFKA_BOOTSTRAP"), "--topic-prefix", *prefix_,
+                                      // /events as the node streams (these pipelines have no chain stage)
+                                      "--events", "node"};
     flags.insert(flags.end(), extra.begin(), extra.end());
     return flags;
   }

@@ -60,7 +60,7 @@ class ApiSdk : public ::testing::Test {
     api_ = new Service;
     api_->port = FreePort();
     api_->process = std::make_unique<Process>(
-        std::vector<std::string>{"api", "--listen", "127.0.0.1:" + std::to_string(api_->port), "--mongo",
+        std::vector<std::string>{"api", "--events", "node", "--listen", "127.0.0.1:" + std::to_string(api_->port), "--mongo",
                                  MongoDatabaseUri(db), "--topic-prefix", *prefix_},
         *dir_ + "/api.log");
     ASSERT_TRUE(WaitUntil([] { return HttpGet(api_->url() + "/readyz").first == 200; }, seconds(60)))

@@ -140,7 +140,7 @@ class AuditApi : public ::testing::Test {
         dir_ + "/consume.log");
     api_.port = FreePort();
     api_.process = std::make_unique<Process>(
-        std::vector<std::string>{"api", "--mongo", MongoDatabaseUri(db_), "--listen", "127.0.0.1:" + std::to_string(api_.port),
+        std::vector<std::string>{"api", "--events", "node", "--mongo", MongoDatabaseUri(db_), "--listen", "127.0.0.1:" + std::to_string(api_.port),
                                  "--keepalive", "1", "--max-streams", "4", "--max-page-size", "500", "--poll-interval",
                                  "0.05"},
         dir_ + "/api.log");

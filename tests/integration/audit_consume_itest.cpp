@@ -500,7 +500,7 @@ TEST(AuditConsume, UnboundedSegmentLayoutReplays) {
   Service api;
   api.port = FreePort();
   api.process = std::make_unique<Process>(
-      std::vector<std::string>{"api", "--mongo", MongoDatabaseUri(db), "--listen", "127.0.0.1:" + std::to_string(api.port)},
+      std::vector<std::string>{"api", "--events", "node", "--mongo", MongoDatabaseUri(db), "--listen", "127.0.0.1:" + std::to_string(api.port)},
       dir + "/api.log");
   ASSERT_TRUE(WaitUntil([&] { return HttpGet(api.url() + "/readyz").first == 200; }, seconds(30)));
   for (std::uint32_t start : {0u, 1u, 250u, 499u}) {

@@ -23,6 +23,7 @@
 
 #include "ces/sse/client.hpp"
 #include "ces/sse/parser.hpp"
+#include "sse_frame.hpp"
 #include "test_support.hpp"
 
 namespace ces::test {
@@ -68,21 +69,13 @@ class Emit {
   std::uint16_t port_ = 0;
 };
 
-struct Frame {
-  std::optional<std::string> id;
-  std::string data;
-  std::string raw;
-};
+using Frame = SseFrame;
 
 // Everything one connection received.
 class Collector : public sse::Handler {
  public:
   void OnEvent(const sse::Event& e) override {
-    Frame f;
-    if (e.id) f.id = std::string(*e.id);
-    f.data = std::string(e.data);
-    f.raw = std::string(e.raw);
-    frames.push_back(std::move(f));
+    frames.push_back(ToFrame(e));
   }
   void OnComment(std::string_view text) override { comments.emplace_back(text); }
 

@@ -73,6 +73,15 @@ void RegisterApi(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-page-size", flags->options.max_page_size, "Largest limit accepted by /api/v1/events")
       ->envname("CES_MAX_PAGE_SIZE")
       ->capture_default_str();
+  cmd->add_option_function<std::string>(
+         "--events",
+         [flags](const std::string& v) {
+           if (v != "chain" && v != "node") throw CLI::ValidationError("--events", "expected chain or node");
+           flags->options.chain_events = v == "chain";
+         },
+         "What /events serves without source=: chain (each distinct event once, ids = chain ids, from the chain "
+         "stage; default) or node (the node streams as stored, before the chain stage)")
+      ->envname("CES_EVENTS");
   cmd->add_option("--max-subscribers", flags->options.max_subscribers, "Concurrent live SSE subscribers; more get 503")
       ->envname("CES_MAX_SUBSCRIBERS")
       ->capture_default_str();

@@ -45,6 +45,10 @@ struct ApiOptions {
   // Without an explicit prefix (and without kafka) the replay serves every pipeline in the store.
   bool topic_prefix_set = false;
   kafka::Settings kafka_settings;  // the live hub's consumer
+  // What /events serves without a `source` parameter: the chain sequence (true: every distinct event
+  // once, ids = chain ids, written by the chain stage) or, as before the chain stage, the node streams
+  // as stored (false).
+  bool chain_events = true;
   std::string network_name;   // sidecar envelopes; empty: learned from the nodes' events
   std::string swagger_ui_dir;  // empty: DefaultSwaggerUiDir()
   // PostgreSQL pool and REST pages
@@ -86,7 +90,8 @@ class Api {
 
   // The components; null when their backend was not given.
   mongo::AuditStore* store() const;
-  live::LiveHub* hub() const;
+  live::LiveHub* hub() const;        // the node streams (/events?source=, 1.x and sidecar paths)
+  live::LiveHub* chain_hub() const;  // the chain sequence (/events)
   ReplayApi* replay() const;
   RestApi* rest() const;
   SidecarApi* sidecar() const;

@@ -37,14 +37,18 @@ struct ReplayApiOptions {
   std::size_t cache_bytes = 128u * 1024u * 1024u;
   std::string topic_prefix;  // serve only chains of topics with this prefix ("" and all_prefixes: any)
   bool all_prefixes = true;
+  // /events without `source` serves the chain sequence (the audit store's <prefix>chain records, then
+  // the chain hub): chain ids, start_from without a source. false: the node streams, as before.
+  bool chain_events = false;
 };
 
 class ReplayApi {
  public:
   // `hub` (optional, outlives this object): live events come from Kafka through the hub instead of
   // by tailing the store.
+  // `chain_hub` (optional): the live side of the chain sequence.
   ReplayApi(mongo::AuditStore& store, ReplayApiOptions options, metrics::Registry& registry,
-            live::LiveHub* hub = nullptr);
+            live::LiveHub* hub = nullptr, live::LiveHub* chain_hub = nullptr);
   ~ReplayApi();
   ReplayApi(const ReplayApi&) = delete;
   ReplayApi& operator=(const ReplayApi&) = delete;
@@ -71,11 +75,12 @@ class ReplayApi {
   void HandleStream(const http::Request& request, http::ResponseWriter& writer, std::vector<std::string> routes,
                     http::AsyncResponseWriter* async, Endpoint endpoint = Endpoint::kEvents);
   // A client without start_from/from_time/to_time: straight to the hub.
-  void HandleLive(audit::ReplayQuery query, http::ResponseWriter& writer, http::AsyncResponseWriter& async,
-                  Endpoint endpoint);
+  void HandleLive(live::LiveHub& hub, audit::ReplayQuery query, http::ResponseWriter& writer,
+                  http::AsyncResponseWriter& async, Endpoint endpoint);
   // The replay's next Kafka offset per partition when every chain of `positions` is read to its head
   // in `heads` and belongs to the hub's topics; nullopt otherwise.
-  std::optional<std::map<kafka::TopicPartition, std::int64_t>> LiveEdge(const audit::Positions& positions,
+  std::optional<std::map<kafka::TopicPartition, std::int64_t>> LiveEdge(const live::LiveHub& hub,
+                                                                        const audit::Positions& positions,
                                                                         const std::vector<mongo::ChainHead>& heads) const;
   void HandleList(const http::Request& request, http::ResponseWriter& writer);
   void HandleEvent(const http::Request& request, http::ResponseWriter& writer);
@@ -88,6 +93,7 @@ class ReplayApi {
   audit::StoreLogSource log_;
   audit::HeadWatcher watcher_;
   live::LiveHub* hub_ = nullptr;
+  live::LiveHub* chain_hub_ = nullptr;
   std::atomic<std::size_t> streams_{0};
 };
 

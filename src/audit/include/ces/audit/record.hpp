@@ -19,6 +19,15 @@ struct BuiltRecord {
   std::string problem;
 };
 
+// The chain sequence (docs/architecture.md "The chain sequence"): the topic <prefix>chain, one partition,
+// written by the chain stage. Its records carry the node's headers plus `chain-key`; as events they
+// are identified by their offset, the chain id: source and stream "chain", event id = offset.
+inline constexpr std::string_view kChainRoute = "chain";
+// The chain topic (one partition: its offsets are the chain ids; 65 MiB records), created by chain,
+// audit-consume and api, whichever starts first.
+kafka::TopicSpec ChainTopicSpec(const std::string& topic_prefix, int replication_factor = -1);
+
+// A record of a node topic, or of the chain topic (recognised by its chain-key header).
 BuiltRecord BuildRecord(const kafka::Message& message);
 
 // Lower-case hex SHA-256.

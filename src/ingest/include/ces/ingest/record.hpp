@@ -22,6 +22,8 @@ inline constexpr std::string_view kApiVersion = "api-version"; // ApiVersion ann
 inline constexpr std::string_view kEventType = "event-type";   // e.g. BlockAdded, Shutdown
 inline constexpr std::string_view kReceivedAt = "received-at"; // RFC 3339 UTC, ms
 inline constexpr std::string_view kReason = "reason";          // dead-letter records: why it was rejected
+inline constexpr std::string_view kChainKey = "chain-key";     // chain records: the event's identity (ces::chain)
+inline constexpr std::string_view kChainTopic = "chain-topic"; // chain records: the node topic it was read from
 }  // namespace header
 
 struct EventMeta {

@@ -39,6 +39,28 @@ inline std::string TopicName(std::string_view prefix, std::string_view name) {
   return std::string(prefix) + std::string(name);
 }
 
+struct TopicPartition {
+  std::string topic;
+  std::int32_t partition = 0;
+  bool operator<(const TopicPartition& o) const {
+    return topic != o.topic ? topic < o.topic : partition < o.partition;
+  }
+  bool operator==(const TopicPartition& o) const = default;
+};
+
+class Consumer;
+
+// The outcome of a transaction call: ok, or an error that aborting the transaction cures
+// (`abortable`), that retrying the same call may cure (`retriable`), or that ends the producer
+// (`fatal`, e.g. fenced by a newer instance with the same transactional.id).
+struct TxnStatus {
+  bool ok = true;
+  bool retriable = false;
+  bool abortable = false;
+  bool fatal = false;
+  std::string error;
+};
+
 class Producer {
  public:
   // `settings` override the defaults (acks=all, idempotence, zstd, 64 MiB messages). Throws on bad config.
@@ -60,6 +82,18 @@ class Producer {
   std::size_t QueueLength() const;
   // True when the last error callback said every broker is down (cleared by a successful delivery).
   bool AllBrokersDown() const;
+
+  // Transactions (the producer must have `transactional.id` in its settings). InitTransactions fences
+  // any earlier producer with the same id and aborts its open transaction; throws on failure.
+  void InitTransactions(std::chrono::milliseconds timeout);
+  TxnStatus BeginTransaction();
+  // Adds the consumer's next offsets to the open transaction: they are committed for the consumer's
+  // group if and only if the transaction commits.
+  TxnStatus SendOffsetsToTransaction(const std::map<TopicPartition, std::int64_t>& next_offsets,
+                                     const Consumer& consumer, std::chrono::milliseconds timeout);
+  // Flushes the transaction's records and commits them with the offsets.
+  TxnStatus CommitTransaction(std::chrono::milliseconds timeout);
+  TxnStatus AbortTransaction(std::chrono::milliseconds timeout);
 
  private:
   struct Impl;
@@ -99,15 +133,12 @@ struct Message {
 // or certificate.
 std::vector<Message> ReadAll(const std::string& brokers, const Settings& settings, const std::string& topic,
                              std::chrono::milliseconds timeout = std::chrono::seconds(60));
-
-struct TopicPartition {
-  std::string topic;
-  std::int32_t partition = 0;
-  bool operator<(const TopicPartition& o) const {
-    return topic != o.topic ? topic < o.topic : partition < o.partition;
-  }
-  bool operator==(const TopicPartition& o) const = default;
-};
+// The same walk from offset `from_offset` of each partition (or its earliest), handing each record to
+// `on_message` instead of keeping them (committed records only: isolation.level=read_committed).
+// Connection settings and refusals as for ReadAll. Returns the number of records read.
+std::size_t ReadEach(const std::string& brokers, const std::string& topic, const Settings& settings,
+                     std::int64_t from_offset, const std::function<void(const Message&)>& on_message,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(600));
 
 // The high watermark (the offset after the last record) of each partition in `partitions`, asked through
 // a short-lived metadata handle on `brokers` that takes only the connection settings of `settings`
@@ -117,6 +148,13 @@ struct TopicPartition {
 std::map<TopicPartition, std::int64_t> HighWatermarks(const std::string& brokers, const Settings& settings,
                                                       const std::vector<TopicPartition>& partitions,
                                                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// For each partition, the offset of its first record with a timestamp at or after `unix_ms`, or its
+// high watermark (taken before that query) when it has none: where a reader that must see everything
+// that happened since `unix_ms` starts. Same handle, settings and failure rules as HighWatermarks.
+std::map<TopicPartition, std::int64_t> OffsetsSince(const std::string& brokers, const Settings& settings,
+                                                    const std::vector<TopicPartition>& partitions, std::int64_t unix_ms,
+                                                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // Where to start reading a partition after an assignment: an offset, or (nullopt) the group's
 // committed offset / auto.offset.reset.
@@ -147,12 +185,15 @@ class Consumer {
   // Commits, for each partition, the offset of the next record to read. Returns false (with `error`)
   // if the commit failed (e.g. the partition was revoked meanwhile).
   bool Commit(const std::map<TopicPartition, std::int64_t>& next_offsets, std::string& error);
+  // The same without waiting for the broker (a failure is logged; a later commit covers it).
+  void CommitAsync(const std::map<TopicPartition, std::int64_t>& next_offsets);
   // Rewinds a partition (e.g. to re-read a batch that could not be written).
   void Seek(const TopicPartition& tp, std::int64_t offset);
   std::vector<TopicPartition> Assignment() const;
   void Close();
 
  private:
+  friend class Producer;  // its transactions take this consumer's group metadata
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -43,6 +43,6 @@ bool EnsureEventTopics(const std::string& brokers, const Settings& settings, std
 
 // topic.metadata.refresh.interval.ms of every Consumer (librdkafka's default is 5 minutes): a subscribed
 // topic created later is picked up within this time.
-inline constexpr int kConsumerMetadataRefreshMs = 5000;
+inline constexpr int kConsumerMetadataRefreshMs = 2000;
 
 }  // namespace ces::kafka

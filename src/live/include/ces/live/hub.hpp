@@ -1,6 +1,7 @@
 #pragma once
-// The live SSE fan-out of `api` (docs/api.md "Live events"): ONE Kafka consumer per process reads the
-// node payloads of <prefix>main, <prefix>deploys and <prefix>sigs from the end, turns each event into
+// The live SSE fan-out of `api` (docs/api.md "Live events"): ONE Kafka consumer per hub reads the
+// node payloads of <prefix>main, <prefix>deploys and <prefix>sigs (or, for the chain hub, the chain
+// sequence <prefix>chain) from the hub's start, turns each event into
 // one shared SSE frame and queues it to every matching subscriber (a non-blocking http::StreamSink)
 // without copying. The publisher never waits for a subscriber: one whose unwritten bytes pass the
 // buffer limit is disconnected at once (StreamSink::Abort: its queue is discarded, the socket reset).
@@ -45,6 +46,13 @@ namespace ces::live {
 struct LiveHubOptions {
   std::string kafka_bootstrap;  // empty: no consumer (records come through Publish, e.g. in tests)
   std::string topic_prefix;
+  // Read the chain sequence (<prefix>chain, written by the chain stage: each distinct event once,
+  // SSE ids = chain offsets) instead of the node topics. The hub creates the chain topic at Start.
+  bool chain = false;
+  // At an assignment, each new partition starts at its first record stamped this long before the
+  // hub started (or at its end when it has none): an event that happened after a client connected is
+  // never skipped, even when the partition is assigned later (clock skew between producer and api).
+  std::chrono::milliseconds start_margin{5000};
   kafka::Settings kafka_settings;  // librdkafka overrides for the consumer
   std::string group_id;            // empty: a unique id per process (no offsets are ever committed)
   std::chrono::milliseconds keepalive{15000};
@@ -120,7 +128,7 @@ class LiveHub {
   // from those offsets on, sends the ring's matching events at/after them, and attaches.
   AttachResult Attach(Ticket& ticket, const std::shared_ptr<http::StreamSink>& sink, Subscription subscription,
                       const std::map<kafka::TopicPartition, std::int64_t>& next_offsets);
-  // The topics the hub reads ("<prefix>main", ...).
+  // The topics the hub reads ("<prefix>main", ... or "<prefix>chain").
   std::vector<std::string> Topics() const;
   // Used when no event has announced a version yet (e.g. the store's latest at start-up).
   void SeedApiVersion(const std::string& source, const std::string& version);
@@ -190,6 +198,7 @@ class LiveHub {
   std::shared_ptr<const std::string> keepalive_frame_;
   bool assigned_ = false;
 
+  std::int64_t started_ms_ = 0;  // Unix ms of Start()
   std::atomic<bool> stop_{false};
   std::thread thread_;
   mutable std::mutex status_mutex_;

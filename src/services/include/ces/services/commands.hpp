@@ -14,6 +14,7 @@ void RegisterProduce(CLI::App& app, int& exit_code);
 void RegisterStoreConsume(CLI::App& app, int& exit_code);
 void RegisterMigrate(CLI::App& app, int& exit_code);
 void RegisterAuditConsume(CLI::App& app, int& exit_code);
+void RegisterChain(CLI::App& app, int& exit_code);
 void RegisterApi(CLI::App& app, int& exit_code);
 void RegisterBackfill(CLI::App& app, int& exit_code);
 
