@@ -1,7 +1,10 @@
 #include "sql.hpp"
 
+#include <functional>
 #include <map>
+#include <string_view>
 #include <tuple>
+#include <unordered_set>
 #include <utility>
 
 namespace ces::postgres {
@@ -79,12 +82,30 @@ std::vector<Row> MergeByKey(const std::vector<Row>& rows, KeyF&& key) {
 
 // One row per key, for an upsert (PostgreSQL refuses an ON CONFLICT DO UPDATE that touches a row twice;
 // a batch can hold a block from the stream and from backfill): the first row with a known event
-// identity, else the first row.
+// identity, else the first row. Returns `rows` itself when no key repeats (the usual batch: a first
+// pass over hashes of the keys, no copy), else `storage`, filled with one row per key. `key` returns
+// string views (or a pair of them) into the row.
+inline std::size_t KeyHash(std::string_view key) { return std::hash<std::string_view>{}(key); }
+inline std::size_t KeyHash(const std::pair<std::string_view, std::string_view>& key) {
+  return KeyHash(key.first) ^ (KeyHash(key.second) * 0x9e3779b97f4a7c15ULL);
+}
+
 template <class Row, class KeyF>
-std::vector<Row> FirstByKey(const std::vector<Row>& rows, KeyF&& key) {
-  return CombineByKey(rows, key, [](Row& into, const Row& from) {
+const std::vector<Row>& FirstByKey(const std::vector<Row>& rows, KeyF&& key, std::vector<Row>& storage) {
+  std::unordered_set<std::size_t> hashes;
+  hashes.reserve(rows.size());
+  bool repeated = false;
+  for (const Row& row : rows) {
+    if (!hashes.insert(KeyHash(key(row))).second) {
+      repeated = true;  // or two keys with one hash: the exact pass below decides
+      break;
+    }
+  }
+  if (!repeated) return rows;
+  storage = CombineByKey(rows, key, [](Row& into, const Row& from) {
     if (!into.event.Known() && from.event.Known()) into = from;
   });
+  return storage;
 }
 
 // The four identity columns (source, stream, event id, api version); NULLs when unknown.
@@ -185,6 +206,8 @@ SqlWriter& SqlWriter::Interval(const model::OptInt& millis) {
 
 void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::size_t chunk) {
   using namespace model;
+  std::vector<BlockRow> unique_blocks;
+  std::vector<FinalitySignatureRow> unique_signatures;
   if (!rows.blocks.empty()) {
     Emit(out, "blocks",
          "INSERT INTO blocks (block_hash, height, era_id, parent_hash, state_root_hash, body_hash, accumulated_seed,"
@@ -192,7 +215,8 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
          " transfer_count, transaction_count, current_gas_price, last_switch_block_hash, event_source, event_stream,"
          " event_id, event_api_version)",
          "ON CONFLICT (block_hash) DO UPDATE SET" + TakeStreamIdentity("blocks"),
-         FirstByKey(rows.blocks, [](const BlockRow& r) { return r.block_hash; }), chunk,
+         FirstByKey(rows.blocks, [](const BlockRow& r) { return std::string_view(r.block_hash); }, unique_blocks),
+         chunk,
          [](SqlWriter& w, const BlockRow& r) {
            w.Text(r.block_hash).Raw(",").Int(r.height).Raw(",").Int(r.era_id).Raw(",").Text(r.parent_hash).Raw(",");
            w.Text(r.state_root_hash).Raw(",").Text(r.body_hash).Raw(",").Text(r.accumulated_seed).Raw(",");
@@ -392,7 +416,10 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
          " version, event_source, event_stream, event_id, event_api_version)",
          "ON CONFLICT (block_hash, public_key) DO UPDATE SET" + TakeStreamIdentity("finality_signatures"),
          FirstByKey(rows.finality_signatures,
-                    [](const FinalitySignatureRow& r) { return std::make_pair(r.block_hash, r.public_key); }),
+                    [](const FinalitySignatureRow& r) {
+                      return std::make_pair(std::string_view(r.block_hash), std::string_view(r.public_key));
+                    },
+                    unique_signatures),
          chunk,
          [](SqlWriter& w, const FinalitySignatureRow& r) {
            w.Text(r.block_hash).Raw(",").Text(r.public_key).Raw(",").Int(r.era_id).Raw(",").Int(r.block_height);
