@@ -276,9 +276,15 @@ struct Ingestor::Impl {
       auto it = loaded_height.find(PositionKey(node, "main"));
       if (it != loaded_height.end()) from = it->second;
     }
+    // Finality signatures (and processed deploys) of a block can come after the BlockAdded of later
+    // blocks: a lost one may belong to a block a few heights before the last one read before the gap.
+    if (from) from = *from > kLateEventHeights ? *from - kLateEventHeights : 0;
     if (from && to && *to < *from) to = from;
     return {from, to};
   }
+  // How many heights before the gap a lost signature or deploy event may belong to (extra heights only
+  // cost backfill a few RPC calls; they are idempotent).
+  static constexpr std::uint64_t kLateEventHeights = 10;
   // Per node, the ids and heights of the last BlockAdded events read on 1.x main.
   static constexpr std::size_t kBlockIdsKept = 10000;
   std::map<std::string, std::deque<std::pair<std::uint32_t, std::uint64_t>>> block_ids;

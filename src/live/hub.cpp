@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
+#include <thread>
 
 #include "ces/audit/record.hpp"
 #include "ces/audit/sse.hpp"
@@ -251,8 +252,15 @@ void LiveHub::Run() {
         }
         // Not the watermark now: records written between a client's connection and this assignment
         // would be skipped. From the hub's start instead (clients connect after it).
+        // A topic created a moment ago may not answer yet: ask again for a few seconds before leaving a
+        // partition to auto.offset.reset (which would skip what is written meanwhile).
         auto high = kafka::OffsetsSince(options_.kafka_bootstrap, options_.kafka_settings, unknown,
                                         started_ms_ - options_.start_margin.count());
+        for (int attempt = 0; attempt < 20 && high.size() < unknown.size() && !stop_; ++attempt) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(250));
+          high = kafka::OffsetsSince(options_.kafka_bootstrap, options_.kafka_settings, unknown,
+                                     started_ms_ - options_.start_margin.count());
+        }
         bool complete = true;
         for (const auto& tp : unknown) {
           auto it = high.find(tp);
