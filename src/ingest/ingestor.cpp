@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "ces/casper/event.hpp"
@@ -188,7 +189,7 @@ struct Ingestor::Impl {
       log::AppendJsonEscaped(value, node);
       value += "\",\"stream\":\"" + stream + "\",\"event_id\":" + std::to_string(id);
       std::vector<kafka::Header> headers = {{std::string(header::kEventId), std::to_string(id)}};
-      if (const auto height = LastHeight(node, stream)) {
+      if (const auto height = PositionHeight(node, stream, id)) {
         value += ",\"block_height\":" + std::to_string(*height);
         headers.push_back({std::string(kBlockHeightHeader), std::to_string(*height)});
       }
@@ -249,16 +250,37 @@ struct Ingestor::Impl {
     std::lock_guard lock(trackers_mutex);
     auto& h = last_height[PositionKey(node, stream)];
     h = std::max(h, height);
+    block_streams.insert(PositionKey(node, stream));
     if (!id) return;
     auto& blocks = block_ids[node];
     blocks.emplace_back(*id, height);
     if (blocks.size() > kBlockIdsKept) blocks.pop_front();
   }
 
+  // The block height written with a stream's position: the last BlockAdded read on it, or, for a 1.x
+  // deploys or sigs stream (no blocks of its own), the last block main announced up to its position id;
+  // else the one loaded with its position. A later gap on that stream starts there: main's own height can
+  // be far ahead of a lagging sigs stream.
+  std::optional<std::uint64_t> PositionHeight(const std::string& node, const std::string& stream,
+                                              std::uint32_t id) {
+    const std::string key = PositionKey(node, stream);
+    std::lock_guard lock(trackers_mutex);
+    if (block_streams.contains(key)) return last_height[key];
+    std::optional<std::uint64_t> height;
+    if (auto it = loaded_height.find(key); it != loaded_height.end()) height = it->second;
+    for (const auto& [block_id, block_height] : block_ids[node]) {
+      if (block_id <= id && (!height || block_height > *height)) height = block_height;
+    }
+    if (height) loaded_height[key] = *height;  // positions only move forward
+    return height;
+  }
+  std::set<std::string> block_streams;  // the streams a BlockAdded was read on (guarded by trackers_mutex)
+
   // 1.x: the heights whose events may be among the missing ids from_id..to_id of a deploys or sigs
   // stream: from the last block announced before from_id (its signatures and deploys follow it) to the
   // last block announced up to to_id (none when main has not read that far: up to the node's tip).
   std::pair<std::optional<std::uint64_t>, std::optional<std::uint64_t>> HeightsAround(const std::string& node,
+                                                                                      const std::string& stream,
                                                                                       std::uint32_t from_id,
                                                                                       std::uint32_t to_id) {
     std::lock_guard lock(trackers_mutex);
@@ -271,9 +293,11 @@ struct Ingestor::Impl {
     }
     if (blocks.empty() || blocks.back().first <= to_id) to.reset();  // main has not read past the gap
     if (!from) {
-      // No block of this process before the gap: the last one read before the restart (positions), else
-      // unknown (backfill then starts at the node's lowest block).
-      auto it = loaded_height.find(PositionKey(node, "main"));
+      // No block of this process before the gap: the height written with this stream's position before
+      // the restart; positions of older versions have none, then main's (which may be ahead of a lagging
+      // stream); else unknown (backfill then starts at the node's lowest block).
+      auto it = loaded_height.find(PositionKey(node, stream));
+      if (it == loaded_height.end()) it = loaded_height.find(PositionKey(node, "main"));
       if (it != loaded_height.end()) from = it->second;
     }
     // Finality signatures (and processed deploys) of a block can come after the BlockAdded of later
@@ -381,7 +405,7 @@ struct Ingestor::Impl {
         // On 1.x deploys and sigs, skipped ids may be other streams' events or lost ones: they are recorded
         // as a gap over the heights announced around them (a block range backfill may find complete).
         if (protocol_ == Protocol::k1x && stream_ != "main" && requested_ && *id > *requested_) {
-          const auto [from_height, to_height] = impl_.HeightsAround(node_, *requested_, *id - 1);
+          const auto [from_height, to_height] = impl_.HeightsAround(node_, stream_, *requested_, *id - 1);
           impl_.ProduceGap(node_, stream_, *requested_, *id - 1, api_version_, from_height, to_height);
         }
       }
