@@ -317,9 +317,15 @@ void ReplayApi::HandleStream(const http::Request& request, http::ResponseWriter&
     return;
   }
   if (endpoint == Endpoint::kSidecar) parsed.query->types = {"Shutdown"};  // the nodes' Shutdowns only
-  // /events without a source: the chain sequence (each distinct event once, ids = chain ids).
-  const bool chain = options_.chain_events && endpoint == Endpoint::kEvents && parsed.query->sources.empty();
-  if (chain) parsed.query->routes = {std::string(audit::kChainRoute)};
+  // /events without a source: the chain sequence (each distinct event once, ids = chain ids). The 1.x
+  // paths without a source: the chain filtered to the events a 1.x node sends on that path, with chain
+  // ids (a 1.x node's endpoints are filters over one id sequence too).
+  const bool chain = options_.chain_events && (endpoint == Endpoint::kEvents || legacy) &&
+                     parsed.query->sources.empty();
+  if (chain) {
+    if (legacy) parsed.query->type_routes = parsed.query->routes;
+    parsed.query->routes = {std::string(audit::kChainRoute)};
+  }
   live::LiveHub* hub = chain ? chain_hub_ : hub_;
   if (hub && async && !parsed.query->start_from && !parsed.query->from_ms && !parsed.query->to_ms) {
     HandleLive(*hub, std::move(*parsed.query), writer, *async, endpoint);

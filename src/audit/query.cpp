@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include "ces/audit/record.hpp"
+#include "ces/casper/event.hpp"
 #include "ces/common/text.hpp"
 #include "ces/common/time.hpp"
 
@@ -96,6 +97,11 @@ bool ReplayQuery::RouteMatches(const std::string& route) const {
 bool ReplayQuery::Matches(const mongo::EventRecord& e) const {
   if (!sources.empty() && std::find(sources.begin(), sources.end(), e.source) == sources.end()) return false;
   if (!types.empty() && std::find(types.begin(), types.end(), e.type) == types.end()) return false;
+  if (!type_routes.empty() &&
+      std::find(type_routes.begin(), type_routes.end(), casper::StreamName(casper::RouteByType(e.type))) ==
+          type_routes.end()) {
+    return false;
+  }
   if (!streams.empty() && std::find(streams.begin(), streams.end(), e.stream) == streams.end()) return false;
   if (from_ms && e.received_ms < *from_ms) return false;
   if (to_ms && e.received_ms > *to_ms) return false;
@@ -118,6 +124,7 @@ std::string ReplayQuery::Fingerprint() const {
   j["r"] = sorted(routes);
   j["s"] = sorted(sources);
   j["t"] = sorted(types);
+  if (!type_routes.empty()) j["tr"] = sorted(type_routes);
   if (!streams.empty()) j["st"] = sorted(streams);
   if (from_ms) j["f"] = *from_ms;
   if (to_ms) j["u"] = *to_ms;

@@ -3,6 +3,7 @@
 // replicas. The api replica and the chain stage restart while the nodes publish. /events must give every distinct event exactly once, byte for byte, with strictly
 // increasing chain ids: to a live client connected before any node topic existed, to start_from=0
 // clients of both replicas (one of them restarted), and to a client that resumes after the restart.
+// The 1.x paths without a source are that sequence filtered by route, in 1.x form, live and replayed.
 
 #include <gtest/gtest.h>
 
@@ -16,7 +17,9 @@
 #include <thread>
 #include <vector>
 
+#include "ces/casper/event.hpp"
 #include "ces/chain/identity.hpp"
+#include "ces/legacy/translate.hpp"
 #include "ces/sse/client.hpp"
 #include "sse_frame.hpp"
 #include "test_support.hpp"
@@ -190,6 +193,18 @@ class Service {
   std::unique_ptr<Process> process_;
 };
 
+// The chain events a 1.x path serves: those the node sends on `route`, in their 1.x form, same ids.
+EventList LegacyView(const EventList& chain_events, std::string_view route) {
+  EventList out;
+  for (const auto& [id, data] : chain_events) {
+    if (casper::StreamName(casper::RouteByType(TypeOf(data))) != route) continue;
+    legacy::Translation t = legacy::ToLegacy(data);
+    if (t.outcome == legacy::Outcome::kDropped) continue;
+    out.emplace_back(id, t.outcome == legacy::Outcome::kTranslated ? t.payload : data);
+  }
+  return out;
+}
+
 bool Healthy(std::uint16_t port) { return HttpGet("http://127.0.0.1:" + std::to_string(port) + "/healthz").first == 200; }
 
 TEST(ChainItest, OneSequenceForTwoNodesLiveReplayRestartAndReplicas) {
@@ -218,6 +233,7 @@ TEST(ChainItest, OneSequenceForTwoNodesLiveReplayRestartAndReplicas) {
   ASSERT_TRUE(WaitUntil([&] { return Healthy(api1_port); }, 30s)) << api1.process().Log();
   auto api1_url = [&] { return "http://127.0.0.1:" + std::to_string(api1_port); };
   Reader live(api1_url() + "/events");
+  Reader live_sigs(api1_url() + "/events/sigs");
   // And one of a node's own stream: its topics are created by produce later still.
   const std::vector<std::uint16_t> node_ports = {FreePort(), FreePort()};
   Reader live_node(api1_url() + "/events?source=" + UrlEncode("http://127.0.0.1:" + std::to_string(node_ports[0])));
@@ -283,6 +299,23 @@ TEST(ChainItest, OneSequenceForTwoNodesLiveReplayRestartAndReplicas) {
     EXPECT_FALSE(replay.empty() || replay.front().id) << "the ApiVersion frame comes first";
     CheckChainFrames(replay, expected, "start_from=0 on " + std::to_string(port));
     ExpectSameEvents(Events(replay), live_events, "start_from=0 on port " + std::to_string(port));
+  }
+
+  // The 1.x paths: the same sequence by route, in 1.x form, with chain ids; live and from start_from=0.
+  live_sigs.Stop();
+  EXPECT_EQ(Events(live_sigs.collector().Frames()), LegacyView(live_events, "sigs")) << "live /events/sigs";
+  for (std::string_view route : {"main", "deploys", "sigs"}) {
+    const EventList want = LegacyView(live_events, route);
+    ASSERT_FALSE(want.empty()) << route;
+    const auto replay =
+        Events(ReadEvents(api2_url + "/events/" + std::string(route) + "?start_from=0", want.size(), 30s));
+    EXPECT_EQ(replay, want) << "/events/" << route << "?start_from=0";
+    // Resumed after an event: the rest of that route only.
+    const std::string from = std::to_string(std::stoll(want[want.size() / 2].first) + 1);
+    const auto rest = Events(ReadEvents(api2_url + "/events/" + std::string(route) + "?start_from=" + from,
+                                        want.size() - want.size() / 2 - 1, 30s));
+    EXPECT_EQ(rest, EventList(want.begin() + static_cast<long>(want.size() / 2) + 1, want.end()))
+        << "/events/" << route << "?start_from=" << from;
   }
 
   // The node streams stay available per source, with the node's own ids: live, to a client connected

@@ -30,6 +30,9 @@ struct ReplayQuery {
   std::vector<std::string> sources;  // empty: all
   std::vector<std::string> streams;  // node endpoints (events, main, ...); not a URL parameter; empty: all
   std::vector<std::string> types;    // empty: all
+  // The chain read as a 1.x endpoint: only events whose type a node sends on one of these routes
+  // (main/deploys/sigs). Not a URL parameter; empty: all.
+  std::vector<std::string> type_routes;
   std::optional<std::int64_t> from_ms;  // received_at >= from_time
   std::optional<std::int64_t> to_ms;    // received_at <= to_time
   std::optional<std::string> block_hash;
