@@ -7,6 +7,7 @@
 #       put into Kafka (emit -> produce), then store-consume drains them into a fresh database. Its own
 #       counters are sampled every WINDOW seconds (default 2): records/s (events + ApiVersion
 #       messages), rows/s (inserted or updated), and its RSS. Reports the median window and the total.
+#       CES_BENCH_PROTOCOL=1: the 1.x mix instead (three streams; DeployProcessed with auction effects).
 #   bench/store_throughput.sh latency [RATE] [SECONDS]
 #       Live-like stream: emit publishes RATE events/s (default 200) for SECONDS (default 60) through
 #       produce to store-consume. Latency = commit time of an event's rows minus the time produce read
@@ -74,8 +75,13 @@ case $mode in
   throughput)
     events=${2:-400000}
     window_s=${3:-2}
-    "$bin" generate --out "$work/stream" --events "$events" --protocol 2 --recordings "$recordings" --seed 7 >/dev/null
-    "$bin" emit --listen "127.0.0.1:$emit_port" --stream "$work/stream" --buffer "$((events + 10))" \
+    protocol=${CES_BENCH_PROTOCOL:-2}
+    "$bin" generate --out "$work/stream" --events "$events" --protocol "$protocol" --recordings "$recordings" \
+      --seed 7 >/dev/null
+    streams=(--stream "$work/stream")
+    [ "$protocol" = 1 ] && streams=(--stream "$work/stream/main.stream" --stream "$work/stream/deploys.stream"
+                                    --stream "$work/stream/sigs.stream")
+    "$bin" emit --listen "127.0.0.1:$emit_port" "${streams[@]}" --buffer "$((events + 10))" \
       >"$work/emit.log" 2>&1 &
     pids+=("$!")
     "$bin" produce --node "http://127.0.0.1:$emit_port" --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" \

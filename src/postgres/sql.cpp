@@ -39,9 +39,55 @@ std::size_t Utf8Length(std::string_view text, std::size_t i) {
   return n;
 }
 
+// The column names of "INSERT INTO t [AS a] (c1, c2, …)".
+std::vector<std::string> ColumnsOf(std::string_view head) {
+  std::vector<std::string> columns;
+  const auto open = head.find('(');
+  const auto close = head.rfind(')');
+  std::string_view list = head.substr(open + 1, close - open - 1);
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    std::string_view name = list.substr(0, comma);
+    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+    columns.emplace_back(name);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return columns;
+}
+
+// "t" of "INSERT INTO t …".
+std::string TargetOf(std::string_view head) {
+  constexpr std::string_view kInsertInto = "INSERT INTO ";
+  head.remove_prefix(kInsertInto.size());
+  return std::string(head.substr(0, head.find_first_of(" (")));
+}
+
+struct EmitLimits {
+  std::size_t chunk;          // rows per multi-row INSERT
+  std::size_t copy_min_rows;  // from this many rows of a table: COPY
+};
+
 template <class Row, class F>
 void Emit(std::vector<Statement>& out, const char* table, const char* head, std::string_view tail,
-          const std::vector<Row>& rows, std::size_t chunk, F&& values) {
+          const std::vector<Row>& rows, const EmitLimits& limits, F&& values) {
+  const std::size_t chunk = limits.chunk;
+  if (rows.size() >= limits.copy_min_rows) {
+    Statement s{table, {}, TargetOf(head), ColumnsOf(head), {}};
+    SqlWriter data(SqlWriter::Mode::kCopy);
+    data.str().reserve(rows.size() * 256);
+    for (const Row& row : rows) {
+      values(data, row);
+      data.Raw("\n");
+    }
+    s.copy_data = std::move(data.str());
+    std::string columns;
+    for (const std::string& c : s.copy_columns) columns += (columns.empty() ? "" : ", ") + c;
+    s.sql = std::string(head) + " SELECT " + columns + " FROM ces_copy_" + s.target + " " + std::string(tail);
+    out.push_back(std::move(s));
+    return;
+  }
   for (std::size_t start = 0; start < rows.size(); start += chunk) {
     SqlWriter w;
     w.str().reserve(256 + std::min(chunk, rows.size() - start) * 256);
@@ -54,7 +100,7 @@ void Emit(std::vector<Statement>& out, const char* table, const char* head, std:
       w.Raw(")");
     }
     w.Raw(" ").Raw(tail);
-    out.push_back({table, std::move(w.str())});
+    out.push_back({table, std::move(w.str()), {}, {}, {}});
   }
 }
 
@@ -111,10 +157,10 @@ const std::vector<Row>& FirstByKey(const std::vector<Row>& rows, KeyF&& key, std
 // The four identity columns (source, stream, event id, api version); NULLs when unknown.
 void Identity(SqlWriter& w, const model::EventIdentity& id) {
   if (!id.Known()) {
-    w.Raw("NULL,NULL,NULL,NULL");
+    w.Null().Sep().Null().Sep().Null().Sep().Null();
     return;
   }
-  w.Text(id.source).Raw(",").Text(id.stream).Raw(",").Int(id.event_id).Raw(",").Text(id.api_version);
+  w.Text(id.source).Sep().Text(id.stream).Sep().Int(id.event_id).Sep().Text(id.api_version);
 }
 
 // "<p>_source = CASE WHEN t.<p>_event_id IS NULL THEN EXCLUDED.<p>_source ELSE t.<p>_source END, …":
@@ -152,12 +198,24 @@ const char* RewardsStatus(model::RewardsStatus status) {
 }  // namespace
 
 SqlWriter& SqlWriter::Text(std::string_view text) {
-  sql_ += "E'";
+  const bool copy = mode_ == Mode::kCopy;
+  if (!copy) sql_ += "E'";
   for (std::size_t i = 0; i < text.size();) {
     const char c = text[i];
     if (static_cast<unsigned char>(c) < 0x80) {
-      if (c == '\'' || c == '\\') sql_ += '\\';
-      if (c != '\0') sql_ += c;
+      if (copy) {
+        switch (c) {
+          case '\\': sql_ += "\\\\"; break;
+          case '\t': sql_ += "\\t"; break;
+          case '\n': sql_ += "\\n"; break;
+          case '\r': sql_ += "\\r"; break;
+          case '\0': break;
+          default: sql_ += c;
+        }
+      } else {
+        if (c == '\'' || c == '\\') sql_ += '\\';
+        if (c != '\0') sql_ += c;
+      }
       ++i;
       continue;
     }
@@ -170,12 +228,12 @@ SqlWriter& SqlWriter::Text(std::string_view text) {
       i += n;
     }
   }
-  sql_ += '\'';
+  if (!copy) sql_ += '\'';
   return *this;
 }
 
 SqlWriter& SqlWriter::Text(const model::OptText& text) {
-  if (!text) return Raw("NULL");
+  if (!text) return Null();
   return Text(std::string_view(*text));
 }
 
@@ -185,27 +243,29 @@ SqlWriter& SqlWriter::Int(std::int64_t value) {
 }
 
 SqlWriter& SqlWriter::Int(const model::OptInt& value) {
-  if (!value) return Raw("NULL");
+  if (!value) return Null();
   return Int(*value);
 }
 
 SqlWriter& SqlWriter::Bool(bool value) { return Raw(value ? "true" : "false"); }
 
 SqlWriter& SqlWriter::Bool(const std::optional<bool>& value) {
-  if (!value) return Raw("NULL");
+  if (!value) return Null();
   return Bool(*value);
 }
 
 SqlWriter& SqlWriter::Interval(const model::OptInt& millis) {
-  if (!millis) return Raw("NULL");
-  sql_ += "'";
+  if (!millis) return Null();
+  if (mode_ == Mode::kSql) sql_ += "'";
   sql_ += std::to_string(*millis);
-  sql_ += " milliseconds'";
+  sql_ += " milliseconds";
+  if (mode_ == Mode::kSql) sql_ += "'";
   return *this;
 }
 
-void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::size_t chunk) {
+void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::size_t chunk, std::size_t copy_min_rows) {
   using namespace model;
+  const EmitLimits limits{chunk, copy_min_rows};
   std::vector<BlockRow> unique_blocks;
   std::vector<FinalitySignatureRow> unique_signatures;
   if (!rows.blocks.empty()) {
@@ -216,14 +276,14 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
          " event_id, event_api_version)",
          "ON CONFLICT (block_hash) DO UPDATE SET" + TakeStreamIdentity("blocks"),
          FirstByKey(rows.blocks, [](const BlockRow& r) { return std::string_view(r.block_hash); }, unique_blocks),
-         chunk,
+         limits,
          [](SqlWriter& w, const BlockRow& r) {
-           w.Text(r.block_hash).Raw(",").Int(r.height).Raw(",").Int(r.era_id).Raw(",").Text(r.parent_hash).Raw(",");
-           w.Text(r.state_root_hash).Raw(",").Text(r.body_hash).Raw(",").Text(r.accumulated_seed).Raw(",");
-           w.Bool(r.random_bit).Raw(",").Text(r.timestamp).Raw(",").Text(r.proposer).Raw(",");
-           w.Text(r.protocol_version).Raw(",").Bool(r.is_switch_block).Raw(",").Int(r.block_version).Raw(",");
-           w.Int(r.deploy_count).Raw(",").Int(r.transfer_count).Raw(",").Int(r.transaction_count).Raw(",");
-           w.Int(r.current_gas_price).Raw(",").Text(r.last_switch_block_hash).Raw(",");
+           w.Text(r.block_hash).Sep().Int(r.height).Sep().Int(r.era_id).Sep().Text(r.parent_hash).Sep();
+           w.Text(r.state_root_hash).Sep().Text(r.body_hash).Sep().Text(r.accumulated_seed).Sep();
+           w.Bool(r.random_bit).Sep().Text(r.timestamp).Sep().Text(r.proposer).Sep();
+           w.Text(r.protocol_version).Sep().Bool(r.is_switch_block).Sep().Int(r.block_version).Sep();
+           w.Int(r.deploy_count).Sep().Int(r.transfer_count).Sep().Int(r.transaction_count).Sep();
+           w.Int(r.current_gas_price).Sep().Text(r.last_switch_block_hash).Sep();
            Identity(w, r.event);
          });
   }
@@ -231,10 +291,10 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
     Emit(out, "block_transactions",
          "INSERT INTO block_transactions (block_hash, position, transaction_hash, transaction_kind, lane,"
          " native_transfer)",
-         "ON CONFLICT (block_hash, position) DO NOTHING", rows.block_transactions, chunk,
+         "ON CONFLICT (block_hash, position) DO NOTHING", rows.block_transactions, limits,
          [](SqlWriter& w, const BlockTransactionRow& r) {
-           w.Text(r.block_hash).Raw(",").Int(r.position).Raw(",").Text(r.transaction_hash).Raw(",");
-           w.Text(r.transaction_kind).Raw(",").Int(r.lane).Raw(",").Bool(r.native_transfer);
+           w.Text(r.block_hash).Sep().Int(r.position).Sep().Text(r.transaction_hash).Sep();
+           w.Text(r.transaction_kind).Sep().Int(r.lane).Sep().Bool(r.native_transfer);
          });
   }
   if (!rows.transactions.empty()) {
@@ -272,20 +332,20 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
          " size_estimate = COALESCE(t.size_estimate, EXCLUDED.size_estimate),"
          " transfer_count = COALESCE(t.transfer_count, EXCLUDED.transfer_count)") +
              KeepFirstIdentity("accepted") + KeepFirstIdentity("processed") + KeepFirstIdentity("expired"),
-         merged, chunk, [](SqlWriter& w, const TransactionRow& r) {
-           w.Text(r.transaction_hash).Raw(",").Text(r.kind).Raw(",").Text(TxStatusName(r.status)).Raw(",");
-           w.Bool(r.accepted).Raw(",").Text(r.block_hash).Raw(",").Text(r.initiator_public_key).Raw(",");
-           w.Text(r.initiator_account_hash).Raw(",").Text(r.timestamp).Raw(",").Interval(r.ttl_ms).Raw(",");
-           w.Text(r.chain_name).Raw(",").Text(r.pricing_mode).Raw(",").Int(r.gas_price).Raw(",");
-           w.Int(r.gas_price_tolerance).Raw(",").Text(r.payment_amount).Raw(",").Text(r.entry_point).Raw(",");
-           w.Text(r.target).Raw(",").Text(r.target_id).Raw(",").Int(r.approvals_count).Raw(",");
-           w.Int(r.execution_version).Raw(",").Bool(r.success).Raw(",").Text(r.error_message).Raw(",");
-           w.Text(r.gas_limit).Raw(",").Text(r.consumed).Raw(",").Text(r.cost).Raw(",").Text(r.refund).Raw(",");
-           w.Int(r.current_price).Raw(",").Int(r.size_estimate).Raw(",").Int(r.transfer_count).Raw(",");
+         merged, limits, [](SqlWriter& w, const TransactionRow& r) {
+           w.Text(r.transaction_hash).Sep().Text(r.kind).Sep().Text(TxStatusName(r.status)).Sep();
+           w.Bool(r.accepted).Sep().Text(r.block_hash).Sep().Text(r.initiator_public_key).Sep();
+           w.Text(r.initiator_account_hash).Sep().Text(r.timestamp).Sep().Interval(r.ttl_ms).Sep();
+           w.Text(r.chain_name).Sep().Text(r.pricing_mode).Sep().Int(r.gas_price).Sep();
+           w.Int(r.gas_price_tolerance).Sep().Text(r.payment_amount).Sep().Text(r.entry_point).Sep();
+           w.Text(r.target).Sep().Text(r.target_id).Sep().Int(r.approvals_count).Sep();
+           w.Int(r.execution_version).Sep().Bool(r.success).Sep().Text(r.error_message).Sep();
+           w.Text(r.gas_limit).Sep().Text(r.consumed).Sep().Text(r.cost).Sep().Text(r.refund).Sep();
+           w.Int(r.current_price).Sep().Int(r.size_estimate).Sep().Int(r.transfer_count).Sep();
            Identity(w, r.accepted_event);
-           w.Raw(",");
+           w.Sep();
            Identity(w, r.processed_event);
-           w.Raw(",");
+           w.Sep();
            Identity(w, r.expired_event);
          });
   }
@@ -294,12 +354,12 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
          "INSERT INTO transfers (transaction_hash, transfer_index, version, transfer_addr, block_hash,"
          " from_account_hash, from_public_key, to_account_hash, source_purse, target_purse, amount, gas, transfer_id,"
          " timestamp)",
-         "ON CONFLICT (transaction_hash, transfer_index) DO NOTHING", rows.transfers, chunk,
+         "ON CONFLICT (transaction_hash, transfer_index) DO NOTHING", rows.transfers, limits,
          [](SqlWriter& w, const TransferRow& r) {
-           w.Text(r.transaction_hash).Raw(",").Int(r.transfer_index).Raw(",").Int(r.version).Raw(",");
-           w.Text(r.transfer_addr).Raw(",").Text(r.block_hash).Raw(",").Text(r.from_account_hash).Raw(",");
-           w.Text(r.from_public_key).Raw(",").Text(r.to_account_hash).Raw(",").Text(r.source_purse).Raw(",");
-           w.Text(r.target_purse).Raw(",").Text(r.amount).Raw(",").Text(r.gas).Raw(",").Text(r.transfer_id).Raw(",");
+           w.Text(r.transaction_hash).Sep().Int(r.transfer_index).Sep().Int(r.version).Sep();
+           w.Text(r.transfer_addr).Sep().Text(r.block_hash).Sep().Text(r.from_account_hash).Sep();
+           w.Text(r.from_public_key).Sep().Text(r.to_account_hash).Sep().Text(r.source_purse).Sep();
+           w.Text(r.target_purse).Sep().Text(r.amount).Sep().Text(r.gas).Sep().Text(r.transfer_id).Sep();
            w.Text(r.timestamp);
          });
   }
@@ -323,20 +383,20 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
          " delegator_rewards_status = CASE WHEN e.delegator_rewards_status = 'complete'"
          " OR EXCLUDED.delegator_rewards_status = 'complete' THEN 'complete'"
          " ELSE COALESCE(e.delegator_rewards_status, EXCLUDED.delegator_rewards_status) END",
-         merged, chunk, [](SqlWriter& w, const EraRow& r) {
-           w.Int(r.era_id).Raw(",").Int(r.first_block_height).Raw(",").Int(r.last_block_height).Raw(",");
-           w.Text(r.last_block_hash).Raw(",").Text(r.end_timestamp).Raw(",").Text(r.protocol_version).Raw(",");
-           w.Int(r.next_era_gas_price).Raw(",");
+         merged, limits, [](SqlWriter& w, const EraRow& r) {
+           w.Int(r.era_id).Sep().Int(r.first_block_height).Sep().Int(r.last_block_height).Sep();
+           w.Text(r.last_block_hash).Sep().Text(r.end_timestamp).Sep().Text(r.protocol_version).Sep();
+           w.Int(r.next_era_gas_price).Sep();
            auto status = [&w](model::RewardsStatus s) {
              const char* text = RewardsStatus(s);
              if (text) {
                w.Text(text);
              } else {
-               w.Raw("NULL");
+               w.Null();
              }
            };
            status(r.rewards_status);
-           w.Raw(",").Text(r.rewards_source).Raw(",");
+           w.Sep().Text(r.rewards_source).Sep();
            status(r.delegator_rewards_status);
          });
   }
@@ -349,28 +409,28 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
          " is_equivocator = v.is_equivocator OR EXCLUDED.is_equivocator,"
          " is_inactive = v.is_inactive OR EXCLUDED.is_inactive,"
          " era_report_reward = COALESCE(v.era_report_reward, EXCLUDED.era_report_reward)",
-         merged, chunk, [](SqlWriter& w, const EraValidatorRow& r) {
-           w.Int(r.era_id).Raw(",").Text(r.public_key).Raw(",").Text(r.weight).Raw(",").Bool(r.is_equivocator);
-           w.Raw(",").Bool(r.is_inactive).Raw(",").Text(r.era_report_reward);
+         merged, limits, [](SqlWriter& w, const EraValidatorRow& r) {
+           w.Int(r.era_id).Sep().Text(r.public_key).Sep().Text(r.weight).Sep().Bool(r.is_equivocator);
+           w.Sep().Bool(r.is_inactive).Sep().Text(r.era_report_reward);
          });
   }
   if (!rows.validator_rewards.empty()) {
     Emit(out, "validator_rewards",
          "INSERT INTO validator_rewards (era_id, public_key, reward_index, amount, source, switch_block_hash)",
-         "ON CONFLICT (era_id, public_key, reward_index) DO NOTHING", rows.validator_rewards, chunk,
+         "ON CONFLICT (era_id, public_key, reward_index) DO NOTHING", rows.validator_rewards, limits,
          [](SqlWriter& w, const ValidatorRewardRow& r) {
-           w.Int(r.era_id).Raw(",").Text(r.public_key).Raw(",").Int(r.reward_index).Raw(",").Text(r.amount).Raw(",");
-           w.Text(r.source).Raw(",").Text(r.switch_block_hash);
+           w.Int(r.era_id).Sep().Text(r.public_key).Sep().Int(r.reward_index).Sep().Text(r.amount).Sep();
+           w.Text(r.source).Sep().Text(r.switch_block_hash);
          });
   }
   if (!rows.delegator_rewards.empty()) {
     Emit(out, "delegator_rewards",
          "INSERT INTO delegator_rewards (era_id, delegator_public_key, validator_public_key, amount, source,"
          " switch_block_hash)",
-         "ON CONFLICT (era_id, delegator_public_key, validator_public_key) DO NOTHING", rows.delegator_rewards, chunk,
+         "ON CONFLICT (era_id, delegator_public_key, validator_public_key) DO NOTHING", rows.delegator_rewards, limits,
          [](SqlWriter& w, const DelegatorRewardRow& r) {
-           w.Int(r.era_id).Raw(",").Text(r.delegator_public_key).Raw(",").Text(r.validator_public_key).Raw(",");
-           w.Text(r.amount).Raw(",").Text(r.source).Raw(",").Text(r.switch_block_hash);
+           w.Int(r.era_id).Sep().Text(r.delegator_public_key).Sep().Text(r.validator_public_key).Sep();
+           w.Text(r.amount).Sep().Text(r.source).Sep().Text(r.switch_block_hash);
          });
   }
   if (!rows.bids.empty()) {
@@ -378,13 +438,13 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
          "INSERT INTO bids (transaction_hash, effect_index, entry_index, bid_key, kind, validator_public_key,"
          " delegator_public_key, delegator_purse, bonding_purse, staked_amount, delegation_rate, inactive, era_id,"
          " new_validator_public_key, block_hash, timestamp)",
-         "ON CONFLICT (transaction_hash, effect_index, entry_index) DO NOTHING", rows.bids, chunk,
+         "ON CONFLICT (transaction_hash, effect_index, entry_index) DO NOTHING", rows.bids, limits,
          [](SqlWriter& w, const BidRow& r) {
-           w.Text(r.transaction_hash).Raw(",").Int(r.effect_index).Raw(",").Int(r.entry_index).Raw(",");
-           w.Text(r.bid_key).Raw(",").Text(r.kind).Raw(",").Text(r.validator_public_key).Raw(",");
-           w.Text(r.delegator_public_key).Raw(",").Text(r.delegator_purse).Raw(",").Text(r.bonding_purse).Raw(",");
-           w.Text(r.staked_amount).Raw(",").Int(r.delegation_rate).Raw(",").Bool(r.inactive).Raw(",");
-           w.Int(r.era_id).Raw(",").Text(r.new_validator_public_key).Raw(",").Text(r.block_hash).Raw(",");
+           w.Text(r.transaction_hash).Sep().Int(r.effect_index).Sep().Int(r.entry_index).Sep();
+           w.Text(r.bid_key).Sep().Text(r.kind).Sep().Text(r.validator_public_key).Sep();
+           w.Text(r.delegator_public_key).Sep().Text(r.delegator_purse).Sep().Text(r.bonding_purse).Sep();
+           w.Text(r.staked_amount).Sep().Int(r.delegation_rate).Sep().Bool(r.inactive).Sep();
+           w.Int(r.era_id).Sep().Text(r.new_validator_public_key).Sep().Text(r.block_hash).Sep();
            w.Text(r.timestamp);
          });
   }
@@ -393,20 +453,20 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
          "INSERT INTO withdrawals (transaction_hash, effect_index, entry_index, withdrawal_key, kind,"
          " validator_public_key, unbonder_public_key, unbonder_purse, bonding_purse, amount, era_of_creation,"
          " new_validator, block_hash, timestamp)",
-         "ON CONFLICT (transaction_hash, effect_index, entry_index) DO NOTHING", rows.withdrawals, chunk,
+         "ON CONFLICT (transaction_hash, effect_index, entry_index) DO NOTHING", rows.withdrawals, limits,
          [](SqlWriter& w, const WithdrawalRow& r) {
-           w.Text(r.transaction_hash).Raw(",").Int(r.effect_index).Raw(",").Int(r.entry_index).Raw(",");
-           w.Text(r.withdrawal_key).Raw(",").Text(r.kind).Raw(",").Text(r.validator_public_key).Raw(",");
-           w.Text(r.unbonder_public_key).Raw(",").Text(r.unbonder_purse).Raw(",").Text(r.bonding_purse).Raw(",");
-           w.Text(r.amount).Raw(",").Int(r.era_of_creation).Raw(",").Text(r.new_validator).Raw(",");
-           w.Text(r.block_hash).Raw(",").Text(r.timestamp);
+           w.Text(r.transaction_hash).Sep().Int(r.effect_index).Sep().Int(r.entry_index).Sep();
+           w.Text(r.withdrawal_key).Sep().Text(r.kind).Sep().Text(r.validator_public_key).Sep();
+           w.Text(r.unbonder_public_key).Sep().Text(r.unbonder_purse).Sep().Text(r.bonding_purse).Sep();
+           w.Text(r.amount).Sep().Int(r.era_of_creation).Sep().Text(r.new_validator).Sep();
+           w.Text(r.block_hash).Sep().Text(r.timestamp);
          });
   }
   if (!rows.faults.empty()) {
     Emit(out, "faults",
          "INSERT INTO faults (era_id, public_key, timestamp, event_source, event_stream, event_id, event_api_version)",
-         "ON CONFLICT (era_id, public_key) DO NOTHING", rows.faults, chunk, [](SqlWriter& w, const FaultRow& r) {
-           w.Int(r.era_id).Raw(",").Text(r.public_key).Raw(",").Text(r.timestamp).Raw(",");
+         "ON CONFLICT (era_id, public_key) DO NOTHING", rows.faults, limits, [](SqlWriter& w, const FaultRow& r) {
+           w.Int(r.era_id).Sep().Text(r.public_key).Sep().Text(r.timestamp).Sep();
            Identity(w, r.event);
          });
   }
@@ -420,10 +480,10 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
                       return std::make_pair(std::string_view(r.block_hash), std::string_view(r.public_key));
                     },
                     unique_signatures),
-         chunk,
+         limits,
          [](SqlWriter& w, const FinalitySignatureRow& r) {
-           w.Text(r.block_hash).Raw(",").Text(r.public_key).Raw(",").Int(r.era_id).Raw(",").Int(r.block_height);
-           w.Raw(",").Text(r.chain_name_hash).Raw(",").Text(r.signature).Raw(",").Int(r.version).Raw(",");
+           w.Text(r.block_hash).Sep().Text(r.public_key).Sep().Int(r.era_id).Sep().Int(r.block_height);
+           w.Sep().Text(r.chain_name_hash).Sep().Text(r.signature).Sep().Int(r.version).Sep();
            Identity(w, r.event);
          });
   }
@@ -431,8 +491,8 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
     Emit(out, "steps",
          "INSERT INTO steps (era_id, effect_count, effect_bytes, format, event_source, event_stream, event_id,"
          " event_api_version)",
-         "ON CONFLICT (era_id) DO NOTHING", rows.steps, chunk, [](SqlWriter& w, const StepRow& r) {
-           w.Int(r.era_id).Raw(",").Int(r.effect_count).Raw(",").Int(r.effect_bytes).Raw(",").Int(r.format).Raw(",");
+         "ON CONFLICT (era_id) DO NOTHING", rows.steps, limits, [](SqlWriter& w, const StepRow& r) {
+           w.Int(r.era_id).Sep().Int(r.effect_count).Sep().Int(r.effect_bytes).Sep().Int(r.format).Sep();
            Identity(w, r.event);
          });
   }
@@ -440,11 +500,11 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
     Emit(out, "rejected_events",
          "INSERT INTO rejected_events (source, stream, event_id, topic, kafka_partition, kafka_offset, event_type,"
          " api_version, reason, payload_bytes, payload_head, received_at)",
-         "ON CONFLICT (source, stream, event_id) DO NOTHING", rows.rejected_events, chunk,
+         "ON CONFLICT (source, stream, event_id) DO NOTHING", rows.rejected_events, limits,
          [](SqlWriter& w, const RejectedEventRow& r) {
-           w.Text(r.source).Raw(",").Text(r.stream).Raw(",").Int(r.event_id).Raw(",").Text(r.topic).Raw(",");
-           w.Int(r.partition).Raw(",").Int(r.offset).Raw(",").Text(r.event_type).Raw(",").Text(r.api_version);
-           w.Raw(",").Text(r.reason).Raw(",").Int(r.payload_bytes).Raw(",").Text(r.payload_head).Raw(",");
+           w.Text(r.source).Sep().Text(r.stream).Sep().Int(r.event_id).Sep().Text(r.topic).Sep();
+           w.Int(r.partition).Sep().Int(r.offset).Sep().Text(r.event_type).Sep().Text(r.api_version);
+           w.Sep().Text(r.reason).Sep().Int(r.payload_bytes).Sep().Text(r.payload_head).Sep();
            w.Text(r.received_at);
          });
   }

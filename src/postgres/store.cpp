@@ -2,11 +2,16 @@
 
 #include <map>
 
+#include <pqxx/tablewriter>
+
 #include "connection_impl.hpp"
 #include "sql.hpp"
 
 namespace ces::postgres {
 namespace {
+
+// Rows per multi-row INSERT.
+constexpr std::size_t kInsertChunk = 1000;
 
 DbError NotConnected() { return DbError{ErrorKind::kRetry, "not connected to PostgreSQL", ""}; }
 
@@ -36,9 +41,33 @@ StoredPositions ReadPositions(pqxx::transaction_base& tx, const std::string& gro
   return out;
 }
 
+// Runs one statement of a batch (see Statement); returns the rows its INSERT wrote. A copy statement
+// uses the session's temporary table ces_copy_<target>: created on first use in the session (IF NOT
+// EXISTS: also after a reconnect), emptied at every commit or rollback.
+std::uint64_t Execute(pqxx::transaction_base& tx, const Statement& s) {
+  if (s.copy_columns.empty()) return tx.exec(s.sql).affected_rows();
+  const std::string temp = "ces_copy_" + s.target;
+  tx.exec("SET LOCAL client_min_messages = warning; CREATE TEMP TABLE IF NOT EXISTS " + temp + " (LIKE " + s.target +
+          " INCLUDING DEFAULTS) ON COMMIT DELETE ROWS");
+  {
+    // tablewriter is libpqxx 6's COPY FROM STDIN with raw lines (stream_to only takes typed rows);
+    // its caveat on multibyte encodings concerns the field parsing it does not do here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    pqxx::tablewriter copy(tx, temp, s.copy_columns.begin(), s.copy_columns.end());
+#pragma GCC diagnostic pop
+    std::string_view data = s.copy_data;
+    if (!data.empty() && data.back() == '\n') data.remove_suffix(1);  // the writer ends the last line
+    copy.write_raw_line(std::string(data));
+    copy.complete();
+  }
+  return tx.exec(s.sql).affected_rows();
+}
+
 }  // namespace
 
-Store::Store(Connection& connection) : connection_(connection) {}
+Store::Store(Connection& connection, std::size_t copy_min_rows)
+    : connection_(connection), copy_min_rows_(copy_min_rows) {}
 
 DbError Store::LoadPositions(const std::string& group, const std::vector<PartitionKey>& partitions,
                              StoredPositions& out) {
@@ -61,7 +90,7 @@ ApplyResult Store::Apply(const std::string& group, const std::vector<PositionUpd
     return result;
   }
   std::vector<Statement> statements;
-  BuildInserts(rows, statements);
+  BuildInserts(rows, statements, kInsertChunk, copy_min_rows_);
   try {
     bool conflict = false;
     {
@@ -96,7 +125,7 @@ ApplyResult Store::Apply(const std::string& group, const std::vector<PositionUpd
       if (!conflict) {
         // 2. The rows.
         std::map<const char*, std::uint64_t> written;
-        for (const Statement& s : statements) written[s.table] += tx.exec(s.sql).affected_rows();
+        for (const Statement& s : statements) written[s.table] += Execute(tx, s);
         tx.commit();
         for (const auto& [table, n] : written) result.written.push_back({table, n});
         result.status = ApplyStatus::kApplied;
@@ -141,15 +170,16 @@ DbError PendingEras(Connection& connection, const std::string& where, std::size_
 
 // Marks the era complete with `update` (which must only match a pending era) and, if it did, stores
 // the rows in the same transaction.
-DbError Complete(Connection& connection, const std::string& update, const model::Rows& rows) {
+DbError Complete(Connection& connection, const std::string& update, const model::Rows& rows,
+                 std::size_t copy_min_rows) {
   if (!connection.IsOpen()) return NotConnected();
   std::vector<Statement> statements;
-  BuildInserts(rows, statements);
+  BuildInserts(rows, statements, kInsertChunk, copy_min_rows);
   try {
     pqxx::work tx(*connection.impl().conn);
     pqxx::result r = tx.exec(update);
     if (r.affected_rows() == 0) return {};  // completed meanwhile (rolled back, nothing to do)
-    for (const Statement& s : statements) tx.exec(s.sql);
+    for (const Statement& s : statements) Execute(tx, s);
     tx.commit();
   } catch (const std::exception& e) {
     return Classify(e);
@@ -184,7 +214,7 @@ DbError Store::CompleteRewards(std::int64_t era_id, const model::Rows& rows) {
                   "UPDATE eras SET rewards_status = 'complete', rewards_source = 'rpc', rewards_error = NULL,"
                   " rewards_attempts = rewards_attempts + 1, delegator_rewards_status = 'complete'"
                   " WHERE era_id = " + std::to_string(era_id) + " AND rewards_status = 'pending'",
-                  rows);
+                  rows, copy_min_rows_);
 }
 
 DbError Store::RecordRewardsFailure(std::int64_t era_id, const std::string& error) {
@@ -201,7 +231,7 @@ DbError Store::CompleteDelegatorRewards(std::int64_t era_id, const model::Rows& 
                   "UPDATE eras SET delegator_rewards_status = 'complete', delegator_rewards_error = NULL,"
                   " delegator_rewards_attempts = delegator_rewards_attempts + 1 WHERE era_id = " +
                       std::to_string(era_id) + " AND delegator_rewards_status = 'pending'",
-                  rows);
+                  rows, copy_min_rows_);
 }
 
 DbError Store::RecordDelegatorRewardsFailure(std::int64_t era_id, const std::string& error) {

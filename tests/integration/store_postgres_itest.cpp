@@ -139,9 +139,17 @@ TEST(StorePostgres, PositionsAreACompareAndSet) {
   EXPECT_FALSE(loaded.at({"t-main", 1}).has_value());
 }
 
-TEST(StorePostgres, SameBlockAndTransactionFromTwoNodesIsOneRow) {
+// The tests that write every kind of row run both ways a batch reaches the server: multi-row INSERTs
+// with literals, and COPY through the temporary tables.
+class StoreWays : public ::testing::TestWithParam<std::size_t> {};
+INSTANTIATE_TEST_SUITE_P(StorePostgres, StoreWays, ::testing::Values(SIZE_MAX, 1),
+                         [](const ::testing::TestParamInfo<std::size_t>& param) {
+                           return param.param == 1 ? std::string("Copy") : std::string("Insert");
+                         });
+
+TEST_P(StoreWays, SameBlockAndTransactionFromTwoNodesIsOneRow) {
   Db db;
-  postgres::Store store(db.conn);
+  postgres::Store store(db.conn, GetParam());
   const std::vector<std::string> events = {
       EventFile("v2/events/BlockAdded.era_end.json"),     EventFile("v2/events/TransactionAccepted.Deploy.json"),
       EventFile("v2/events/TransactionProcessed.Deploy.json"), EventFile("v2/events/FinalitySignature.json"),
@@ -198,9 +206,9 @@ TEST(StorePostgres, LifecycleInAnyOrderGivesTheSameRow) {
   for (const auto& d : digests) EXPECT_EQ(d, digests[0]);
 }
 
-TEST(StorePostgres, ValuesAreStoredExactly) {
+TEST_P(StoreWays, ValuesAreStoredExactly) {
   Db db;
-  postgres::Store store(db.conn);
+  postgres::Store store(db.conn, GetParam());
   const std::string u512_max =
       "13407807929942597099574024998205846127479365820592393377723561443721764030073546976801874298166903427690031858186"
       "486050853753882811946569946433649006084095";
@@ -232,9 +240,8 @@ TEST(StorePostgres, ValuesAreStoredExactly) {
   EXPECT_EQ(Scalar(db.conn, "SELECT sum(amount)::text FROM validator_rewards"), "55000000000000060");
 }
 
-TEST(StorePostgres, EveryRecordingIsStored) {
-  Db db;
-  postgres::Store store(db.conn);
+// Every recorded event, parsed into one batch.
+model::Rows EveryRecording() {
   model::Parser parser;
   model::Rows rows;
   std::size_t stored = 0;
@@ -246,6 +253,29 @@ TEST(StorePostgres, EveryRecordingIsStored) {
     }
   }
   EXPECT_GT(stored, 1000u);
+  return rows;
+}
+
+TEST(StorePostgres, CopyAndInsertGiveTheSameTables) {
+  const model::Rows rows = EveryRecording();
+  std::vector<std::map<std::string, std::string>> digests;
+  for (std::size_t copy_min_rows : {SIZE_MAX, std::size_t{1}, postgres::kDefaultCopyMinRows}) {
+    Db db;
+    postgres::Store store(db.conn, copy_min_rows);
+    // Twice (two nodes): the second batch conflicts with every row of the first.
+    ASSERT_EQ(Apply(store, rows, std::nullopt, 1).status, postgres::ApplyStatus::kApplied);
+    auto r = Apply(store, rows, 1, 2);
+    ASSERT_EQ(r.status, postgres::ApplyStatus::kApplied) << r.error.message;
+    digests.push_back(Digests(db.conn));
+  }
+  EXPECT_EQ(digests[1], digests[0]);
+  EXPECT_EQ(digests[2], digests[0]);
+}
+
+TEST_P(StoreWays, EveryRecordingIsStored) {
+  Db db;
+  postgres::Store store(db.conn, GetParam());
+  const model::Rows rows = EveryRecording();
   auto r = Apply(store, rows, std::nullopt, 1);
   ASSERT_EQ(r.status, postgres::ApplyStatus::kApplied) << r.error.message;
   EXPECT_EQ(Count(db.conn, "rejected_events"), 0);
