@@ -60,12 +60,14 @@ struct StoreConsumer::Impl {
   postgres::Connection db;
   postgres::Store store{db};
   model::Parser parser;
+  model::Parser second_parser;  // the second half of a large batch, on its own thread
   std::atomic<bool> db_ok{false};
   std::atomic<bool> subscribed{false};
   std::map<TopicPartition, std::optional<std::int64_t>> positions;  // assigned partitions -> stored position
   Clock::time_point last_kafka_commit = Clock::now();
   bool kafka_commit_due = false;
-  std::set<std::string> logged_rejections;
+  std::set<std::string> logged_rejections;  // guarded by rejections_mutex
+  std::mutex rejections_mutex;
   std::thread rewards_thread;
   kafka::Consumer* consumer = nullptr;
   // The caller's stop condition (Start, Run), and the end of Run for the rewards thread.
@@ -217,7 +219,7 @@ struct StoreConsumer::Impl {
     return row;
   }
 
-  void Parse(const kafka::Message& m, model::Rows& rows, Tally& tally) {
+  void Parse(model::Parser& with, const kafka::Message& m, model::Rows& rows, Tally& tally) {
     // The event's identity in the audit store, recorded on its rows (docs/schema.md, migration 2).
     model::EventIdentity identity;
     const ingest::EventMeta meta = ingest::DecodeHeaders(m);
@@ -227,7 +229,7 @@ struct StoreConsumer::Impl {
       identity.event_id = *meta.event_id;
       identity.api_version = meta.api_version;
     }
-    model::ParseResult r = parser.Parse(m.value, rows, identity);
+    model::ParseResult r = with.Parse(m.value, rows, identity);
     const std::string label = TypeLabel(r.event_type);
     switch (r.outcome) {
       case model::Outcome::kStored: {
@@ -241,7 +243,12 @@ struct StoreConsumer::Impl {
       case model::Outcome::kRejected: {
         ++tally.rejected[label];
         model::RejectedEventRow row = Rejected(m, r.event_type, r.reason);
-        if (logged_rejections.insert(label).second) {
+        bool first_of_type = false;
+        {
+          std::lock_guard lock(rejections_mutex);
+          first_of_type = logged_rejections.insert(label).second;
+        }
+        if (first_of_type) {
           log::Warn("event rejected (logged once per event type; all are in rejected_events)",
                     {{"event_type", r.event_type},
                      {"reason", r.reason},
@@ -359,7 +366,7 @@ struct StoreConsumer::Impl {
       std::vector<postgres::PositionUpdate> updates = {{Key(tp), it->second, m->offset + 1}};
       model::Rows rows;
       Tally tally;
-      Parse(*m, rows, tally);
+      Parse(parser, *m, rows, tally);
       std::string error;
       Outcome outcome = ApplyWithRetry(updates, rows, error);
       if (outcome == Outcome::kDataError) {
@@ -389,6 +396,35 @@ struct StoreConsumer::Impl {
     return Outcome::kApplied;
   }
 
+  // Parses the records in order into `rows`. A large batch (1.x DeployProcessed events are tens of
+  // kilobytes each) is parsed in two halves at once, the second on another thread with its own
+  // parser; its rows are appended after the first half's, so the rows are those of one parse in order.
+  void ParseAll(const std::vector<const kafka::Message*>& records, model::Rows& rows, Tally& tally) {
+    std::size_t bytes = 0;
+    for (const kafka::Message* m : records) bytes += m->value.size();
+    std::size_t split = records.size();
+    if (options.parse_split_bytes > 0 && bytes >= options.parse_split_bytes && records.size() > 1) {
+      std::size_t first = 0;
+      for (split = 0; split < records.size() && first < bytes / 2; ++split) first += records[split]->value.size();
+    }
+    model::Rows second_rows;
+    Tally second_tally;
+    std::thread second;
+    if (split < records.size()) {
+      second = std::thread([&] {
+        for (std::size_t i = split; i < records.size(); ++i) Parse(second_parser, *records[i], second_rows, second_tally);
+      });
+    }
+    for (std::size_t i = 0; i < split; ++i) Parse(parser, *records[i], rows, tally);
+    if (!second.joinable()) return;
+    second.join();
+    rows.Append(std::move(second_rows));
+    for (const auto& [type, n] : second_tally.stored) tally.stored[type] += n;
+    for (const auto& [type, n] : second_tally.ignored) tally.ignored[type] += n;
+    for (const auto& [type, n] : second_tally.rejected) tally.rejected[type] += n;
+    tally.received_ms.insert(tally.received_ms.end(), second_tally.received_ms.begin(), second_tally.received_ms.end());
+  }
+
   void ProcessBatch(const std::vector<kafka::Message>& messages) {
     model::Rows rows;
     Tally tally;
@@ -412,10 +448,10 @@ struct StoreConsumer::Impl {
         u->second.expected = it->second;
       }
       u->second.next = m.offset + 1;
-      Parse(m, rows, tally);
       accepted.push_back(&m);
     }
     if (updates.empty()) return;
+    ParseAll(accepted, rows, tally);
     std::vector<postgres::PositionUpdate> list;
     for (auto& [tp, u] : updates) list.push_back(u);
     std::string error;

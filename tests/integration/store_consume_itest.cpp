@@ -198,12 +198,13 @@ TEST(StoreConsume, SameEventsFromTwoNodesGiveOneRowEach) {
   EXPECT_EQ(Count(db, "finality_signatures"), static_cast<long>(expected.signatures.size()));
   EXPECT_EQ(Count(db, "rejected_events"), 0);
 
-  // And the tables are exactly those of a run with one node.
+  // And the tables are exactly those of a run with one node (whose every batch is parsed in two
+  // halves on two threads).
   const std::string one = UniquePrefix();
   Service single = StartProduce(dir, one, {a.url()});
   ASSERT_TRUE(WaitProduced(single, static_cast<double>(expected.events + 1), seconds(120))) << single.process->Log();
   const std::string uri_one = CreateDatabase("one");
-  Service store_one = StartStore(dir, "store-one", one, uri_one);
+  Service store_one = StartStore(dir, "store-one", one, uri_one, {"--parse-split-bytes", "1"});
   postgres::Connection db_one(uri_one);
   ASSERT_TRUE(WaitCaughtUp(db_one, "store-consumer", one, seconds(120))) << store_one.process->Log();
   StopGracefully(store_one);

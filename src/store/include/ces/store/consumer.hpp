@@ -30,6 +30,8 @@ struct ConsumerOptions {
   kafka::Settings kafka_settings;
   bool migrate = false;
   std::size_t max_batch = 5000;
+  // A batch with at least this many payload bytes is parsed in two halves on two threads (0: never).
+  std::size_t parse_split_bytes = 4u << 20;
   std::chrono::milliseconds poll_timeout{100};
   std::chrono::milliseconds backoff_initial{100};
   std::chrono::milliseconds backoff_max{5000};
