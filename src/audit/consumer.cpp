@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <stdexcept>
 #include <thread>
 
 #include "ces/audit/record.hpp"
@@ -93,6 +94,11 @@ void AuditConsumer::Run(const std::function<bool()>& should_stop) {
   while (!should_stop()) {
     mongo::Status status = store_.EnsureSchema(options_.segment_limits, segment_limits_);
     if (status.ok) break;
+    if (status.IsRefusal()) {
+      // Wrong credentials or a certificate that does not verify: an operator's fix, not a retry (as
+      // for Kafka and PostgreSQL, docs/operations.md).
+      throw std::runtime_error("mongodb refused the connection: " + status.message);
+    }
     metrics_->store_up.Set(0);
     SetReady(false, "mongodb unavailable: " + status.message);
     log::Warn("mongodb not ready; retrying", {{"uri", store_.redacted_uri()}, {"error", status.message}});

@@ -2,6 +2,7 @@
 // Outcome of a store operation: a value, never an exception across the module boundary.
 
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "ces/common/status.hpp"
@@ -10,6 +11,7 @@ namespace ces::mongo {
 
 // MongoDB server error code for a unique-index violation ("E11000 duplicate key error").
 inline constexpr int kDuplicateKeyCode = 11000;
+inline constexpr int kAuthenticationFailedCode = 18;  // the server's AuthenticationFailed
 
 struct Status {
   bool ok = true;
@@ -19,6 +21,15 @@ struct Status {
   static Status Ok() { return {}; }
   static Status Error(int code, std::string message) { return {false, code, std::move(message)}; }
   bool IsDuplicateKey() const { return !ok && code == kDuplicateKeyCode; }
+  // The server refused us rather than failed: the credentials (authentication failed) or its TLS
+  // certificate (it does not verify against the configured CA). Retrying cannot help.
+  bool IsRefusal() const {
+    if (ok) return false;
+    for (std::string_view refused : {"Authentication failed", "certificate verify failed"}) {
+      if (message.find(refused) != std::string::npos) return true;
+    }
+    return code == kAuthenticationFailedCode;
+  }
 };
 
 template <class T>
