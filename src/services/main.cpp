@@ -1,6 +1,8 @@
 // casper-event-store: one binary, one subcommand per service.
 #include <CLI/CLI.hpp>
 #include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <chrono>
@@ -18,12 +20,18 @@ namespace {
 // (malloc_trim also releases those inside the heap, not only its top). docs/operations.md "Memory".
 void BoundHeap() {
   if (!std::getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
+  // The thread takes no signals: the services wait for SIGTERM/SIGINT with their own mask.
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
   std::thread([] {
     while (true) {
       std::this_thread::sleep_for(std::chrono::seconds(5));
       malloc_trim(0);
     }
   }).detach();
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 }  // namespace

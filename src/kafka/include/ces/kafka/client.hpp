@@ -33,7 +33,7 @@ inline constexpr std::size_t kMaxRecordBytes = 64u * 1024u * 1024u;
 // record values not yet acknowledged; one larger record is taken when nothing else is queued.
 inline constexpr std::size_t kFetchBytes = 4u * 1024u * 1024u;
 inline constexpr std::size_t kPartitionFetchBytes = 1024u * 1024u;
-inline constexpr std::size_t kPrefetchBytes = 16u * 1024u * 1024u;
+inline constexpr std::size_t kPrefetchBytes = 8u * 1024u * 1024u;
 inline constexpr std::size_t kProducerQueueBytes = 16u * 1024u * 1024u;
 
 struct DeliveryReport {
