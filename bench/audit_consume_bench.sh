@@ -16,37 +16,13 @@
 # stops it afterwards. Binary: CES_BENCH_BINARY (default build-release/casper-event-store, else
 # build/casper-event-store).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 events=${1:-300000}
 window_s=${2:-10}
-bin=${CES_BENCH_BINARY:-build-release/casper-event-store}
-[ -x "$bin" ] || bin=build/casper-event-store
-recordings=$("$root/scripts/recordings-dir")
-work=$(mktemp -d)
-started_stack=0
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ $started_stack = 1 ]; then CES_STATE=$root/.state/bench-audit scripts/stack down >/dev/null 2>&1 || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_init bench-audit 34000
 
-if ! scripts/stack status >/dev/null 2>&1; then
-  export CES_STATE=$root/.state/bench-audit CES_PORT_BASE=34000
-  scripts/stack up >/dev/null
-  started_stack=1
-fi
-eval "$(scripts/stack env)"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-metric() {  # metric PORT REGEX -> sum of the matching samples
-  curl -s "http://127.0.0.1:$1/metrics" | awk -v re="$2" '$0 ~ re {s += $NF} END {printf "%.0f\n", s}'
-}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-wait_ready() { for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$1/readyz" >/dev/null && return 0; sleep 0.2; done; return 1; }
 
 stamp=$(date +%s)
 prefix="bench-audit-$stamp-"

@@ -15,44 +15,13 @@
 # ports 33000+ in .state/bench-backfill and stops it afterwards. Binary: CES_BENCH_BINARY (default
 # build-release/casper-event-store, else build/casper-event-store).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 blocks=${1:-5000}
 signatures=${2:-100}
-bin=${CES_BENCH_BINARY:-build-release/casper-event-store}
-[ -x "$bin" ] || bin=build/casper-event-store
-recordings=$("$root/scripts/recordings-dir")
-work=$(mktemp -d)
-started_stack=0
-pids=()
-dbs=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  for d in "${dbs[@]}"; do psql -q "$POSTGRES_URI" -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1; done
-  if [ $started_stack = 1 ]; then CES_STATE=$root/.state/bench-backfill scripts/stack down >/dev/null 2>&1 || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_init bench-backfill 33000
 
-if ! scripts/stack status >/dev/null 2>&1; then
-  export CES_STATE=$root/.state/bench-backfill CES_PORT_BASE=33000
-  scripts/stack up >/dev/null
-  started_stack=1
-fi
-eval "$(scripts/stack env)"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
-new_db() {  # new_db NAME -> its URI
-  psql -q "$POSTGRES_URI" -c "CREATE DATABASE $1"
-  dbs+=("$1")
-  local uri="${POSTGRES_URI%%\?*}"
-  uri="${uri%/*}/$1"
-  [[ "$POSTGRES_URI" == *\?* ]] && uri="$uri?${POSTGRES_URI#*\?}"
-  "$bin" migrate --postgres "$uri" >/dev/null 2>&1
-  echo "$uri"
-}
 stored_blocks() { psql -Atq "$1" -c "select count(*) from blocks" 2>/dev/null || echo 0; }
 stored_sigs() { psql -Atq "$1" -c "select count(*) from finality_signatures" 2>/dev/null || echo 0; }
 wait_stored() {  # wait_stored URI -> until blocks and signatures are all in
@@ -83,7 +52,8 @@ end=$(now)
 python3 -c "print(f'kafka: {$blocks} blocks in {$end-$start:.1f} s = {$blocks/($end-$start):.0f} blocks/s')"
 
 # 2. Kafka -> PostgreSQL (the records written in 1)
-uri=$(new_db "bench_backfill_$(date +%s)")
+bench_new_db "bench_backfill_$(date +%s)"
+uri=$db_uri
 start=$(now)
 "$bin" store-consume --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" --postgres "$uri" \
   --listen "127.0.0.1:$(free_port)" --log-level warn >"$work/store.log" 2>&1 &
@@ -94,7 +64,8 @@ python3 -c "print(f'postgresql: {$blocks} blocks in {$end-$start:.1f} s = {$bloc
 
 # 3. both at once: node RPC -> Kafka -> PostgreSQL
 prefix2="bench-backfill-both-$(date +%s)-"
-uri2=$(new_db "bench_backfill_both_$(date +%s)")
+bench_new_db "bench_backfill_both_$(date +%s)"
+uri2=$db_uri
 start=$(now)
 "$bin" backfill --node "$node" --rpc "$node/rpc" --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix2" --all \
   --listen "127.0.0.1:$(free_port)" --log-level warn >"$work/backfill2.log" 2>&1 &

@@ -10,33 +10,13 @@
 # one on ports 32000+ in .state/bench and stops it afterwards. Extra produce flags: CES_BENCH_PRODUCE_ARGS
 # (e.g. "--kafka-setting compression.type=lz4").
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 kind=${1:-small}
 windows=${2:-7}
 window_s=${3:-5}
-bin=${CES_BENCH_BINARY:-build-release/casper-event-store}
-[ -x "$bin" ] || bin=build/casper-event-store
-recordings=$("$root/scripts/recordings-dir")
-work=$(mktemp -d)
-started_stack=0
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ $started_stack = 1 ]; then CES_STATE=$root/.state/bench scripts/stack down >/dev/null 2>&1 || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_init bench 32000
 
-if ! scripts/stack status >/dev/null 2>&1; then
-  export CES_STATE=$root/.state/bench CES_PORT_BASE=32000
-  scripts/stack up >/dev/null
-  started_stack=1
-fi
-eval "$(scripts/stack env)"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 emit_port=$(free_port)
 produce_port=$(free_port)
 

@@ -18,48 +18,16 @@
 # stops it afterwards. Binary: CES_BENCH_BINARY (default build-release/casper-event-store, else
 # build/casper-event-store). Extra store-consume flags: CES_BENCH_STORE_ARGS.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 mode=${1:-throughput}
-bin=${CES_BENCH_BINARY:-build-release/casper-event-store}
-[ -x "$bin" ] || bin=build/casper-event-store
-recordings=$("$root/scripts/recordings-dir")
-work=$(mktemp -d)
-started_stack=0
-pids=()
-db=""
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  [ -n "$db" ] && psql -q "$POSTGRES_URI" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
-  if [ $started_stack = 1 ]; then CES_STATE=$root/.state/bench-store scripts/stack down >/dev/null 2>&1 || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-if ! scripts/stack status >/dev/null 2>&1; then
-  export CES_STATE=$root/.state/bench-store CES_PORT_BASE=33000
-  scripts/stack up >/dev/null
-  started_stack=1
-fi
-eval "$(scripts/stack env)"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-metric() {  # metric PORT REGEX -> sum of the matching samples
-  curl -s "http://127.0.0.1:$1/metrics" | awk -v re="$2" '$0 ~ re {s += $NF} END {printf "%.0f\n", s}'
-}
-wait_ready() { for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$1/readyz" >/dev/null && return 0; sleep 0.2; done; return 1; }
+bench_init bench-store 33000
 
 emit_port=$(free_port)
 produce_port=$(free_port)
 store_port=$(free_port)
 prefix="bench-store-$mode-$(date +%s)-"
-db="bench_store_$(date +%s)"
-psql -q "$POSTGRES_URI" -c "CREATE DATABASE $db"
-db_uri="${POSTGRES_URI%%\?*}"
-db_uri="${db_uri%/*}/$db"
-[[ "$POSTGRES_URI" == *\?* ]] && db_uri="$db_uri?${POSTGRES_URI#*\?}"
-"$bin" migrate --postgres "$db_uri" >/dev/null 2>&1
+bench_new_db "bench_store_$(date +%s)"
 
 start_store() {
   local store_args

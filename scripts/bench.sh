@@ -16,6 +16,9 @@ export CES_BENCH_BINARY=build-release/casper-event-store
 echo "=== ingest end to end"
 bench/produce_throughput.sh small
 bench/produce_throughput.sh large
+echo "=== memory at full ingest and idle (1.x and 2.x mixes)"
+bench/rss_bench.sh 1
+bench/rss_bench.sh 2
 echo "=== Kafka -> PostgreSQL"
 bench/store_throughput.sh throughput
 bench/store_throughput.sh latency

@@ -60,6 +60,15 @@ void OnLog(const rd_kafka_t*, int level, const char* facility, const char* messa
   log::Write(l, "librdkafka", {{"facility", facility ? facility : ""}, {"detail", message ? message : ""}});
 }
 
+// Fetch and pre-fetch bounds of every consumer handle (kFetchBytes, kPrefetchBytes in client.hpp).
+void AddFetchLimits(Settings& defaults) {
+  defaults["fetch.max.bytes"] = std::to_string(kFetchBytes);
+  defaults["max.partition.fetch.bytes"] = std::to_string(kPartitionFetchBytes);
+  defaults["queued.max.messages.kbytes"] = std::to_string(kPrefetchBytes / 1024);
+  // A response may carry one record batch up to the largest record, whatever the fetch size.
+  defaults["receive.message.max.bytes"] = std::to_string(kMaxRecordBytes + 2 * 1024 * 1024);
+}
+
 ConfHandle MakeConf(const std::string& brokers, const Settings& defaults, const Settings& overrides) {
   ConfHandle conf(rd_kafka_conf_new());
   rd_kafka_conf_set_log_cb(conf.get(), &OnLog);
@@ -190,10 +199,19 @@ const std::string* Message::HeaderValue(std::string_view name) const {
 struct Producer::Impl {
   KafkaHandle rk;
   std::atomic<bool> all_brokers_down{false};
+  std::atomic<std::size_t> queued_bytes{0};  // values of the records not yet reported (kProducerQueueBytes)
+
+  // A record's delivery callback and the bytes it counts in queued_bytes (the message's opaque).
+  struct Pending {
+    DeliveryCallback cb;
+    std::size_t bytes = 0;
+  };
 
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
     auto* self = static_cast<Impl*>(opaque);
-    std::unique_ptr<DeliveryCallback> cb(static_cast<DeliveryCallback*>(msg->_private));
+    std::unique_ptr<Pending> pending(static_cast<Pending*>(msg->_private));
+    if (pending) self->queued_bytes -= pending->bytes;
+    const DeliveryCallback* cb = pending ? &pending->cb : nullptr;
     DeliveryReport report;
     report.ok = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR;
     if (report.ok) {
@@ -224,7 +242,9 @@ Producer::Producer(const std::string& brokers, const Settings& settings) : impl_
       {"batch.size", "1048576"},
       {"message.max.bytes", std::to_string(kMaxRecordBytes + 1024 * 1024)},
       {"message.timeout.ms", "120000"},
-      {"queue.buffering.max.kbytes", "262144"},
+      // A hard limit above the largest record (librdkafka never queues a record larger than this);
+      // Produce keeps the usual bound, kProducerQueueBytes.
+      {"queue.buffering.max.kbytes", std::to_string((kMaxRecordBytes + 2 * 1024 * 1024) / 1024)},
       {"client.id", "casper-event-store"},
   };
   ConfHandle conf = MakeConf(brokers, defaults, settings);
@@ -246,7 +266,15 @@ Producer::~Producer() {
 bool Producer::Produce(std::string_view topic, std::string_view key, std::string_view value,
                        const std::vector<Header>& headers, DeliveryCallback on_delivery,
                        const std::function<bool()>& should_stop) {
-  auto cb = std::make_unique<DeliveryCallback>(std::move(on_delivery));
+  auto cb = std::make_unique<Impl::Pending>(Impl::Pending{std::move(on_delivery), value.size()});
+  // Room under kProducerQueueBytes; a larger record waits until nothing else is queued.
+  while (true) {
+    const std::size_t queued = impl_->queued_bytes.load();
+    if (queued == 0 || queued + value.size() <= kProducerQueueBytes) break;
+    if (should_stop && should_stop()) return false;
+    rd_kafka_poll(impl_->rk.get(), 10);
+  }
+  impl_->queued_bytes += value.size();
   const std::string topic_name(topic);
   while (true) {
     rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers.size());
@@ -265,15 +293,19 @@ bool Producer::Produce(std::string_view topic, std::string_view key, std::string
     }
     rd_kafka_headers_destroy(hdrs);
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      if (should_stop && should_stop()) return false;
+      if (should_stop && should_stop()) {
+        impl_->queued_bytes -= value.size();
+        return false;
+      }
       rd_kafka_poll(impl_->rk.get(), 50);
       continue;
     }
     // Rejected before queueing (e.g. larger than message.max.bytes): report it like a delivery failure.
+    impl_->queued_bytes -= value.size();
     DeliveryReport report;
     report.error = rd_kafka_err2str(err);
     report.permanent = true;
-    if (*cb) (*cb)(report);
+    if (cb->cb) cb->cb(report);
     return true;
   }
 }
@@ -385,16 +417,14 @@ std::size_t ReadEach(const std::string& brokers, const std::string& topic, const
                      std::int64_t from_offset, const std::function<void(const Message&)>& on_message,
                      std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  const Settings defaults = {
+  Settings defaults = {
       {"group.id", "casper-event-store-reader"},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
       {"enable.partition.eof", "true"},
       {"isolation.level", "read_committed"},
-      {"fetch.max.bytes", std::to_string(kMaxRecordBytes + 1024 * 1024)},
-      {"max.partition.fetch.bytes", std::to_string(kMaxRecordBytes + 1024 * 1024)},
-      {"receive.message.max.bytes", std::to_string(kMaxRecordBytes + 2 * 1024 * 1024)},
   };
+  AddFetchLimits(defaults);
   SecurityErrorTrap trap;
   ConfHandle conf = MakeConf(brokers, defaults, ConnectionSettings(settings));
   trap.Install(conf.get());
@@ -603,18 +633,16 @@ struct Consumer::Impl {
 
 Consumer::Consumer(const std::string& brokers, const std::string& group_id, const Settings& settings)
     : impl_(std::make_unique<Impl>()) {
-  const Settings defaults = {
+  Settings defaults = {
       {"group.id", group_id},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
       {"auto.offset.reset", "earliest"},
-      {"fetch.max.bytes", std::to_string(kMaxRecordBytes + 1024 * 1024)},
-      {"max.partition.fetch.bytes", std::to_string(kMaxRecordBytes + 1024 * 1024)},
-      {"receive.message.max.bytes", std::to_string(kMaxRecordBytes + 2 * 1024 * 1024)},
       {"client.id", "casper-event-store"},
       {"isolation.level", "read_committed"},
       {"topic.metadata.refresh.interval.ms", std::to_string(kConsumerMetadataRefreshMs)},
   };
+  AddFetchLimits(defaults);
   ConfHandle conf = MakeConf(brokers, defaults, settings);
   rd_kafka_conf_set_rebalance_cb(conf.get(), &Impl::OnRebalance);
   rd_kafka_conf_set_error_cb(conf.get(), &Impl::OnError);

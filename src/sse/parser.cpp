@@ -51,6 +51,9 @@ std::size_t Parser::Finish() {
 
 namespace {
 
+// Capacity the frame buffer keeps between frames.
+constexpr std::size_t kKeptBufferBytes = 1024 * 1024;
+
 // Position of the first `c` in [from, n), or n.
 std::size_t FindByte(const char* base, std::size_t from, std::size_t n, char c) {
   const void* hit = std::memchr(base + from, c, n - from);
@@ -115,6 +118,8 @@ void Parser::Process(std::string_view input) {
   } else {
     buffer_.assign(input.substr(shift));
   }
+  // A multi-MB frame (a Step) grew the buffer: give that memory back once the frame is through.
+  if (buffer_.capacity() > kKeptBufferBytes && buffer_.size() < kKeptBufferBytes / 2) buffer_.shrink_to_fit();
 }
 
 void Parser::HandleLine(std::string_view input, std::size_t line_begin, std::size_t line_end) {

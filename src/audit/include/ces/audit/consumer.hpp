@@ -36,7 +36,7 @@ struct ConsumerOptions {
   std::string group = "audit-consumer";
   kafka::Settings kafka_settings;
   std::size_t batch_max_events = 5000;
-  std::size_t batch_max_bytes = 32u * 1024u * 1024u;
+  std::size_t batch_max_bytes = 8u * 1024u * 1024u;
   std::chrono::milliseconds batch_linger{200};  // wait this long for a batch to fill at low rates
   LinkLimits link_limits;
   std::optional<mongo::SegmentLimits> segment_limits;  // nullopt: the server's default layout

@@ -25,6 +25,17 @@ struct Header {
 // Largest record the pipeline accepts (multi-MB Step events, 32 MiB test events, headroom).
 inline constexpr std::size_t kMaxRecordBytes = 64u * 1024u * 1024u;
 
+// Memory bounds of the clients (docs/operations.md "Memory"). A consumer asks for at most kFetchBytes
+// per fetch (kPartitionFetchBytes per partition) and pre-fetches while less than kPrefetchBytes wait in
+// its queue. A record larger than a fetch still comes (the broker returns the first record batch of a
+// fetch whole, up to receive.message.max.bytes, which stays above kMaxRecordBytes): only a large record
+// that is actually fetched takes that much memory. A producer holds at most kProducerQueueBytes of
+// record values not yet acknowledged; one larger record is taken when nothing else is queued.
+inline constexpr std::size_t kFetchBytes = 4u * 1024u * 1024u;
+inline constexpr std::size_t kPartitionFetchBytes = 1024u * 1024u;
+inline constexpr std::size_t kPrefetchBytes = 8u * 1024u * 1024u;
+inline constexpr std::size_t kProducerQueueBytes = 16u * 1024u * 1024u;
+
 struct DeliveryReport {
   bool ok = false;
   std::string error;       // librdkafka's message when !ok
@@ -63,14 +74,15 @@ struct TxnStatus {
 
 class Producer {
  public:
-  // `settings` override the defaults (acks=all, idempotence, zstd, 64 MiB messages). Throws on bad config.
+  // `settings` override the defaults (acks=all, idempotence, lz4, 64 MiB messages). Throws on bad config.
   Producer(const std::string& brokers, const Settings& settings = {});
   ~Producer();
   Producer(const Producer&) = delete;
   Producer& operator=(const Producer&) = delete;
 
-  // Enqueues a record (the value is copied). While the local queue is full it serves delivery reports
-  // and retries; gives up (returns false) only if `should_stop` becomes true. `on_delivery` runs on the
+  // Enqueues a record (the value is copied). While the local queue is full (librdkafka's limits, or
+  // kProducerQueueBytes of values not yet acknowledged) it serves delivery reports and retries; gives up
+  // (returns false) only if `should_stop` becomes true. `on_delivery` runs on the
   // thread that calls Poll/Flush (the producer's poller), exactly once.
   bool Produce(std::string_view topic, std::string_view key, std::string_view value,
                const std::vector<Header>& headers, DeliveryCallback on_delivery,
