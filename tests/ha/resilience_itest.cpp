@@ -50,7 +50,7 @@ struct Mode {
 const Mode& CurrentMode() {
   static const Mode mode = [] {
     const char* name = std::getenv("CES_RESILIENCE");
-    if (name && std::string(name) == "full") return Mode{"full", 30000, 500, 10, 3, seconds(30), seconds(20)};
+    if (name && std::string(name) == "full") return Mode{"full", 40000, 200, 10, 3, seconds(30), seconds(20)};
     return Mode{"quick", 3000, 200, 1, 1, seconds(5), seconds(10)};
   }();
   return mode;
@@ -123,7 +123,7 @@ class Summary : public ::testing::Environment {
         << "the harness). `lost` and `duplicated` count the expected PostgreSQL rows, audit documents and\n"
         << "frames of the live /events client that are missing or present more than once. A recovery time\n"
         << "runs from the fault until the pipeline moves again: for a killed service, until its restarted\n"
-        << "process handled records; for a broker, until produce, store-consume and audit-consume each\n"
+        << "process handled records (after the end of the load: until it had caught up); for a broker, until produce, store-consume and audit-consume each\n"
         << "handled a further second of load; for FerretDB, from its restart until audit-consume stores again.\n\n"
         << text.str();
   }
@@ -285,22 +285,33 @@ class Pipeline {
   // Waits until both nodes' events are in Kafka, in PostgreSQL, in the audit store and on /events
   // (`seen_before`: events an earlier live client got).
   void Drain(std::size_t seen_before = 0) {
-    const double last_ids = 2.0 * chain_.ids.back();
-    ASSERT_TRUE(WaitUntil([&] { return Metric(produce_.url(), "ces_produce_position") >= last_ids; },
+    ASSERT_TRUE(WaitUntil([&] { return Delivered(); },
                           std::chrono::duration_cast<milliseconds>(LoadDuration() + seconds(180) -
                                                                    (Clock::now() - load_start_))))
         << produce_.process->Log();
-    postgres::Connection db(uri_);
-    EXPECT_TRUE(WaitStored(db, prefix_ + "store", prefix_, seconds(180))) << store_.process->Log();
-    auto audit_store = OpenStore(mongo_);
-    const std::size_t documents = 2 * chain_.ids.size() + chain_.expected.payloads.size();
-    EXPECT_TRUE(WaitUntil([&] { return WithId(LogEntries(audit_store)) >= documents; }, seconds(180)))
-        << audit_.process->Log();
+    EXPECT_TRUE(WaitUntil([&] { return Stored(); }, seconds(180))) << store_.process->Log();
+    EXPECT_TRUE(WaitUntil([&] { return Audited(); }, seconds(180))) << audit_.process->Log();
     const std::size_t n = chain_.expected.payloads.size();
     EXPECT_TRUE(WaitUntil([&] { return seen_before + live_->collector().Events() >= n; }, seconds(120)))
         << "the live /events client got " << seen_before + live_->collector().Events() << " of " << n;
     std::this_thread::sleep_for(seconds(1));  // nothing more may come
     live_->Stop();
+  }
+
+  // The whole load is in Kafka: produce's positions reached both nodes' last id.
+  bool Delivered() { return Metric(produce_.url(), "ces_produce_position") >= 2.0 * chain_.ids.back(); }
+  // ... and store-consume stored its positions at the topics' ends.
+  bool Stored() {
+    if (!Delivered()) return false;
+    if (ends_.empty()) ends_ = EndOffsets(prefix_);
+    postgres::Connection db(uri_);
+    return CaughtUp(db, prefix_ + "store", ends_);
+  }
+  // ... and the audit store holds every event of both nodes and of the chain sequence.
+  bool Audited() {
+    if (!Delivered()) return false;
+    auto audit_store = OpenStore(mongo_);
+    return WithId(LogEntries(audit_store)) >= 2 * chain_.ids.size() + chain_.expected.payloads.size();
   }
 
   // Compares the stores with the clean run and the live client's frames with the chain; counts what
@@ -387,15 +398,18 @@ class Pipeline {
   Service chain_stage_;
   std::unique_ptr<SseReader> live_;
   Clock::time_point load_start_;
+  std::map<std::pair<std::string, int>, long long> ends_;  // of the topics, once the load is in Kafka
 };
 
 // SIGKILLs `service` and restarts it at once, as a supervisor would: seconds until the new process
-// counted records in `metric`.
-double KillAndRestart(Service& service, const std::function<void()>& restart, const std::string& metric) {
+// counted records in `metric`, or until `done` (nothing left for it to do: a kill after the end of the
+// load).
+double KillAndRestart(Service& service, const std::function<void()>& restart, const std::string& metric,
+                      const std::function<bool()>& done) {
   const auto t0 = Clock::now();
   service.process->Kill9();
   restart();  // replaces `service`
-  return SecondsUntil(t0, [&] { return Metric(service.url(), metric) > 0; }, metric + " grows again");
+  return SecondsUntil(t0, [&] { return Metric(service.url(), metric) > 0 || done(); }, metric + " grows again");
 }
 
 std::mt19937_64 ScenarioRng(int scenario) { return std::mt19937_64(Seed() + static_cast<std::uint64_t>(scenario)); }
@@ -446,8 +460,10 @@ void KillServices(Pipeline& p, int scenario, Outcome& outcome, const std::vector
 TEST_F(Resilience, Scenario3_ProduceKilled) {
   Pipeline p(*chain_, "s3");
   Outcome outcome("3 SIGKILL produce");
-  KillServices(p, 3, outcome,
-               {[&] { return KillAndRestart(p.produce(), [&] { p.StartProduceNodes(); }, "ces_produce_events_total"); }});
+  KillServices(p, 3, outcome, {[&] {
+                 return KillAndRestart(p.produce(), [&] { p.StartProduceNodes(); }, "ces_produce_events_total",
+                                       [&] { return p.Delivered(); });
+               }});
 }
 
 // Scenario 4: store-consume and audit-consume SIGKILLed at random moments (as many times each),
@@ -455,10 +471,15 @@ TEST_F(Resilience, Scenario3_ProduceKilled) {
 TEST_F(Resilience, Scenario4_ConsumersKilled) {
   Pipeline p(*chain_, "s4");
   Outcome outcome("4 SIGKILL store-consume, audit-consume");
-  KillServices(
-      p, 4, outcome,
-      {[&] { return KillAndRestart(p.store(), [&] { p.StartStoreConsume(); }, "ces_store_consume_events_total"); },
-       [&] { return KillAndRestart(p.audit(), [&] { p.StartAudit(); }, "ces_audit_consume_events_total"); }});
+  const auto kill_store = [&] {
+    return KillAndRestart(p.store(), [&] { p.StartStoreConsume(); }, "ces_store_consume_events_total",
+                          [&] { return p.Stored(); });
+  };
+  const auto kill_audit = [&] {
+    return KillAndRestart(p.audit(), [&] { p.StartAudit(); }, "ces_audit_consume_events_total",
+                          [&] { return p.Audited(); });
+  };
+  KillServices(p, 4, outcome, {kill_store, kill_audit});
 }
 
 // Scenario 1: the broker leading a topic's partition SIGKILLed under load (main, then deploys, then
