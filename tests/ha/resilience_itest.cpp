@@ -86,18 +86,27 @@ std::string Fixed(double value, int digits) {
   return out.str();
 }
 
-std::string SummaryTable() {
+std::string SummaryRow(Outcome o) {
+  std::sort(o.recovery.begin(), o.recovery.end());
+  const bool measured = !o.recovery.empty();
   std::ostringstream out;
-  out << "| scenario | events | faults injected | lost | duplicated | recovery p50 (s) | recovery max (s) |\n"
-      << "|---|---:|---:|---:|---:|---:|---:|\n";
-  for (auto o : Outcomes()) {
-    std::sort(o.recovery.begin(), o.recovery.end());
-    const bool measured = !o.recovery.empty();
-    out << "| " << o.scenario << " | " << o.events << " | " << o.faults << " | " << o.lost << " | " << o.duplicated
-        << " | " << (measured ? Fixed(o.recovery[(o.recovery.size() - 1) / 2], 1) : "-") << " | "
-        << (measured ? Fixed(o.recovery.back(), 1) : "-") << " |\n";
-  }
+  out << "| " << o.scenario << " | " << o.events << " | " << o.faults << " | " << o.lost << " | " << o.duplicated
+      << " | " << (measured ? Fixed(o.recovery[(o.recovery.size() - 1) / 2], 1) : "-") << " | "
+      << (measured ? Fixed(o.recovery.back(), 1) : "-") << " |\n";
   return out.str();
+}
+
+std::string SummaryTable() {
+  std::string out = "| scenario | events | faults injected | lost | duplicated | recovery p50 (s) | recovery max (s) |\n"
+                    "|---|---:|---:|---:|---:|---:|---:|\n";
+  for (const auto& o : Outcomes()) out += SummaryRow(o);
+  return out;
+}
+
+// Adds a scenario's row to the summary, and prints it at once.
+void Record(const Outcome& outcome) {
+  Outcomes().push_back(outcome);
+  std::cout << "resilience: " << SummaryRow(outcome) << std::flush;
 }
 
 // Prints the summary after the last scenario and writes it to CES_RESILIENCE_REPORT.
@@ -143,12 +152,24 @@ struct Chain {
 // Row count of a Digest ("count:md5").
 long Rows(const std::string& digest) { return std::stol(digest.substr(0, digest.find(':'))); }
 
+// A fresh --ha stack lists its three brokers before its controller counts them all (topics with three
+// replicas are refused meanwhile): true once such a topic can be created.
+bool AllBrokersAvailable() {
+  try {
+    kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, {{UniquePrefix() + "probe", 1, 3, {}}}, seconds(10));
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 class Resilience : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     const Mode& mode = CurrentMode();
     std::cout << "resilience: mode " << mode.name << ", seed " << Seed() << " (replay: CES_RESILIENCE=" << mode.name
               << " CES_RESILIENCE_SEED=" << Seed() << ")" << std::endl;
+    ASSERT_TRUE(WaitUntil(AllBrokersAvailable, seconds(90))) << "the controller does not count three brokers";
     chain_ = new Chain;
     chain_->dir = TempDir();
     chain_->stream = chain_->dir + "/chain.stream";
@@ -193,6 +214,9 @@ class Pipeline {
     const Mode& mode = CurrentMode();
     mongo_ = "res_" + prefix_.substr(0, prefix_.size() - 1);
     uri_ = CreateDatabase(name);
+    // The topics exist before the consumers subscribe, as in a deployment: an audit-consume that creates
+    // them itself and subscribes at once was seen assigned 7 of their 10 partitions, for good (report).
+    kafka::EnsureEventTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, prefix_);
     StartApi();
     live_ = std::make_unique<SseReader>(api_.url() + "/events");
     chain_stage_.port = FreePort();
@@ -201,6 +225,8 @@ class Pipeline {
                                  "--listen", "127.0.0.1:" + std::to_string(chain_stage_.port), "--index",
                                  dir_ + "/chain.index"},
         dir_ + "/chain.log");
+    EXPECT_TRUE(WaitUntil([&] { return HttpGet(chain_stage_.url() + "/readyz").first == 200; }, seconds(30)))
+        << chain_stage_.process->Log();  // its topic created
     StartAudit();
     StartStoreConsume();
     for (const char* node : {"node-a", "node-b"}) {
@@ -380,7 +406,7 @@ class Pipeline {
   void Finish(Outcome& outcome) {
     Drain();
     Check(outcome, live_->collector().Frames());
-    Outcomes().push_back(outcome);
+    Record(outcome);
   }
 
  private:
@@ -532,7 +558,7 @@ TEST_F(Resilience, Scenario10_EventsClientResumesAcrossApiKills) {
   p.Drain(static_cast<std::size_t>(std::count_if(frames.begin(), frames.end(), [](const SseFrame& f) { return f.id; })));
   for (auto& f : p.live().collector().Frames()) frames.push_back(std::move(f));
   p.Check(outcome, frames);
-  Outcomes().push_back(outcome);
+  Record(outcome);
 }
 
 // Scenario 7: FerretDB stopped for a while under load: audit-consume waits, then catches up.
