@@ -3,12 +3,14 @@
 #   make build   build (binary at build/casper-event-store)
 #   make run     local stack + fake node (or NODE=URL) + pipeline, in the foreground
 #   make test    shellcheck, build, unit (also under ASan/UBSan and TSan), fuzz, k8s, integration, ha, secure tiers
+#   make resilience [SEED=N] [MODE=quick]  the resilience suite in full on a --ha stack of its own;
+#                writes its summary to docs/resilience.md
 SHELL := /bin/bash
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 
-.PHONY: setup build run test unit lint bench fuzz stack-up stack-down clean
+.PHONY: setup build run test unit lint bench fuzz stack-up stack-down clean resilience
 
 setup:
 	@scripts/setup.sh
@@ -27,6 +29,9 @@ test:
 
 unit: build
 	cd $(BUILD_DIR) && ctest -L unit --output-on-failure
+
+resilience: build
+	@SEED=$(SEED) MODE=$(MODE) scripts/resilience.sh
 
 bench:
 	@scripts/bench.sh

@@ -680,6 +680,13 @@ std::vector<Message> Consumer::Poll(std::size_t max_messages, std::chrono::milli
       if (IsSecurityError(msg->err, rd_kafka_message_errstr(msg.get()))) {
         throw std::runtime_error(std::string("kafka: ") + rd_kafka_message_errstr(msg.get()));
       }
+      if (msg->err == RD_KAFKA_RESP_ERR__FATAL) {
+        // The handle is unusable for good (e.g. a static group member fenced by another with the same
+        // group.instance.id): polling on would consume nothing while looking alive.
+        char reason[512] = "";
+        rd_kafka_fatal_error(impl_->rk.get(), reason, sizeof reason);
+        throw std::runtime_error(std::string("kafka: fatal consumer error: ") + reason);
+      }
       if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         log::Warn("kafka consume error", {{"error", rd_kafka_message_errstr(msg.get())}});
       }

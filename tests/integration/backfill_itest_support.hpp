@@ -87,9 +87,10 @@ inline bool WaitStored(postgres::Connection& db, const std::string& group, const
   return WaitUntil([&] { return CaughtUp(db, group, ends); }, timeout);
 }
 
-// The clean run: the whole chain streamed through emit -> produce -> store-consume.
-inline std::map<std::string, std::string> StreamedDigests(const std::string& dir, const std::vector<std::string>& files,
-                                                          const std::string& tag) {
+// The clean run: the whole chain streamed through emit -> produce -> store-consume into a database of
+// its own; returns its URI.
+inline std::string StreamedDatabase(const std::string& dir, const std::vector<std::string>& files,
+                                    const std::string& tag) {
   const std::string prefix = UniquePrefix() + tag + "clean.";
   std::vector<std::string> args = StreamArgs(files);
   args.push_back("--buffer");
@@ -102,6 +103,12 @@ inline std::map<std::string, std::string> StreamedDigests(const std::string& dir
   postgres::Connection db(uri);
   EXPECT_TRUE(WaitStored(db, tag + "store-clean", prefix, std::chrono::seconds(120))) << store.process->Log();
   EXPECT_EQ(Count(db, "rejected_events"), 0);
+  return uri;
+}
+
+inline std::map<std::string, std::string> StreamedDigests(const std::string& dir, const std::vector<std::string>& files,
+                                                          const std::string& tag) {
+  postgres::Connection db(StreamedDatabase(dir, files, tag));
   return BackfillDigests(db);
 }
 

@@ -18,11 +18,8 @@
 #include <vector>
 
 #include "ces/casper/event.hpp"
-#include "ces/chain/identity.hpp"
 #include "ces/legacy/translate.hpp"
-#include "ces/sse/client.hpp"
-#include "sse_frame.hpp"
-#include "test_support.hpp"
+#include "chain_itest_support.hpp"
 
 namespace ces::test {
 namespace {
@@ -30,124 +27,7 @@ namespace {
 using namespace std::chrono_literals;
 
 using Frame = SseFrame;
-
-// The frames of one SSE connection (thread-safe: a live reader runs on its own thread).
-class Collector : public sse::Handler {
- public:
-  void OnEvent(const sse::Event& e) override {
-    std::lock_guard lock(mutex_);
-    frames_.push_back(ToFrame(e));
-  }
-  std::size_t Events() const {
-    std::lock_guard lock(mutex_);
-    std::size_t n = 0;
-    for (const auto& f : frames_) n += f.id ? 1 : 0;
-    return n;
-  }
-  std::vector<Frame> Frames() const {
-    std::lock_guard lock(mutex_);
-    return frames_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<Frame> frames_;
-};
-
-// Reads `url` on a thread until Stop() (or the server ends the stream).
-class Reader {
- public:
-  explicit Reader(std::string url) : url_(std::move(url)) {
-    thread_ = std::thread([this] {
-      sse::ClientOptions options;
-      options.idle_timeout = 120s;
-      sse::Stream(url_, collector_, options, [this] { return stop_.load(); });
-    });
-  }
-  ~Reader() { Stop(); }
-  void Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  const Collector& collector() const { return collector_; }
-
- private:
-  std::string url_;
-  Collector collector_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
-// The frames up to the `events`-th event (frames with an id), read within `max_time`: what a client
-// that disconnects after that event has seen.
-std::vector<Frame> ReadEvents(const std::string& url, std::size_t events, std::chrono::milliseconds max_time) {
-  Reader reader(url);
-  WaitUntil([&] { return reader.collector().Events() >= events; }, max_time);
-  reader.Stop();
-  std::vector<Frame> frames = reader.collector().Frames();
-  std::size_t seen = 0;
-  for (std::size_t i = 0; i < frames.size(); ++i) {
-    if (frames[i].id && ++seen == events) {
-      frames.resize(i + 1);
-      break;
-    }
-  }
-  return frames;
-}
-
-std::string TypeOf(const std::string& payload) {
-  const auto a = payload.find('"');
-  const auto b = payload.find('"', a + 1);
-  return payload.substr(a + 1, b - a - 1);
-}
-
-struct Expected {
-  std::string api_version;                      // the recording's ApiVersion payload
-  std::map<std::string, std::string> payloads;  // identity -> the payload
-};
-
-Expected ExpectedChain(const std::string& stream) {
-  Expected out;
-  for (const auto& e : ReadRecording(stream)) {
-    if (!e.id) {
-      out.api_version = e.data;
-      continue;
-    }
-    const auto key = chain::IdentityKey(TypeOf(e.data), e.data);
-    if (key) out.payloads.emplace(*key, e.data);
-  }
-  return out;
-}
-
-// The events of a stream (ApiVersion frames left out), checked against the chain: byte-exact frames,
-// strictly increasing ids, each identity at most once. Returns the identities in order.
-std::vector<std::string> CheckChainFrames(const std::vector<Frame>& frames, const Expected& expected,
-                                          const std::string& what) {
-  std::vector<std::string> keys;
-  std::set<std::string> seen;
-  long long last = -1;
-  for (const Frame& f : frames) {
-    if (!f.id) {
-      EXPECT_EQ(f.data, expected.api_version) << what;
-      continue;
-    }
-    const long long id = std::stoll(*f.id);
-    EXPECT_GT(id, last) << what << ": ids must increase strictly";
-    last = id;
-    const auto key = chain::IdentityKey(TypeOf(f.data), f.data);
-    EXPECT_TRUE(key) << what;
-    if (!key) continue;
-    EXPECT_TRUE(seen.insert(*key).second) << what << ": " << *key << " twice";
-    auto it = expected.payloads.find(*key);
-    EXPECT_NE(it, expected.payloads.end()) << what << ": unexpected " << *key;
-    if (it != expected.payloads.end()) {
-      EXPECT_EQ(f.data, it->second) << what << ": payload of " << *key;
-    }
-    EXPECT_EQ(f.raw, "data:" + f.data + "\nid:" + *f.id + "\n") << what;
-    keys.push_back(*key);
-  }
-  return keys;
-}
+using Reader = SseReader;
 
 // (id, data) of the events.
 std::vector<std::pair<std::string, std::string>> Events(const std::vector<Frame>& frames) {
@@ -218,7 +98,7 @@ TEST(ChainItest, OneSequenceForTwoNodesLiveReplayRestartAndReplicas) {
                      dir + "/generate.log");
     ASSERT_EQ(generate.Wait(60s), 0) << generate.Log();
   }
-  const Expected expected = ExpectedChain(stream);
+  const ChainEvents expected = ExpectedChain(stream);
   const std::size_t n = expected.payloads.size();
   ASSERT_GT(n, 200u);
 

@@ -263,6 +263,27 @@ TEST(StoreConsume, KillNineTenTimesThenTablesEqualACleanRun) {
   EXPECT_EQ(Count(db, "transactions"), static_cast<long>(expected.transactions.size()));
 }
 
+// A static group member fenced by another with the same group.instance.id gets a fatal error from
+// librdkafka (so does one whose broker was paused past its session, tests/ha): it exits for its
+// supervisor to restart it, rather than consuming nothing while it looks alive.
+TEST(StoreConsume, AFencedStaticMemberExits) {
+  const std::string dir = TempDir();
+  const std::string prefix = UniquePrefix();
+  const std::string uri = CreateDatabase("fenced");
+  const std::vector<std::string> extra = {"--kafka-setting", "group.instance.id=store-fenced", "--group", prefix + "fenced"};
+  Service first = StartStore(dir, "store-first", prefix, uri, extra);
+  ASSERT_TRUE(WaitUntil([&] { return first.process->Log().find("kafka partitions assigned") != std::string::npos; },
+                        seconds(60)))
+      << first.process->Log();
+  Service second = StartStore(dir, "store-second", prefix, uri, extra);
+  const auto status = first.process->Wait(seconds(60));
+  ASSERT_TRUE(status.has_value()) << "the fenced member is still running\n" << first.process->Log();
+  EXPECT_EQ(*status, 1) << first.process->Log();
+  EXPECT_NE(first.process->Log().find("fatal consumer error"), std::string::npos) << first.process->Log();
+  EXPECT_TRUE(second.process->Running()) << second.process->Log();
+  StopGracefully(second);
+}
+
 TEST(StoreConsume, RejectedEventsAreRecordedAndTheStreamGoesOn) {
   const std::string dir = TempDir();
   const std::string prefix = UniquePrefix();

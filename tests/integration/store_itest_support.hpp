@@ -128,13 +128,15 @@ inline Service StartStore(const std::string& dir, const std::string& name, const
 }
 
 // audit-consume of the pipeline `prefix` into the MongoDB database `database` (group <prefix>audit).
-inline Service StartAuditConsumer(const std::string& dir, const std::string& prefix, const std::string& database) {
+inline Service StartAuditConsumer(const std::string& dir, const std::string& prefix, const std::string& database,
+                                  const std::vector<std::string>& extra = {}) {
   Service s;
   s.port = FreePort();
   std::vector<std::string> args = {"audit-consume", "--kafka", RequireEnv("KAFKA_BOOTSTRAP"), "--topic-prefix", prefix,
                                    "--mongo", MongoDatabaseUri(database), "--listen",
                                    "127.0.0.1:" + std::to_string(s.port), "--group", prefix + "audit",
                                    "--backoff-initial", "0.2", "--backoff-max", "2"};
+  args.insert(args.end(), extra.begin(), extra.end());
   s.process = std::make_unique<Process>(args, dir + "/audit-consume.log");
   return s;
 }

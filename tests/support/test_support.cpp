@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cctype>
 #include <mutex>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -279,12 +280,27 @@ RawNode::~RawNode() {
 std::string RawNode::url() const { return "http://127.0.0.1:" + std::to_string(impl_->port); }
 int RawNode::connections() const { return impl_->connections.load(); }
 
-int Stack(const std::vector<std::string>& args) {
+namespace {
+std::string StackCommand(const std::vector<std::string>& args) {
   std::string cmd = SourceDir() + "/scripts/stack";
   for (const auto& a : args) cmd += " '" + a + "'";
-  cmd += " >&2";
-  int status = std::system(cmd.c_str());
+  return cmd;
+}
+}  // namespace
+
+int Stack(const std::vector<std::string>& args) {
+  int status = std::system((StackCommand(args) + " >&2").c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string StackOutput(const std::vector<std::string>& args) {
+  FILE* pipe = popen(StackCommand(args).c_str(), "r");
+  if (!pipe) return "";
+  std::string out;
+  char buffer[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
+  return pclose(pipe) == 0 ? out : "";
 }
 
 std::string ReadFile(const std::string& path) {

@@ -86,6 +86,8 @@ class RawNode {
 
 // Runs scripts/stack with arguments (e.g. {"kill", "kafka-2"}); returns its exit status.
 int Stack(const std::vector<std::string>& args);
+// The same, returning what it printed on stdout (empty when it failed).
+std::string StackOutput(const std::vector<std::string>& args);
 
 std::string ReadFile(const std::string& path);
 // A recorded event file (a path under RecordingsDir()) without its trailing line break; fails the

@@ -1,0 +1,619 @@
+// The resilience suite on the --ha stack (ZooKeeper x3, Kafka x3, PostgreSQL primary + 2 replicas,
+// FerretDB). Each scenario runs the whole pipeline on topics and databases of its own: two fake nodes
+// (`emit`) serving the same synthetic chain at a steady rate, `produce` reading both, `chain`,
+// `audit-consume`, `store-consume` and `api`, with a live /events client connected before the first
+// event. Faults are injected by PID at seeded random moments of the load. Afterwards:
+// - the PostgreSQL tables equal those of a clean run of the same chain (table digests), so every
+//   expected row is there exactly once with the same values;
+// - the audit store holds every event of both nodes exactly once (replay log and `events`);
+// - the live /events client saw every distinct event of the chain exactly once, in id order.
+// Each fault's recovery time is measured, and a summary table is printed at the end.
+//
+// Environment: CES_RESILIENCE=quick (the default, what ctest runs: fewer events, one round of each
+// fault) or full (make resilience); CES_RESILIENCE_SEED replays a run (printed at the start);
+// CES_RESILIENCE_REPORT: a file to write the summary to (Markdown).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <iomanip>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "audit_itest_support.hpp"
+#include "backfill_itest_support.hpp"
+#include "chain_itest_support.hpp"
+
+namespace ces::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Mode {
+  std::string name;
+  std::uint64_t events = 0;  // per scenario; each node serves all of them
+  int rate = 0;              // events per second of each node
+  int rounds = 0;            // faults of each kind per scenario
+  int broker_rounds = 0;     // broker faults per scenario (each waits for a broker restart)
+  seconds outage{0};         // how long a killed broker or FerretDB stays down
+  seconds pause{0};          // how long a broker stays stopped (SIGSTOP), past its 6 s ZooKeeper session
+};
+
+const Mode& CurrentMode() {
+  static const Mode mode = [] {
+    const char* name = std::getenv("CES_RESILIENCE");
+    if (name && std::string(name) == "full") return Mode{"full", 40000, 200, 10, 3, seconds(30), seconds(20)};
+    return Mode{"quick", 3000, 200, 1, 1, seconds(5), seconds(10)};
+  }();
+  return mode;
+}
+
+std::uint64_t Seed() {
+  static const std::uint64_t seed = [] {
+    const char* text = std::getenv("CES_RESILIENCE_SEED");
+    return text && *text ? std::stoull(text) : std::uint64_t{std::random_device{}()};
+  }();
+  return seed;
+}
+
+// One row of the summary.
+struct Outcome {
+  explicit Outcome(std::string name) : scenario(std::move(name)) {}
+  std::string scenario;
+  std::uint64_t events = 0;  // events the two nodes published
+  int faults = 0;
+  long lost = 0;        // expected rows, audit documents and /events frames missing
+  long duplicated = 0;  // ... present more than once
+  std::vector<double> recovery;  // seconds, one per fault
+};
+
+std::vector<Outcome>& Outcomes() {
+  static std::vector<Outcome> outcomes;
+  return outcomes;
+}
+
+std::string Fixed(double value, int digits) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(digits) << value;
+  return out.str();
+}
+
+std::string SummaryRow(Outcome o) {
+  std::sort(o.recovery.begin(), o.recovery.end());
+  const bool measured = !o.recovery.empty();
+  std::ostringstream out;
+  out << "| " << o.scenario << " | " << o.events << " | " << o.faults << " | " << o.lost << " | " << o.duplicated
+      << " | " << (measured ? Fixed(o.recovery[(o.recovery.size() - 1) / 2], 1) : "-") << " | "
+      << (measured ? Fixed(o.recovery.back(), 1) : "-") << " |\n";
+  return out.str();
+}
+
+std::string SummaryTable() {
+  std::string out = "| scenario | events | faults injected | lost | duplicated | recovery p50 (s) | recovery max (s) |\n"
+                    "|---|---:|---:|---:|---:|---:|---:|\n";
+  for (const auto& o : Outcomes()) out += SummaryRow(o);
+  return out;
+}
+
+// Adds a scenario's row to the summary, and prints it at once.
+void Record(const Outcome& outcome) {
+  Outcomes().push_back(outcome);
+  std::cout << "resilience: " << SummaryRow(outcome) << std::flush;
+}
+
+// Prints the summary after the last scenario and writes it to CES_RESILIENCE_REPORT.
+class Summary : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    if (Outcomes().empty()) return;
+    const Mode& mode = CurrentMode();
+    std::ostringstream text;
+    text << "mode " << mode.name << ", seed " << Seed() << ": " << mode.events << " events per node at " << mode.rate
+         << " events/s per node, per scenario\n\n"
+         << SummaryTable();
+    std::cout << "\n" << text.str() << std::flush;
+    const char* report = std::getenv("CES_RESILIENCE_REPORT");
+    if (!report || !*report) return;
+    const std::time_t now = std::time(nullptr);
+    char date[32];
+    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+    std::ofstream out(report);
+    out << "# Resilience suite: results\n\n"
+        << "Written by `make resilience SEED=" << Seed() << (mode.name == "full" ? "" : " MODE=" + mode.name)
+        << "` on " << date << " (tests/ha/resilience_itest.cpp, whose header describes\n"
+        << "the harness). `lost` and `duplicated` count the expected PostgreSQL rows, audit documents and\n"
+        << "frames of the live /events client that are missing or present more than once. A recovery time\n"
+        << "runs from the fault until the pipeline moves again: for a killed service, until its restarted\n"
+        << "process handled records (after the end of the load: until it had caught up); for a broker, until produce, store-consume and audit-consume each\n"
+        << "handled a further second of load; for FerretDB, from its restart until audit-consume stores again.\n\n"
+        << text.str();
+  }
+};
+[[maybe_unused]] const auto* const kSummary = ::testing::AddGlobalTestEnvironment(new Summary);
+
+// The chain every scenario serves, and its clean run.
+struct Chain {
+  std::string dir;
+  std::string stream;
+  ChainEvents expected;                           // the distinct events, by identity
+  std::vector<std::uint32_t> ids;                 // the node event ids
+  std::map<std::string, std::string> clean;       // table digests of a clean run
+  std::map<std::string, long> clean_rows;         // its row counts
+};
+
+// Row count of a Digest ("count:md5").
+long Rows(const std::string& digest) { return std::stol(digest.substr(0, digest.find(':'))); }
+
+// A fresh --ha stack lists its three brokers before its controller counts them all (topics with three
+// replicas are refused meanwhile): true once such a topic can be created.
+bool AllBrokersAvailable() {
+  try {
+    kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, {{UniquePrefix() + "probe", 1, 3, {}}}, seconds(10));
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+class Resilience : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const Mode& mode = CurrentMode();
+    std::cout << "resilience: mode " << mode.name << ", seed " << Seed() << " (replay: CES_RESILIENCE=" << mode.name
+              << " CES_RESILIENCE_SEED=" << Seed() << ")" << std::endl;
+    ASSERT_TRUE(WaitUntil(AllBrokersAvailable, seconds(90))) << "the controller does not count three brokers";
+    chain_ = new Chain;
+    chain_->dir = TempDir();
+    chain_->stream = chain_->dir + "/chain.stream";
+    Process gen({"generate", "--recordings", RecordingsDir(), "--out", chain_->stream, "--events",
+                 std::to_string(mode.events), "--seed", std::to_string(Seed() % 1000000 + 1)},
+                chain_->dir + "/generate.log");
+    ASSERT_EQ(gen.Wait(seconds(300)), 0) << gen.Log();
+    chain_->expected = ExpectedChain(chain_->stream);
+    for (const auto& e : ReadRecording(chain_->stream)) {
+      if (e.id) chain_->ids.push_back(*e.id);
+    }
+    postgres::Connection db(StreamedDatabase(chain_->dir, {chain_->stream}, "res"));
+    chain_->clean = Digests(db);
+    for (const auto& [table, digest] : chain_->clean) chain_->clean_rows[table] = Rows(digest);
+    ASSERT_GT(chain_->clean_rows["blocks"], 0);
+  }
+  static void TearDownTestSuite() {
+    delete chain_;
+    chain_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(chain_, nullptr); }
+
+  static Chain* chain_;
+};
+Chain* Resilience::chain_ = nullptr;
+
+// Seconds from `since` until `done` holds (polled every 50 ms); fails the test after `timeout`.
+double SecondsUntil(Clock::time_point since, const std::function<bool()>& done, const std::string& what,
+                    seconds timeout = seconds(120)) {
+  EXPECT_TRUE(WaitUntil(done, timeout)) << "no recovery within " << timeout.count() << " s: " << what;
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// A killed member of a consumer group holds its partitions until its session times out: 6 s.
+const std::vector<std::string> kShortSession = {"--kafka-setting", "session.timeout.ms=6000"};
+
+// One pipeline on topics, databases and ports of its own.
+class Pipeline {
+ public:
+  Pipeline(const Chain& chain, const std::string& name)
+      : chain_(chain), name_(name), dir_(TempDir()), prefix_(UniquePrefix() + name + "-") {
+    const Mode& mode = CurrentMode();
+    mongo_ = "res_" + prefix_.substr(0, prefix_.size() - 1);
+    uri_ = CreateDatabase(name);
+    // The topics exist before the consumers subscribe, as in a deployment: an audit-consume that creates
+    // them itself and subscribes at once was seen assigned 7 of their 10 partitions, for good (report).
+    kafka::EnsureEventTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, prefix_);
+    StartApi();
+    live_ = std::make_unique<SseReader>(api_.url() + "/events");
+    chain_stage_.port = FreePort();
+    chain_stage_.process = std::make_unique<Process>(
+        std::vector<std::string>{"chain", "--kafka", RequireEnv("KAFKA_BOOTSTRAP"), "--topic-prefix", prefix_,
+                                 "--listen", "127.0.0.1:" + std::to_string(chain_stage_.port), "--index",
+                                 dir_ + "/chain.index"},
+        dir_ + "/chain.log");
+    EXPECT_TRUE(WaitUntil([&] { return HttpGet(chain_stage_.url() + "/readyz").first == 200; }, seconds(30)))
+        << chain_stage_.process->Log();  // its topic created
+    StartAudit();
+    StartStoreConsume();
+    for (const char* node : {"node-a", "node-b"}) {
+      nodes_.push_back(StartEmit(dir_, node,
+                                 {"--stream", chain_.stream, "--rate", std::to_string(mode.rate), "--buffer",
+                                  std::to_string(mode.events + 1)}));
+    }
+    load_start_ = Clock::now();
+    StartProduceNodes();
+  }
+  ~Pipeline() { live_->Stop(); }
+
+  const std::string& prefix() const { return prefix_; }
+  Service& produce() { return produce_; }
+  Service& store() { return store_; }
+  Service& audit() { return audit_; }
+  Service& api() { return api_; }
+  SseReader& live() { return *live_; }
+
+  // How long the nodes publish.
+  Clock::duration LoadDuration() const {
+    const Mode& mode = CurrentMode();
+    return std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(static_cast<double>(mode.events) / mode.rate));
+  }
+  // `count` seeded random moments within the load (15 % to 60 % of it, sorted), so that load goes on
+  // after each fault.
+  std::vector<Clock::time_point> FaultTimes(std::mt19937_64& rng, int count) const {
+    std::uniform_real_distribution<double> at(0.15, 0.6);
+    std::vector<Clock::time_point> out;
+    for (int i = 0; i < count; ++i) {
+      out.push_back(load_start_ +
+                    std::chrono::duration_cast<Clock::duration>(LoadDuration() * at(rng)));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  void StartProduceNodes() { produce_ = StartProduce(dir_, prefix_, {nodes_[0].url(), nodes_[1].url()}); }
+  void StartStoreConsume() {
+    std::vector<std::string> extra = kShortSession;
+    extra.push_back("--group");
+    extra.push_back(prefix_ + "store");
+    store_ = StartStore(dir_, "store-consume", prefix_, uri_, extra);
+  }
+  void StartAudit() { audit_ = StartAuditConsumer(dir_, prefix_, mongo_, kShortSession); }
+  void StartApi() {
+    api_.port = api_.port ? api_.port : FreePort();
+    api_.process = std::make_unique<Process>(
+        std::vector<std::string>{"api", "--listen", "127.0.0.1:" + std::to_string(api_.port), "--kafka",
+                                 RequireEnv("KAFKA_BOOTSTRAP"), "--topic-prefix", prefix_, "--mongo",
+                                 MongoDatabaseUri(mongo_), "--postgres", uri_, "--keepalive", "1"},
+        dir_ + "/api.log");
+    EXPECT_TRUE(WaitUntil([&] { return HttpGet(api_.url() + "/healthz").first == 200; }, seconds(30)))
+        << api_.process->Log();
+  }
+
+  // Records produce had acknowledged, store-consume applied and audit-consume handled (by the
+  // current processes).
+  struct Progress {
+    double produced = 0;
+    double stored = 0;
+    double audited = 0;
+  };
+  Progress Now() {
+    return {Metric(produce_.url(), "ces_produce_events_total"), Metric(store_.url(), "ces_store_consume_events_total"),
+            Metric(audit_.url(), "ces_audit_consume_events_total")};
+  }
+  // True once each of the three moved a second of load (both nodes) past `from`.
+  bool MovedOn(const Progress& from) {
+    const double step = 2.0 * CurrentMode().rate;
+    const Progress now = Now();
+    return now.produced >= from.produced + step && now.stored >= from.stored + step &&
+           now.audited >= from.audited + step;
+  }
+
+  // A new live /events client that starts at chain id `from`.
+  void ResumeLive(long long from) {
+    live_ = std::make_unique<SseReader>(api_.url() + "/events?start_from=" + std::to_string(from));
+  }
+
+  // Waits until both nodes' events are in Kafka, in PostgreSQL, in the audit store and on /events
+  // (`seen_before`: events an earlier live client got).
+  void Drain(std::size_t seen_before = 0) {
+    ASSERT_TRUE(WaitUntil([&] { return Delivered(); },
+                          std::chrono::duration_cast<milliseconds>(LoadDuration() + seconds(180) -
+                                                                   (Clock::now() - load_start_))))
+        << produce_.process->Log();
+    EXPECT_TRUE(WaitUntil([&] { return Stored(); }, seconds(180))) << store_.process->Log();
+    EXPECT_TRUE(WaitUntil([&] { return Audited(); }, seconds(180))) << audit_.process->Log();
+    const std::size_t n = chain_.expected.payloads.size();
+    EXPECT_TRUE(WaitUntil([&] { return seen_before + live_->collector().Events() >= n; }, seconds(120)))
+        << "the live /events client got " << seen_before + live_->collector().Events() << " of " << n;
+    std::this_thread::sleep_for(seconds(1));  // nothing more may come
+    live_->Stop();
+  }
+
+  // The whole load is in Kafka: produce's positions reached both nodes' last id.
+  bool Delivered() { return Metric(produce_.url(), "ces_produce_position") >= 2.0 * chain_.ids.back(); }
+  // ... and store-consume stored its positions at the topics' ends.
+  bool Stored() {
+    if (!Delivered()) return false;
+    if (ends_.empty()) ends_ = EndOffsets(prefix_);
+    postgres::Connection db(uri_);
+    return CaughtUp(db, prefix_ + "store", ends_);
+  }
+  // ... and the audit store holds every event of both nodes and of the chain sequence.
+  bool Audited() {
+    if (!Delivered()) return false;
+    auto audit_store = OpenStore(mongo_);
+    return WithId(LogEntries(audit_store)) >= 2 * chain_.ids.size() + chain_.expected.payloads.size();
+  }
+
+  // Compares the stores with the clean run and the live client's frames with the chain; counts what
+  // is missing or repeated into `outcome`.
+  void Check(Outcome& outcome, const std::vector<SseFrame>& live_frames) {
+    outcome.events = 2 * chain_.ids.size();
+    postgres::Connection db(uri_);
+    const auto digests = Digests(db);
+    for (const auto& [table, digest] : digests) {
+      const long rows = Rows(digest);
+      const long want = chain_.clean_rows.at(table);
+      outcome.lost += std::max(0L, want - rows);
+      outcome.duplicated += std::max(0L, rows - want);
+    }
+    EXPECT_EQ(digests, chain_.clean) << "the tables differ from the clean run's";
+    EXPECT_EQ(Count(db, "rejected_events"), 0);
+
+    auto audit_store = OpenStore(mongo_);
+    const auto entries = LogEntries(audit_store);
+    ExpectUnique(entries);
+    std::map<std::string, int> seen;
+    for (const auto& e : entries) {
+      if (e.event_id) ++seen[e.id];
+    }
+    // Every event of both nodes once ...
+    for (const Service& node : nodes_) {
+      for (std::uint32_t event_id : chain_.ids) {
+        const std::string id = node.url() + " events " + std::to_string(event_id);
+        auto it = seen.find(id);
+        if (it == seen.end()) {
+          ++outcome.lost;
+          continue;
+        }
+        outcome.duplicated += it->second - 1;
+        seen.erase(it);
+      }
+    }
+    // ... and the chain sequence: as many events as the chain has distinct ones (chain ids are not
+    // contiguous: Kafka's transaction markers take offsets too).
+    long chain_events = 0;
+    for (auto it = seen.begin(); it != seen.end();) {
+      if (it->first.rfind("chain chain ", 0) != 0) {
+        ++it;
+        continue;
+      }
+      chain_events += it->second;
+      outcome.duplicated += it->second - 1;
+      it = seen.erase(it);
+    }
+    const long chain_distinct = static_cast<long>(chain_.expected.payloads.size());
+    outcome.lost += std::max(0L, chain_distinct - chain_events);
+    outcome.duplicated += std::max(0L, chain_events - chain_distinct);
+    EXPECT_TRUE(seen.empty()) << seen.size() << " unexpected events in the audit store, e.g. " << seen.begin()->first;
+    auto documents = audit_store.CountEvents();
+    ASSERT_TRUE(documents.ok()) << documents.status.message;
+    EXPECT_EQ(documents.value, static_cast<std::int64_t>(entries.size())) << "audit documents outside the replay log";
+
+    const auto keys = CheckChainFrames(live_frames, chain_.expected, name_ + ": /events");
+    const std::set<std::string> distinct(keys.begin(), keys.end());
+    outcome.lost += static_cast<long>(chain_.expected.payloads.size() - distinct.size());
+    outcome.duplicated += static_cast<long>(keys.size() - distinct.size());
+    EXPECT_EQ(outcome.lost, 0);
+    EXPECT_EQ(outcome.duplicated, 0);
+  }
+
+  void Finish(Outcome& outcome) {
+    Drain();
+    Check(outcome, live_->collector().Frames());
+    Record(outcome);
+  }
+
+ private:
+  const Chain& chain_;
+  std::string name_;
+  std::string dir_;
+  std::string prefix_;
+  std::string mongo_;
+  std::string uri_;
+  std::vector<Service> nodes_;
+  Service produce_;
+  Service store_;
+  Service audit_;
+  Service api_;
+  Service chain_stage_;
+  std::unique_ptr<SseReader> live_;
+  Clock::time_point load_start_;
+  std::map<std::pair<std::string, int>, long long> ends_;  // of the topics, once the load is in Kafka
+};
+
+// SIGKILLs `service` and restarts it at once, as a supervisor would: seconds until the new process
+// counted records in `metric`, or until `done` (nothing left for it to do: a kill after the end of the
+// load).
+double KillAndRestart(Service& service, const std::function<void()>& restart, const std::string& metric,
+                      const std::function<bool()>& done) {
+  const auto t0 = Clock::now();
+  service.process->Kill9();
+  restart();  // replaces `service`
+  return SecondsUntil(t0, [&] { return Metric(service.url(), metric) > 0 || done(); }, metric + " grows again");
+}
+
+std::mt19937_64 ScenarioRng(int scenario) { return std::mt19937_64(Seed() + static_cast<std::uint64_t>(scenario)); }
+
+// kafka-N of the broker leading partition 0 of `topic`.
+std::string LeaderOf(const std::string& topic) {
+  const std::string described = StackOutput({"kafka-topics", "--describe", "--topic", topic});
+  const auto at = described.find("Leader: ");
+  EXPECT_NE(at, std::string::npos) << "no leader of " << topic << " in:\n" << described;
+  if (at == std::string::npos) return "kafka-1";
+  return "kafka-" + std::to_string(std::stoi(described.substr(at + 8)));
+}
+
+// Brings a broker back (SIGCONT, then start if it is not running) when the scope ends, whatever
+// happened: the next tests of the ha tier need the whole stack.
+class RestoreOnExit {
+ public:
+  explicit RestoreOnExit(std::string server) : server_(std::move(server)) {}
+  ~RestoreOnExit() {
+    const std::string pid = StackOutput({"pid", server_});
+    if (!pid.empty()) ::kill(static_cast<pid_t>(std::stol(pid)), SIGCONT);
+    EXPECT_EQ(Stack({"start", server_}), 0) << server_ << " did not come back";
+  }
+
+ private:
+  std::string server_;
+};
+
+// Faults that are SIGKILLs of pipeline services: each of `kills` (kills one service, restarts it and
+// returns the recovery time) runs `rounds` times, in a seeded random order at seeded random moments.
+void KillServices(Pipeline& p, int scenario, Outcome& outcome, const std::vector<std::function<double()>>& kills) {
+  auto rng = ScenarioRng(scenario);
+  std::vector<std::size_t> order;
+  for (int round = 0; round < CurrentMode().rounds; ++round) {
+    for (std::size_t k = 0; k < kills.size(); ++k) order.push_back(k);
+  }
+  std::shuffle(order.begin(), order.end(), rng);
+  const auto times = p.FaultTimes(rng, static_cast<int>(order.size()));
+  for (std::size_t i = 0; i < times.size(); ++i) {
+    std::this_thread::sleep_until(times[i]);
+    outcome.recovery.push_back(kills[order[i]]());
+    ++outcome.faults;
+  }
+  p.Finish(outcome);
+}
+
+// Scenario 3: produce SIGKILLed at random moments and restarted at once: it resumes from its positions.
+TEST_F(Resilience, Scenario3_ProduceKilled) {
+  Pipeline p(*chain_, "s3");
+  Outcome outcome("3 SIGKILL produce");
+  KillServices(p, 3, outcome, {[&] {
+                 return KillAndRestart(p.produce(), [&] { p.StartProduceNodes(); }, "ces_produce_events_total",
+                                       [&] { return p.Delivered(); });
+               }});
+}
+
+// Scenario 4: store-consume and audit-consume SIGKILLed at random moments (as many times each),
+// restarted at once.
+TEST_F(Resilience, Scenario4_ConsumersKilled) {
+  Pipeline p(*chain_, "s4");
+  Outcome outcome("4 SIGKILL store-consume, audit-consume");
+  const auto kill_store = [&] {
+    return KillAndRestart(p.store(), [&] { p.StartStoreConsume(); }, "ces_store_consume_events_total",
+                          [&] { return p.Stored(); });
+  };
+  const auto kill_audit = [&] {
+    return KillAndRestart(p.audit(), [&] { p.StartAudit(); }, "ces_audit_consume_events_total",
+                          [&] { return p.Audited(); });
+  };
+  KillServices(p, 4, outcome, {kill_store, kill_audit});
+}
+
+// Scenario 1: the broker leading a topic's partition SIGKILLed under load (main, then deploys, then
+// sigs), restarted after a while.
+TEST_F(Resilience, Scenario1_PartitionLeaderKilled) {
+  auto rng = ScenarioRng(1);
+  Pipeline p(*chain_, "s1");
+  Outcome outcome("1 SIGKILL the partition leader broker, restart");
+  const std::vector<std::string> topics = {"main", "deploys", "sigs"};
+  const auto times = p.FaultTimes(rng, CurrentMode().broker_rounds);
+  for (std::size_t i = 0; i < times.size(); ++i) {
+    const std::string broker = LeaderOf(p.prefix() + topics[i % topics.size()]);
+    std::this_thread::sleep_until(times[i]);
+    RestoreOnExit restore(broker);
+    const auto before = p.Now();
+    const auto t0 = Clock::now();
+    std::cout << "SIGKILL " << broker << " (leader of " << topics[i % topics.size()] << ")" << std::endl;
+    ASSERT_EQ(Stack({"kill", broker}), 0);
+    outcome.recovery.push_back(SecondsUntil(t0, [&] { return p.MovedOn(before); }, "the pipeline moves on"));
+    ++outcome.faults;
+    std::this_thread::sleep_until(t0 + CurrentMode().outage);
+  }
+  p.Finish(outcome);
+}
+
+// Scenario 10: the api SIGKILLed and restarted; a client reconnects after each kill with
+// start_from=<its last id + 1> and sees every chain event exactly once, in id order (the live client
+// of every other scenario checks the same without reconnecting).
+TEST_F(Resilience, Scenario10_EventsClientResumesAcrossApiKills) {
+  auto rng = ScenarioRng(10);
+  Pipeline p(*chain_, "s10");
+  Outcome outcome("10 SIGKILL api, /events client resumes");
+  std::vector<SseFrame> frames;
+  for (const auto at : p.FaultTimes(rng, CurrentMode().rounds)) {
+    std::this_thread::sleep_until(at);
+    const auto t0 = Clock::now();
+    p.api().process->Kill9();
+    p.live().Stop();
+    for (auto& f : p.live().collector().Frames()) frames.push_back(std::move(f));
+    long long last = -1;
+    for (const auto& f : frames) {
+      if (f.id) last = std::stoll(*f.id);
+    }
+    p.StartApi();
+    p.ResumeLive(last + 1);
+    outcome.recovery.push_back(
+        SecondsUntil(t0, [&] { return p.live().collector().Events() > 0; }, "the resumed client gets events"));
+    ++outcome.faults;
+  }
+  p.Drain(static_cast<std::size_t>(std::count_if(frames.begin(), frames.end(), [](const SseFrame& f) { return f.id; })));
+  for (auto& f : p.live().collector().Frames()) frames.push_back(std::move(f));
+  p.Check(outcome, frames);
+  Record(outcome);
+}
+
+// Scenario 7: FerretDB stopped for a while under load: audit-consume waits, then catches up.
+TEST_F(Resilience, Scenario7_FerretDbStopped) {
+  auto rng = ScenarioRng(7);
+  Pipeline p(*chain_, "s7");
+  Outcome outcome("7 FerretDB stopped " + std::to_string(CurrentMode().outage.count()) + " s");
+  for (const auto at : p.FaultTimes(rng, 1)) {
+    std::this_thread::sleep_until(at);
+    RestoreOnExit restore("ferretdb");
+    ASSERT_EQ(Stack({"stop", "ferretdb"}), 0);
+    std::this_thread::sleep_for(CurrentMode().outage);
+    const double audited = p.Now().audited;
+    const auto t0 = Clock::now();
+    ASSERT_EQ(Stack({"start", "ferretdb"}), 0);
+    outcome.recovery.push_back(SecondsUntil(
+        t0, [&] { return p.Now().audited > audited; }, "audit-consume stores again"));
+    ++outcome.faults;
+  }
+  p.Finish(outcome);
+}
+
+// Scenario 9: a broker leading a partition of sigs SIGSTOPped past its ZooKeeper session, then SIGCONT
+// (a "grey" failure: the process is there, but answers nothing).
+TEST_F(Resilience, Scenario9_BrokerPaused) {
+  auto rng = ScenarioRng(9);
+  Pipeline p(*chain_, "s9");
+  Outcome outcome("9 SIGSTOP a broker " + std::to_string(CurrentMode().pause.count()) + " s, SIGCONT");
+  for (const auto at : p.FaultTimes(rng, 1)) {
+    const std::string broker = LeaderOf(p.prefix() + "sigs");
+    const std::string pid = StackOutput({"pid", broker});
+    ASSERT_FALSE(pid.empty()) << broker << " is not running";
+    std::this_thread::sleep_until(at);
+    RestoreOnExit restore(broker);
+    const auto before = p.Now();
+    const auto t0 = Clock::now();
+    std::cout << "SIGSTOP " << broker << " (pid " << std::stol(pid) << ")" << std::endl;
+    ASSERT_EQ(::kill(static_cast<pid_t>(std::stol(pid)), SIGSTOP), 0);
+    // The pipeline may move on while the broker is stopped (other leaders elected), or only after SIGCONT.
+    double recovery = -1;
+    WaitUntil(
+        [&] {
+          if (!p.MovedOn(before)) return false;
+          recovery = std::chrono::duration<double>(Clock::now() - t0).count();
+          return true;
+        },
+        CurrentMode().pause);
+    std::this_thread::sleep_until(t0 + CurrentMode().pause);
+    ASSERT_EQ(::kill(static_cast<pid_t>(std::stol(pid)), SIGCONT), 0);
+    if (recovery < 0) recovery = SecondsUntil(t0, [&] { return p.MovedOn(before); }, "the pipeline moves on");
+    outcome.recovery.push_back(recovery);
+    ++outcome.faults;
+  }
+  p.Finish(outcome);
+}
+
+}  // namespace
+}  // namespace ces::test
