@@ -209,9 +209,10 @@ void CheckIdentity(const Rows& rows, std::string_view type, const EventIdentity&
 
 std::vector<std::string> Sql(const Rows& rows) {
   std::vector<ces::postgres::Statement> statements;
-  ces::postgres::BuildInserts(rows, statements);
+  ces::postgres::BuildInserts(rows, statements, 1000, SIZE_MAX);  // literals
+  ces::postgres::BuildInserts(rows, statements, 1000, 1);         // COPY text
   std::vector<std::string> out;
-  for (auto& s : statements) out.push_back(std::string(s.table) + ": " + s.sql);
+  for (auto& s : statements) out.push_back(std::string(s.table) + ": " + s.sql + "\n" + s.copy_data);
   return out;
 }
 

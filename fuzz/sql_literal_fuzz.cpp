@@ -13,7 +13,10 @@
 //  * the SQL text is valid UTF-8 without NUL bytes (PostgreSQL refuses anything else);
 //  * integers and intervals read back as the same numbers;
 //  * a rejected_events row whose texts come from the input gives one INSERT whose VALUES tuple reads
-//    back as its 12 values.
+//    back as its 12 values;
+//  * the same values written as a line of COPY text (SqlWriter::Mode::kCopy, what large batches send)
+//    read back, field by field, as the same values: tabs, newlines and backslashes inside a text never
+//    split or end a field, NULL is the only \N.
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -165,7 +168,7 @@ void CheckRejectedEventsInsert(FuzzedDataProvider& provider) {
   rows.rejected_events.push_back(row);
 
   std::vector<ces::postgres::Statement> statements;
-  ces::postgres::BuildInserts(rows, statements);
+  ces::postgres::BuildInserts(rows, statements, 1000, SIZE_MAX);
   Check(statements.size() == 1 && std::string_view(statements[0].table) == "rejected_events",
         "one INSERT for one rejected_events row");
   const std::string& sql = statements[0].sql;
@@ -183,50 +186,120 @@ void CheckRejectedEventsInsert(FuzzedDataProvider& provider) {
   Check(sql.substr(pos) == ") ON CONFLICT (source, stream, event_id) DO NOTHING", "text after the VALUES tuple");
 }
 
+// Reference reader of COPY text: the fields of one line (split at raw tabs), each unescaped (\\, \t,
+// \n, \r; nothing else may follow a backslash); a field "\N" is NULL (nullopt). Empty on a malformed field.
+std::optional<std::vector<std::optional<std::string>>> ReadCopyLine(std::string_view line) {
+  std::vector<std::optional<std::string>> fields;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t tab = line.find('\t', start);
+    const std::string_view field = line.substr(start, tab == std::string_view::npos ? line.size() - start : tab - start);
+    if (field == "\\N") {
+      fields.emplace_back(std::nullopt);
+    } else {
+      std::string text;
+      for (std::size_t i = 0; i < field.size(); ++i) {
+        if (field[i] != '\\') {
+          text += field[i];
+          continue;
+        }
+        if (++i == field.size()) return std::nullopt;
+        switch (field[i]) {
+          case '\\': text += '\\'; break;
+          case 't': text += '\t'; break;
+          case 'n': text += '\n'; break;
+          case 'r': text += '\r'; break;
+          default: return std::nullopt;
+        }
+      }
+      fields.emplace_back(std::move(text));
+    }
+    if (tab == std::string_view::npos) break;
+    start = tab + 1;
+  }
+  return fields;
+}
+
+void CheckCopyLine(const std::string& line, const std::vector<Value>& written) {
+  Check(ValidUtf8(line), "COPY text is not valid UTF-8");
+  Check(line.find_first_of(std::string_view("\0\n\r", 3)) == std::string::npos, "COPY line holds NUL, CR or LF");
+  const auto fields = ReadCopyLine(line);
+  Check(fields.has_value() && fields->size() == written.size(), "the COPY line does not read back as the values");
+  for (std::size_t i = 0; i < written.size(); ++i) {
+    const std::optional<std::string>& f = (*fields)[i];
+    const Value& v = written[i];
+    if (std::holds_alternative<Null>(v)) {
+      Check(!f.has_value(), "a NULL reads back from COPY as a value");
+      continue;
+    }
+    Check(f.has_value(), "a value reads back from COPY as NULL");
+    if (const auto* text = std::get_if<std::string>(&v)) {
+      Check(*f == Sanitised(*text), "a text reads back from COPY as another text");
+    } else if (const auto* n = std::get_if<std::int64_t>(&v)) {
+      Check(*f == std::to_string(*n), "an integer reads back from COPY as another");
+    } else if (const auto* b = std::get_if<bool>(&v)) {
+      Check(*f == (*b ? "true" : "false"), "a boolean reads back from COPY as another");
+    } else {
+      Check(*f == std::to_string(std::get<Interval>(v).millis) + " milliseconds", "an interval reads back from COPY as another");
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzedDataProvider provider(data, size);
   SqlWriter writer;
+  SqlWriter copy(SqlWriter::Mode::kCopy);
   std::vector<Value> written;
   const std::size_t count = provider.ConsumeIntegralInRange<std::size_t>(1, 8);
   for (std::size_t i = 0; i < count; ++i) {
-    if (i > 0) writer.Raw(",");
+    if (i > 0) {
+      writer.Sep();
+      copy.Sep();
+    }
     switch (provider.ConsumeIntegralInRange<int>(0, 6)) {
       case 0: {
         std::string text = provider.ConsumeRandomLengthString(512);
         writer.Text(text);
+        copy.Text(text);
         written.emplace_back(std::move(text));
         break;
       }
       case 1: {
         const auto value = provider.ConsumeIntegral<std::int64_t>();
         writer.Int(value);
+        copy.Int(value);
         written.emplace_back(value);
         break;
       }
       case 2: {
         const bool value = provider.ConsumeBool();
         writer.Bool(value);
+        copy.Bool(value);
         written.emplace_back(value);
         break;
       }
       case 3: {
         const auto millis = provider.ConsumeIntegral<std::int64_t>();
         writer.Interval(ces::model::OptInt(millis));
+        copy.Interval(ces::model::OptInt(millis));
         written.emplace_back(Interval{millis});
         break;
       }
       case 4:
         writer.Text(ces::model::OptText());
+        copy.Text(ces::model::OptText());
         written.emplace_back(Null{});
         break;
       case 5:
         writer.Int(ces::model::OptInt());
+        copy.Int(ces::model::OptInt());
         written.emplace_back(Null{});
         break;
       default:
         writer.Bool(std::optional<bool>());
+        copy.Bool(std::optional<bool>());
         written.emplace_back(Null{});
         break;
     }
@@ -241,6 +314,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::size_t i = 0; i < written.size(); ++i) {
     Check((*values)[i] == Expected(written[i]), "a value reads back as another value");
   }
+
+  CheckCopyLine(copy.str(), written);
 
   CheckRejectedEventsInsert(provider);
   return 0;
