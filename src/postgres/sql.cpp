@@ -78,8 +78,8 @@ void Emit(std::vector<Statement>& out, const char* table, const char* head, std:
     SqlWriter data(SqlWriter::Mode::kCopy);
     data.str().reserve(rows.size() * 256);
     for (const Row& row : rows) {
+      if (&row != &rows.front()) data.Raw("\n");
       values(data, row);
-      data.Raw("\n");
     }
     s.copy_data = std::move(data.str());
     std::string columns;

@@ -50,7 +50,7 @@ struct Statement {
   std::string sql;
   std::string target;                     // copy: the table written
   std::vector<std::string> copy_columns;  // copy: the columns, in the order of the data
-  std::string copy_data;                  // copy: COPY text lines
+  std::string copy_data;                  // copy: COPY text lines, no newline after the last
 };
 
 // Appends the INSERT statements for every non-empty table of `rows` (at most `chunk` rows each, or

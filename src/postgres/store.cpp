@@ -56,9 +56,7 @@ std::uint64_t Execute(pqxx::transaction_base& tx, const Statement& s) {
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     pqxx::tablewriter copy(tx, temp, s.copy_columns.begin(), s.copy_columns.end());
 #pragma GCC diagnostic pop
-    std::string_view data = s.copy_data;
-    if (!data.empty() && data.back() == '\n') data.remove_suffix(1);  // the writer ends the last line
-    copy.write_raw_line(std::string(data));
+    copy.write_raw_line(s.copy_data);  // the lines, without a final newline: the writer ends the last one
     copy.complete();
   }
   return tx.exec(s.sql).affected_rows();
