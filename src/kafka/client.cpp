@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -660,7 +663,55 @@ void Consumer::Close() {
   }
 }
 
+namespace {
+
+// Partition count of each topic in one metadata answer when every topic is there with a leader for each
+// partition; nullopt otherwise.
+std::optional<std::map<std::string, int>> CompleteTopics(rd_kafka_t* rk, const std::vector<std::string>& topics) {
+  const rd_kafka_metadata_t* raw = nullptr;
+  if (rd_kafka_metadata(rk, 1, nullptr, &raw, 2000) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+  MetadataHandle md(raw);
+  std::map<std::string, int> counts;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const rd_kafka_metadata_topic_t& t = md->topics[i];
+    if (std::find(topics.begin(), topics.end(), t.topic) == topics.end()) continue;
+    if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR || t.partition_cnt == 0) return std::nullopt;
+    for (int p = 0; p < t.partition_cnt; ++p) {
+      if (t.partitions[p].leader < 0) return std::nullopt;
+    }
+    counts[t.topic] = t.partition_cnt;
+  }
+  if (counts.size() != std::set<std::string>(topics.begin(), topics.end()).size()) return std::nullopt;
+  return counts;
+}
+
+}  // namespace
+
+// A topic created moments ago reaches the brokers' metadata one broker at a time. A group formed on an
+// answer that lacked a topic, or some of its partitions, may keep that assignment: librdkafka 2.0
+// rejoins when a refresh shows more partitions, but not when the change lands during the join itself
+// (seen on three brokers: a member kept 9 of 10 partitions for good). So the subscription waits until
+// kStableAnswers answers in a row name every topic with the same partitions, each with a leader.
+void Consumer::WaitForTopics(const std::vector<std::string>& topics, std::chrono::milliseconds timeout) {
+  constexpr int kStableAnswers = 3;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::optional<std::map<std::string, int>> last;
+  int stable = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto counts = CompleteTopics(impl_->rk.get(), topics);
+    MessageHandle ignored(rd_kafka_consumer_poll(impl_->rk.get(), 0));  // serves the error callback
+    impl_->trap.ThrowIfCaught("reading topic metadata");
+    stable = counts && counts == last ? stable + 1 : (counts ? 1 : 0);
+    if (stable >= kStableAnswers) return;
+    last = std::move(counts);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  log::Warn("kafka topics incomplete in metadata; subscribing anyway (picked up by the periodic refresh)",
+            {{"topics", static_cast<std::uint64_t>(topics.size())}});
+}
+
 void Consumer::Subscribe(const std::vector<std::string>& topics, RebalanceHooks hooks) {
+  WaitForTopics(topics, kSubscribeMetadataWait);
   impl_->hooks = std::move(hooks);
   PartitionListHandle list(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
   for (const auto& t : topics) rd_kafka_topic_partition_list_add(list.get(), t.c_str(), RD_KAFKA_PARTITION_UA);

@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -71,6 +73,53 @@ TEST(KafkaClient, ARecordNearTheMaximumSizePassesTheDefaultLimits) {
   const auto all = kafka::ReadAll(brokers, {}, topic, seconds(120));
   ASSERT_EQ(all.size(), values.size());
   EXPECT_TRUE(all[1500].value == large);
+}
+
+// Topics created just before the subscription (as a consumer does when it starts first): the member
+// must be assigned every partition of every topic. A metadata answer that lacked a topic when the
+// group formed used to leave its partitions unassigned until a restart.
+TEST(KafkaClient, AConsumerOfTopicsItJustCreatedIsAssignedEveryPartition) {
+  const std::string brokers = RequireEnv("KAFKA_BOOTSTRAP");
+  for (int round = 0; round < 20; ++round) {
+    const std::string prefix = test::UniquePrefix() + "r" + std::to_string(round) + "-";
+    std::vector<kafka::TopicSpec> specs;
+    int expected = 0;
+    for (const char* name : {"main", "deploys", "sigs"}) {
+      kafka::TopicSpec spec;
+      spec.name = prefix + name;
+      spec.partitions = 3;
+      specs.push_back(spec);
+      expected += spec.partitions;
+    }
+    kafka::EnsureTopics(brokers, {}, specs);
+    kafka::TopicSpec chain;
+    chain.name = prefix + "chain";
+    chain.partitions = 1;
+    kafka::EnsureTopics(brokers, {}, {chain});
+    expected += 1;
+
+    std::vector<std::string> topics;
+    for (const auto& s : specs) topics.push_back(s.name);
+    topics.push_back(chain.name);
+    kafka::Consumer consumer(brokers, prefix + "group");
+    std::set<std::pair<std::string, std::int32_t>> assigned;
+    kafka::RebalanceHooks hooks;
+    hooks.on_assign = [&](const std::vector<kafka::TopicPartition>& tps) {
+      for (const auto& tp : tps) assigned.insert({tp.topic, tp.partition});
+      return kafka::StartOffsets{};
+    };
+    hooks.on_revoke = [&](const std::vector<kafka::TopicPartition>& tps) {
+      for (const auto& tp : tps) assigned.erase({tp.topic, tp.partition});
+    };
+    consumer.Subscribe(topics, hooks);
+    const auto deadline = std::chrono::steady_clock::now() + seconds(15);
+    while (static_cast<int>(assigned.size()) < expected && std::chrono::steady_clock::now() < deadline) {
+      consumer.Poll(100, milliseconds(200));
+    }
+    const int got = static_cast<int>(assigned.size());
+    consumer.Close();
+    ASSERT_EQ(got, expected) << "round " << round;
+  }
 }
 
 }  // namespace

@@ -108,6 +108,8 @@ class Producer {
   TxnStatus AbortTransaction(std::chrono::milliseconds timeout);
 
  private:
+  void WaitForTopics(const std::vector<std::string>& topics, std::chrono::milliseconds timeout);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
@@ -180,6 +182,9 @@ struct RebalanceHooks {
   std::function<void(const std::vector<TopicPartition>&)> on_revoke;
 };
 
+// How long Subscribe waits for the metadata of its topics to be complete.
+inline constexpr std::chrono::milliseconds kSubscribeMetadataWait{10000};
+
 // A consumer-group member with manual offset commits (enable.auto.commit=false): the caller commits
 // after its batch is durably written, so delivery is at least once.
 class Consumer {
@@ -189,6 +194,8 @@ class Consumer {
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;
 
+  // Subscribes once the metadata shows every topic complete (see WaitForTopics), or after
+  // kSubscribeMetadataWait when some topic does not exist yet (it is picked up once created).
   void Subscribe(const std::vector<std::string>& topics, RebalanceHooks hooks = {});
   // Up to `max_messages` records, waiting at most `timeout` for the first and then taking whatever is
   // already fetched. Consumer errors are logged and skipped (librdkafka retries by itself), except those
@@ -206,6 +213,7 @@ class Consumer {
 
  private:
   friend class Producer;  // its transactions take this consumer's group metadata
+  void WaitForTopics(const std::vector<std::string>& topics, std::chrono::milliseconds timeout);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
