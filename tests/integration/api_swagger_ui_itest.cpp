@@ -14,21 +14,11 @@
 namespace {
 
 using namespace std::chrono_literals;
+using ces::test::RunShell;
 
 std::string Chromium() {
   const char* path = std::getenv("CES_CHROMIUM");
   return path != nullptr && *path != '\0' ? path : "/usr/bin/chromium";
-}
-
-// Runs a shell command; stdout+stderr into `output`; returns the exit status (-1 if it could not run).
-int RunShell(const std::string& command, std::string& output) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return -1;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
-  int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 TEST(ApiSwaggerUi, LoadsInChromiumAndExecutesARequest) {

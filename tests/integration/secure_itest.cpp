@@ -228,6 +228,27 @@ void Secure::RunRefusedSubcommands(const std::string& db_uri, const std::string&
   EXPECT_TRUE(api.process->Running());
 }
 
+// ZooKeeper (where the brokers keep SCRAM credentials and ACLs) takes TLS only, and only from clients
+// with a certificate of the stack's CA: a plaintext client and a TLS client without a certificate get
+// no answer; the brokers, which hold one, run (the pipeline test above goes through them).
+TEST_F(Secure, ZooKeeperTakesOnlyTlsWithAClientCertificate) {
+  const std::string zookeeper = RequireEnv("ZOOKEEPER");
+  const std::string port = zookeeper.substr(zookeeper.rfind(':') + 1);
+  const std::string ca = RequireEnv("CES_STACK_CA");
+  const std::string certificate = ca.substr(0, ca.rfind('/')) + "/server.pem";
+  const std::string tls = "printf ruok | timeout 5 openssl s_client -quiet -connect 127.0.0.1:" + port +
+                          " -CAfile '" + ca + "' -verify_return_error";
+  std::string with_certificate;
+  RunShell(tls + " -cert '" + certificate + "'", with_certificate);
+  EXPECT_NE(with_certificate.find("imok"), std::string::npos) << with_certificate;
+  std::string without_certificate;
+  RunShell(tls, without_certificate);
+  EXPECT_EQ(without_certificate.find("imok"), std::string::npos) << without_certificate;
+  std::string plaintext;
+  RunShell("timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/" + port + " && printf ruok >&3 && cat <&3'", plaintext);
+  EXPECT_EQ(plaintext.find("imok"), std::string::npos) << plaintext;
+}
+
 TEST_F(Secure, UnknownCaEndsTheConnection) {
   const std::string other_ca = OtherCa(dir_);
   const std::string db_uri = CreateDatabase();

@@ -293,15 +293,24 @@ int Stack(const std::vector<std::string>& args) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-std::string StackOutput(const std::vector<std::string>& args) {
-  FILE* pipe = popen(StackCommand(args).c_str(), "r");
-  if (!pipe) return "";
-  std::string out;
+namespace {
+int RunPipe(const std::string& command, std::string& output) {
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return -1;
   char buffer[4096];
   std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
-  return pclose(pipe) == 0 ? out : "";
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+}  // namespace
+
+std::string StackOutput(const std::vector<std::string>& args) {
+  std::string out;
+  return RunPipe(StackCommand(args), out) == 0 ? out : "";
+}
+
+int RunShell(const std::string& command, std::string& output) { return RunPipe(command + " 2>&1", output); }
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -88,6 +88,8 @@ class RawNode {
 int Stack(const std::vector<std::string>& args);
 // The same, returning what it printed on stdout (empty when it failed).
 std::string StackOutput(const std::vector<std::string>& args);
+// Runs a shell command; its stdout and stderr into `output`; returns its exit status (-1: did not run).
+int RunShell(const std::string& command, std::string& output);
 
 std::string ReadFile(const std::string& path);
 // A recorded event file (a path under RecordingsDir()) without its trailing line break; fails the
