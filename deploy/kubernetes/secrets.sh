@@ -47,7 +47,7 @@ while [ $# -gt 0 ]; do
     --kraft) kraft=1 ;;
     --cnpg) cnpg=1 ;;
     --controllers) controllers=$2; shift ;;
-    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "secrets.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
