@@ -20,7 +20,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 1
 tools=${CES_TOOLS:-/opt/casper-event-store/tools}/k8s
 out=${CES_K8S_OUT:-$root/build-k8s}
-overlays=(single mini prod kraft)
+overlays=(single mini prod kraft prod-cnpg)
 passed=0 failed=0 failed_steps=()
 
 step() { printf '\n=== k8s-check: %s ===\n' "$*"; }

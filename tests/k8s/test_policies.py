@@ -14,7 +14,9 @@ import pytest
 import k8spolicy as kp
 from conftest import OVERLAYS
 
-HA_OVERLAYS = ("mini", "prod", "kraft")
+CNPG_OVERLAYS = ("prod-cnpg",)
+
+HA_OVERLAYS = ("mini", "prod", "kraft", "prod-cnpg")
 REPO = kp.REPO
 
 
@@ -32,6 +34,11 @@ def workload(docs, kind, name):
         if w.kind == kind and w.name == name:
             return w
     return None
+
+
+def postgres(docs):
+    """The PostgreSQL cluster: a Kubegres resource or a CloudNativePG Cluster."""
+    return workload(docs, "Kubegres", "postgres-events") or workload(docs, "Cluster", "postgres-events")
 
 
 def by_app(docs, app):
@@ -138,8 +145,9 @@ def test_replica_counts_as_documented(docs, overlay):
 def test_ha_shape(docs, overlay):
     if overlay not in HA_OVERLAYS:
         pytest.skip("single is the one-of-everything overlay")
-    for kind, name in (("StatefulSet", "kafka"), ("StatefulSet", "mongo-events"), ("Kubegres", "postgres-events")):
+    for kind, name in (("StatefulSet", "kafka"), ("StatefulSet", "mongo-events")):
         assert workload(docs, kind, name).replicas >= 3, name
+    assert postgres(docs).replicas >= 3
     zk = workload(docs, "StatefulSet", "zookeeper")
     if overlay == "kraft":
         assert zk is None
@@ -269,7 +277,7 @@ def test_images_follow_versions_env(docs, overlay):
         assert len(kafka_images) == 1 and int(kafka_images.pop().split(":")[1].split(".")[0]) >= 4
     else:
         assert kafka_images == {f"apache/kafka:{v['KAFKA_VERSION']}"}
-    pg = workload(docs, "Kubegres", "postgres-events").obj["spec"]["image"]
+    pg = postgres(docs).obj["spec"].get("image") or postgres(docs).obj["spec"]["imageName"]
     assert pg.split(":")[1].split(".")[0] == v["POSTGRES_MAJOR"], "PostgreSQL major of the local stack and the tests"
 
 
@@ -344,7 +352,20 @@ def test_mongodb_replica_set(docs):
 # --------------------------------------------------------------------------
 # PostgreSQL (Kubegres)
 # --------------------------------------------------------------------------
+def test_one_postgres_operator(docs, overlay):
+    pg = [(w.kind, w.name) for w in kp.workloads(docs) if w.kind in ("Kubegres", "Cluster")]
+    assert pg == [("Cluster" if overlay in CNPG_OVERLAYS else "Kubegres", "postgres-events")]
+    names = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    if overlay in CNPG_OVERLAYS:
+        leftovers = {n for n in names if n[0] in ("CronJob", "ConfigMap", "ServiceAccount", "Deployment")
+                     and n[1].startswith(("postgres-events-pgbackrest", "postgres-events-conf", "postgres-exporter", "postgres-backup"))}
+        assert not leftovers and ("ServiceAccount", "postgres-events") not in names, \
+            f"Kubegres objects left in a CloudNativePG overlay: {leftovers}"
+
+
 def test_kubegres(docs, overlay):
+    if overlay in CNPG_OVERLAYS:
+        pytest.skip("PostgreSQL through CloudNativePG")
     kg = workload(docs, "Kubegres", "postgres-events").obj["spec"]
     names = {(d["kind"], d["metadata"]["name"]) for d in docs}
     assert ("ConfigMap", kg["customConfig"]) in names, "customConfig names a rendered ConfigMap"
@@ -373,6 +394,43 @@ def test_kubegres(docs, overlay):
     assert "ALL" in kg["containerSecurityContext"]["capabilities"]["drop"]
     assert ("CronJob", "postgres-events-pgbackrest") in names
     assert "backup" not in kg, "pg_dumpall backups replaced by pgBackRest"
+
+
+# --------------------------------------------------------------------------
+# PostgreSQL (CloudNativePG, issue 16)
+# --------------------------------------------------------------------------
+def test_cnpg(docs, overlay):
+    if overlay not in CNPG_OVERLAYS:
+        pytest.skip("PostgreSQL through Kubegres")
+    assert kp.check_cnpg(docs) == []
+    assert kp.check_cnpg_network(docs) == []
+    cluster = workload(docs, "Cluster", "postgres-events").obj["spec"]
+    # the services keep their passwords (postgres-secret); the operator's
+    # basic-auth copies name the same roles
+    store = workload(docs, "Deployment", "ces-store-consume")
+    env = {e["name"]: e for e in store.containers(init=False)[0]["env"]}
+    assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "postgres-secret", "key": "storePassword"}
+    secrets = kp.generated_secrets()
+    initdb = cluster["bootstrap"]["initdb"]
+    assert (initdb["database"], initdb["owner"]) == ("casper", "ces_store")
+    assert secrets[initdb["secret"]["name"]]["username"] == "ces_store"
+    roles = {r["name"]: r for r in cluster["managed"]["roles"]}
+    assert secrets[roles["ces_api"]["passwordSecret"]["name"]]["username"] == "ces_api"
+    assert any("GRANT SELECT ON TABLES TO ces_api" in q for q in initdb["postInitApplicationSQL"]), "ces_api reads the tables"
+    # prod's memory settings, the same major version as the local stack
+    prod = kp.parse_properties(read("deploy/kubernetes/overlays/prod/postgres.conf"))
+    params = cluster["postgresql"]["parameters"]
+    for k in ("shared_buffers", "work_mem", "maintenance_work_mem", "effective_cache_size", "max_connections", "wal_keep_size"):
+        assert params[k] == prod[k], k
+    assert cluster["resources"] == {"requests": {"cpu": "2", "memory": "16Gi"}, "limits": {"memory": "16Gi"}}
+    # the PodMonitor's metrics keep postgres-exporter's names: the rules and dashboards apply
+    renamed = {r["replacement"].replace("${1}", "failed") for r in cluster["monitoring"]["podMonitorMetricRelabelings"]}
+    used = {n for _, e in kp.rule_exprs(docs) for n in kp.metric_names(e) if n.startswith("pg_")}
+    assert used <= renamed, f"alert rules on metrics the instances do not export: {used - renamed}"
+    # the server certificate names the operator's services
+    cert = next(d for d in docs if d["kind"] == "Certificate" and d["spec"]["secretName"] == cluster["certificates"]["serverTLSSecret"])
+    for svc in ("rw", "ro", "r"):
+        assert f"postgres-events-{svc}" in cert["spec"]["dnsNames"] and f"postgres-events-{svc}.kafka.svc" in cert["spec"]["dnsNames"]
 
 
 def test_prod_postgres_conf_differs_only_in_memory():
