@@ -424,9 +424,16 @@ def test_cnpg(docs, overlay):
         assert params[k] == prod[k], k
     assert cluster["resources"] == {"requests": {"cpu": "2", "memory": "16Gi"}, "limits": {"memory": "16Gi"}}
     # the PodMonitor's metrics keep postgres-exporter's names: the rules and dashboards apply
-    renamed = {r["replacement"].replace("${1}", "failed") for r in cluster["monitoring"]["podMonitorMetricRelabelings"]}
-    used = {n for _, e in kp.rule_exprs(docs) for n in kp.metric_names(e) if n.startswith("pg_")}
-    assert used <= renamed, f"alert rules on metrics the instances do not export: {used - renamed}"
+    renamed = set()
+    for r in cluster["monitoring"]["podMonitorMetricRelabelings"]:
+        for name in (n for n in kp.exporter_metrics() if n.startswith("cnpg_")):
+            m = re.fullmatch(r["regex"], name)
+            if m and r["sourceLabels"] == ["__name__"] and r["targetLabel"] == "__name__":
+                renamed.add(m.expand(re.sub(r"\$\{(\d+)\}", r"\\g<\1>", r["replacement"])))
+    exprs = kp.rule_exprs(docs) + [e for name, text in kp.configmap(docs, "ces-grafana-dashboards").items()
+                                   for e in kp.dashboard_exprs(json.loads(text), name)]
+    used = {n for _, e in exprs for n in kp.metric_names(e) if n.startswith("pg_")}
+    assert used <= renamed, f"alert rules or panels on metrics the instances do not export: {used - renamed}"
     # the server certificate names the operator's services
     cert = next(d for d in docs if d["kind"] == "Certificate" and d["spec"]["secretName"] == cluster["certificates"]["serverTLSSecret"])
     for svc in ("rw", "ro", "r"):
