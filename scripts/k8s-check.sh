@@ -79,7 +79,7 @@ else
 fi
 
 step "policy tests (pytest tests/k8s)"
-if K8S_RENDERED="$out" KUSTOMIZE="$kustomize" "$python" -m pytest -q -p no:cacheprovider --no-header -rfEs tests/k8s; then
+if K8S_RENDERED="$out" KUSTOMIZE="$kustomize" KUBECONFORM="$kubeconform" K8S_SCHEMA_LOCATION="$location" "$python" -m pytest -q -p no:cacheprovider --no-header -rfEs tests/k8s; then
   ok policy
 else
   ko policy

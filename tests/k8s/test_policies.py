@@ -440,6 +440,46 @@ def test_cnpg(docs, overlay):
         assert f"postgres-events-{svc}" in cert["spec"]["dnsNames"] and f"postgres-events-{svc}.kafka.svc" in cert["spec"]["dnsNames"]
 
 
+def documented_cnpg_patches():
+    """The kustomize patches the CloudNativePG section of docs/kubernetes.md
+    gives (import from Kubegres, point-in-time recovery)."""
+    text = read("docs/kubernetes.md").split("## PostgreSQL: Kubegres or CloudNativePG")[1]
+    blocks = re.findall(r"^( *)```yaml\n(.*?)^\1```", text, re.M | re.S)
+    return [re.sub(rf"^{indent}", "", b, flags=re.M) for indent, b in blocks if b.lstrip().startswith("- target:")]
+
+
+@pytest.mark.parametrize("what", ["import", "recovery"])
+def test_documented_cnpg_patches_render_and_validate(what):
+    patch = next(p for p in documented_cnpg_patches() if f"/spec/bootstrap/initdb/{what}" in p or f"{what}:" in p)
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "kustomization.yaml"), "w") as f:
+            f.write("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
+                    f"  - {os.path.relpath(os.path.join(REPO, 'deploy/kubernetes/overlays/prod-cnpg'), tmp)}\npatches:\n")
+            f.write("".join(f"  {line}\n" for line in patch.splitlines()))
+        r = subprocess.run([os.environ.get("KUSTOMIZE", "kustomize"), "build", tmp], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        if os.environ.get("KUBECONFORM") and os.environ.get("K8S_SCHEMA_LOCATION"):
+            v = subprocess.run([os.environ["KUBECONFORM"], "-strict", "-summary", "-output", "text", "-schema-location",
+                                os.environ["K8S_SCHEMA_LOCATION"], "-"], input=r.stdout, capture_output=True, text=True)
+            assert v.returncode == 0, v.stdout + v.stderr
+    docs = kp.load(r.stdout)
+    assert kp.check_cnpg(docs) == []
+    cluster = workload(docs, "Cluster", "postgres-events").obj["spec"]
+    sources = {c["name"] for c in cluster["externalClusters"]}
+    if what == "import":
+        imp = cluster["bootstrap"]["initdb"]["import"]
+        assert imp["source"]["externalCluster"] in sources and imp["databases"] == ["casper"]
+        assert "postInitApplicationSQL" not in cluster["bootstrap"]["initdb"]
+        assert any("ON ALL TABLES" in q for q in imp["postImportApplicationSQL"]), "ces_api reads the imported tables"
+    else:
+        rec = cluster["bootstrap"]["recovery"]
+        assert rec["source"] in sources and rec["recoveryTarget"]["targetTime"]
+        origin = next(c for c in cluster["externalClusters"] if c["name"] == rec["source"])["plugin"]["parameters"]
+        own = cluster["plugins"][0]["parameters"]
+        assert own.get("serverName", "postgres-events") != origin.get("serverName", "postgres-events"), \
+            "the restored cluster archives where it restores from"
+
+
 def test_prod_postgres_conf_differs_only_in_memory():
     base = kp.parse_properties(read("deploy/kubernetes/base/postgres/files/postgres.conf"))
     prod = kp.parse_properties(read("deploy/kubernetes/overlays/prod/postgres.conf"))
