@@ -5,8 +5,10 @@
 #                 cached in $CES_TOOLS/k8s, versions pinned in versions.env)
 #   2. render     kustomize build of every overlay -> build-k8s/<overlay>.yaml
 #   3. schema     kubeconform -strict: every object against the Kubernetes API
-#                 schema, the Kubegres resource against its schema (and against the
-#                 operator's CRD file if CES_KUBEGRES_CRD names one)
+#                 schema, the custom resources against the CRD schemas of
+#                 tests/k8s/schemas/crds (CloudNativePG's in prod-cnpg), the Kubegres
+#                 resource against its schema (and against the operator's CRD file
+#                 if CES_KUBEGRES_CRD names one)
 #   4. schema-neg a deliberately invalid manifest must be rejected (the schema
 #                 check can fail)
 #   5. policy     pytest tests/k8s: HA policies on every overlay, agreement with the
