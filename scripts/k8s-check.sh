@@ -5,8 +5,10 @@
 #                 cached in $CES_TOOLS/k8s, versions pinned in versions.env)
 #   2. render     kustomize build of every overlay -> build-k8s/<overlay>.yaml
 #   3. schema     kubeconform -strict: every object against the Kubernetes API
-#                 schema, the Kubegres resource against its schema (and against the
-#                 operator's CRD file if CES_KUBEGRES_CRD names one)
+#                 schema, the custom resources against the CRD schemas of
+#                 tests/k8s/schemas/crds (CloudNativePG's in prod-cnpg), the Kubegres
+#                 resource against its schema (and against the operator's CRD file
+#                 if CES_KUBEGRES_CRD names one)
 #   4. schema-neg a deliberately invalid manifest must be rejected (the schema
 #                 check can fail)
 #   5. policy     pytest tests/k8s: HA policies on every overlay, agreement with the
@@ -20,7 +22,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 1
 tools=${CES_TOOLS:-/opt/casper-event-store/tools}/k8s
 out=${CES_K8S_OUT:-$root/build-k8s}
-overlays=(single mini prod kraft)
+overlays=(single mini prod kraft prod-cnpg)
 passed=0 failed=0 failed_steps=()
 
 step() { printf '\n=== k8s-check: %s ===\n' "$*"; }
@@ -79,7 +81,7 @@ else
 fi
 
 step "policy tests (pytest tests/k8s)"
-if K8S_RENDERED="$out" KUSTOMIZE="$kustomize" "$python" -m pytest -q -p no:cacheprovider --no-header -rfEs tests/k8s; then
+if K8S_RENDERED="$out" KUSTOMIZE="$kustomize" KUBECONFORM="$kubeconform" K8S_SCHEMA_LOCATION="$location" "$python" -m pytest -q -p no:cacheprovider --no-header -rfEs tests/k8s; then
   ok policy
 else
   ko policy

@@ -13,7 +13,8 @@
 #
 # Options: --namespace NS (default kafka), --mongo-members N (members of the
 # MongoDB replica set, 1 for the single overlay, default 3), --cluster-domain D
-# (default cluster.local), --mongo-database DB (default casper).
+# (default cluster.local), --mongo-database DB (default casper), --kraft (the
+# KRaft overlay's Secret), --cnpg (the prod-cnpg overlay's Secrets).
 #
 # Secrets (name: keys):
 #   postgres-secret:      superUserPassword replicationUserPassword storePassword apiPassword
@@ -28,9 +29,13 @@
 #   kafka-kraft:          clusterId controllerDirectoryIds (KRaft only, --kraft): the
 #                         cluster's id and the initial controllers' directory ids,
 #                         made once at install (docs/kubernetes.md "KRaft")
+#   postgres-events-store, postgres-events-api (CloudNativePG only, --cnpg):
+#                         username password (kubernetes.io/basic-auth, what the
+#                         operator reads), the passwords of storePassword and
+#                         apiPassword in postgres-secret (the services keep reading those)
 set -euo pipefail
 
-namespace=kafka members=3 domain=cluster.local database=casper mode="" kraft=0 controllers=3
+namespace=kafka members=3 domain=cluster.local database=casper mode="" kraft=0 cnpg=0 controllers=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --apply) mode=apply ;;
@@ -40,8 +45,9 @@ while [ $# -gt 0 ]; do
     --cluster-domain) domain=$2; shift ;;
     --mongo-database) database=$2; shift ;;
     --kraft) kraft=1 ;;
+    --cnpg) cnpg=1 ;;
     --controllers) controllers=$2; shift ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "secrets.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -58,9 +64,10 @@ kafka_uuid() {
   echo "$id"
 }
 
-secret_yaml() { # name key=value...
+secret_yaml() { # name key=value... (type and extra labels: $secret_type, $secret_labels)
   local name=$1; shift
-  printf 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\n  namespace: %s\n  labels:\n    app.kubernetes.io/part-of: casper-event-store\ntype: Opaque\nstringData:\n' "$name" "$namespace"
+  printf 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\n  namespace: %s\n  labels:\n    app.kubernetes.io/part-of: casper-event-store\n%stype: %s\nstringData:\n' \
+    "$name" "$namespace" "${secret_labels:-}" "${secret_type:-Opaque}"
   local kv
   for kv in "$@"; do
     printf '  %s: "%s"\n' "${kv%%=*}" "${kv#*=}"
@@ -87,9 +94,23 @@ if [ "$mode" = apply ]; then
   kubectl get namespace "$namespace" >/dev/null 2>&1 || kubectl create namespace "$namespace" >/dev/null
 fi
 
-emit postgres-secret \
-  "superUserPassword=$(password)" "replicationUserPassword=$(password)" \
-  "storePassword=$(password)" "apiPassword=$(password)"
+# the roles' passwords: the existing Secret's (CloudNativePG's copies below)
+if exists postgres-secret; then
+  pg_store_pw=$(existing_key postgres-secret storePassword); pg_api_pw=$(existing_key postgres-secret apiPassword)
+  emit postgres-secret
+else
+  pg_store_pw=$(password) pg_api_pw=$(password)
+  emit postgres-secret \
+    "superUserPassword=$(password)" "replicationUserPassword=$(password)" \
+    "storePassword=$pg_store_pw" "apiPassword=$pg_api_pw"
+fi
+if [ "$cnpg" = 1 ]; then
+  # the operator reads basic-auth Secrets; cnpg.io/reload: it applies a changed password
+  secret_type=kubernetes.io/basic-auth secret_labels=$'    cnpg.io/reload: "true"\n'
+  emit postgres-events-store "username=ces_store" "password=$pg_store_pw"
+  emit postgres-events-api "username=ces_api" "password=$pg_api_pw"
+  unset secret_type secret_labels
+fi
 emit mongo-events-keyfile "keyfile=$(keyfile)"
 
 # users: reuse the existing Secret's passwords for the connection strings

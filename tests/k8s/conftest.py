@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 import k8spolicy  # noqa: E402
 
-OVERLAYS = ("single", "mini", "prod", "kraft")
+OVERLAYS = ("single", "mini", "prod", "kraft", "prod-cnpg")
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import yaml
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 LONG_RUNNING = ("Deployment", "StatefulSet", "Kubegres", "Cluster")
+CNPG_PLUGIN = "barman-cloud.cloudnative-pg.io"
 # The only Kubernetes API rights in the manifests: the backups (VolumeSnapshots of
 # a MongoDB secondary; pgBackRest run in the PostgreSQL primary).
 ALLOWED_RULES = {
@@ -98,6 +99,13 @@ def workloads(docs):
             # the operator labels the instances app=<name>, index, replicationRole
             labels = {"app": name, "replicationRole": "primary", "index": "1"}
             out.append(Workload(d, kind, name, labels, None, d["spec"].get("replicas", 1)))
+        elif kind == "Cluster" and d["apiVersion"].startswith("postgresql.cnpg.io/"):
+            # CloudNativePG labels its instances cnpg.io/cluster=<name>, podRole,
+            # instanceRole, plus the labels of inheritedMetadata
+            labels = dict((d["spec"].get("inheritedMetadata") or {}).get("labels") or {})
+            labels.update({"cnpg.io/cluster": name, "cnpg.io/podRole": "instance",
+                           "cnpg.io/instanceRole": "primary", "role": "primary"})
+            out.append(Workload(d, kind, name, labels, None, d["spec"].get("instances", 1)))
     return out
 
 
@@ -162,6 +170,8 @@ def check_pdbs(docs):
         if w.kind not in LONG_RUNNING:
             continue
         covering = [p for p in pdbs if selector_matches(p["spec"].get("selector"), w.pod_labels(0))]
+        if w.kind == "Cluster" and w.obj["spec"].get("enablePDB", True):
+            covering.append("the operator's")  # CloudNativePG makes the instances' PDBs
         if len(covering) != 1:
             problems.append(f"{w.ref}: covered by {len(covering)} PodDisruptionBudgets (want exactly 1)")
     return problems
@@ -170,6 +180,16 @@ def check_pdbs(docs):
 def _affinity_of(w):
     if w.kind == "Kubegres":
         return ((w.obj["spec"].get("scheduler") or {}).get("affinity")) or {}
+    if w.kind == "Cluster":
+        # CloudNativePG: a term on its own cluster label, required or preferred
+        a = w.obj["spec"].get("affinity") or {}
+        if a.get("enablePodAntiAffinity") is False:
+            return {}
+        term = {"topologyKey": a.get("topologyKey", "kubernetes.io/hostname"),
+                "labelSelector": {"matchLabels": {"cnpg.io/cluster": w.name}}}
+        if a.get("podAntiAffinityType") == "required":
+            return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+        return {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": term}]}}
     return (w.spec or {}).get("affinity") or {}
 
 
@@ -188,7 +208,7 @@ def check_anti_affinity(docs):
         for c in (w.spec or {}).get("topologySpreadConstraints") or []:
             if not selector_matches(c.get("labelSelector"), own):
                 problems.append(f"{w.ref}: topologySpreadConstraint selector {c.get('labelSelector')} does not match its pods' labels {own}")
-        if own.get("app") in QUORUM_APPS:
+        if own.get("app") in QUORUM_APPS or w.kind == "Cluster":
             required = [t for t in aff.get("requiredDuringSchedulingIgnoredDuringExecution") or []
                         if t.get("topologyKey") == "kubernetes.io/hostname"]
             if not required:
@@ -209,9 +229,10 @@ def image_pinned(image):
 def check_containers(docs):
     problems = []
     for w in workloads(docs):
-        if w.kind == "Kubegres":
-            if not image_pinned(w.obj["spec"].get("image", "")):
-                problems.append(f"{w.ref}: image {w.obj['spec'].get('image')} is not pinned")
+        if w.kind in ("Kubegres", "Cluster"):
+            image = w.obj["spec"].get("image" if w.kind == "Kubegres" else "imageName", "")
+            if not image_pinned(image):
+                problems.append(f"{w.ref}: image {image} is not pinned")
             res = w.obj["spec"].get("resources") or {}
             if not (res.get("requests", {}).get("memory") and res.get("limits", {}).get("memory")):
                 problems.append(f"{w.ref}: no memory request and limit")
@@ -328,7 +349,7 @@ def check_service_accounts(docs):
     accounts = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ServiceAccount"}
     users = {}
     for w in workloads(docs):
-        if w.kind == "Kubegres":
+        if w.spec is None:  # operator-made pods (Kubegres, CloudNativePG)
             continue
         sa = w.spec.get("serviceAccountName")
         if not sa or sa == "default":
@@ -561,7 +582,24 @@ def check_zoo_cfg(cfg, replicas):
 def secret_refs(docs):
     """(secret, key or None, where) for every Secret a workload uses."""
     refs = []
+    for d in docs:
+        spec, where = d.get("spec") or {}, name_of(d)
+        if d["kind"] == "Cluster":
+            for c in (spec.get("certificates") or {}).values():
+                if isinstance(c, str):
+                    refs.append((c, None, where))
+            initdb = (spec.get("bootstrap") or {}).get("initdb") or {}
+            roles = [r.get("passwordSecret") for r in (spec.get("managed") or {}).get("roles") or []]
+            for ref in [initdb.get("secret")] + roles:
+                if ref:
+                    refs += [(ref["name"], "username", where), (ref["name"], "password", where)]
+        elif d["kind"] == "ObjectStore":
+            for ref in ((spec.get("configuration") or {}).get("s3Credentials") or {}).values():
+                if isinstance(ref, dict) and "name" in ref:
+                    refs.append((ref["name"], ref.get("key"), where))
     for w in workloads(docs):
+        if w.kind == "Cluster":
+            continue
         if w.kind == "Kubegres":
             for e in w.obj["spec"].get("env", []):
                 ref = (e.get("valueFrom") or {}).get("secretKeyRef")
@@ -584,7 +622,7 @@ def secret_refs(docs):
 
 
 def generated_secrets(namespace="kafka", members=3):
-    r = subprocess.run([os.path.join(REPO, "deploy/kubernetes/secrets.sh"), "--print", "--kraft", "--namespace", namespace,
+    r = subprocess.run([os.path.join(REPO, "deploy/kubernetes/secrets.sh"), "--print", "--kraft", "--cnpg", "--namespace", namespace,
                         "--mongo-members", str(members)], capture_output=True, text=True, check=True)
     return {d["metadata"]["name"]: d["stringData"] for d in load(r.stdout)}
 
@@ -739,7 +777,8 @@ def check_clients(docs):
                     problems.append(f"{where}: no SCRAM user of its own (sasl.username {k.get('sasl.username')})")
                 if k.get("ssl.endpoint.identification.algorithm", "https") != "https":
                     problems.append(f"{where}: the broker's host name is not verified")
-            if env.get("CES_POSTGRES_READ") and (not env.get("CES_POSTGRES") or "-replica" in env.get("CES_POSTGRES", "")):
+            if env.get("CES_POSTGRES_READ") and (not env.get("CES_POSTGRES") or
+                                                 postgres_host(env["CES_POSTGRES"]).endswith(REPLICA_SERVICES)):
                 problems.append(f"{where}: replica-only read path (CES_POSTGRES_READ without the primary in "
                                 "CES_POSTGRES to fall back to)")
             for key in ("CES_POSTGRES", "CES_POSTGRES_READ"):
@@ -751,6 +790,135 @@ def check_clients(docs):
                     problems.append(f"{where}: {key} without sslmode=verify-full")
                 if params.get("sslrootcert") not in files:
                     problems.append(f"{where}: {key} sslrootcert {params.get('sslrootcert')} is not a mounted CA file")
+    return problems
+
+
+REPLICA_SERVICES = ("-replica", "-ro", "-r")  # Kubegres, CloudNativePG
+
+
+def postgres_host(uri):
+    return uri.split("@", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+
+
+def check_cnpg(docs):
+    """A CloudNativePG Cluster: at least 3 instances with synchronous
+    replication that waits for a replica, WAL archiving and scheduled base
+    backups through the Barman Cloud plugin, TLS only (the server certificate
+    given, plaintext client connections rejected by pg_hba), non-root pods,
+    a shutdown that lets a primary hand over, metrics; the services write
+    through its -rw Service and read replicas only with the primary to fall
+    back to."""
+    problems = []
+    kinds = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    for c in (d for d in docs if d["kind"] == "Cluster"):
+        s, name, where = c["spec"], c["metadata"]["name"], name_of(c)
+        if s.get("instances", 1) < 3:
+            problems.append(f"{where}: {s.get('instances', 1)} instances (want at least 3)")
+        sync = (s.get("postgresql") or {}).get("synchronous")
+        if not sync:
+            problems.append(f"{where}: no synchronous replication (postgresql.synchronous): a failover loses commits")
+        else:
+            if not 1 <= sync.get("number", 0) <= s.get("instances", 1) - 1:
+                problems.append(f"{where}: synchronous.number {sync.get('number')} is not 1..instances-1")
+            if sync.get("dataDurability", "required") != "required":
+                problems.append(f"{where}: synchronous.dataDurability {sync['dataDurability']}: commits may return unreplicated")
+        archivers = [p for p in s.get("plugins") or [] if p.get("isWALArchiver") and p.get("enabled", True)]
+        if not any(p["name"] == CNPG_PLUGIN for p in archivers):
+            problems.append(f"{where}: no WAL archiving (plugin {CNPG_PLUGIN} with isWALArchiver)")
+        for p in archivers:
+            store = (p.get("parameters") or {}).get("barmanObjectName")
+            if ("ObjectStore", store) not in kinds:
+                problems.append(f"{where}: barmanObjectName {store} is not an ObjectStore of the manifests")
+        backups = [d for d in docs if d["kind"] == "ScheduledBackup" and d["spec"]["cluster"]["name"] == name]
+        if not any(b["spec"].get("method") == "plugin" and (b["spec"].get("pluginConfiguration") or {}).get("name") == CNPG_PLUGIN
+                   and not b["spec"].get("suspend") for b in backups):
+            problems.append(f"{where}: no ScheduledBackup through the {CNPG_PLUGIN} plugin")
+        certs = s.get("certificates") or {}
+        if not (certs.get("serverTLSSecret") and certs.get("serverCASecret")):
+            problems.append(f"{where}: no server certificate of the deployment's CA (certificates.serverTLSSecret, serverCASecret)")
+        hba = (s.get("postgresql") or {}).get("pg_hba") or []
+        if not any(line.split()[:4] == ["hostnossl", "all", "all", "all"] and line.split()[-1] == "reject" for line in hba):
+            problems.append(f"{where}: pg_hba lacks 'hostnossl all all all reject': the operator's last line accepts plaintext clients")
+        problems += [f"{where}: {p}" for p in check_pg_hba("\n".join(hba))]
+        if s.get("enableSuperuserAccess"):
+            problems.append(f"{where}: enableSuperuserAccess: a network login for postgres")
+        pod, ctr = s.get("podSecurityContext") or {}, s.get("securityContext") or {}
+        if pod and (pod.get("runAsNonRoot") is not True or pod.get("runAsUser") == 0):
+            problems.append(f"{where}: podSecurityContext runs as root")
+        if ctr and (ctr.get("allowPrivilegeEscalation") is not False or "ALL" not in (ctr.get("capabilities") or {}).get("drop", [])):
+            problems.append(f"{where}: securityContext allows privilege escalation or keeps capabilities")
+        stop, smart = s.get("stopDelay", 1800), s.get("smartShutdownTimeout", 180)
+        if stop <= smart:
+            problems.append(f"{where}: stopDelay {stop} <= smartShutdownTimeout {smart}: no time left for the fast shutdown")
+        if not (s.get("monitoring") or {}).get("enablePodMonitor"):
+            problems.append(f"{where}: monitoring.enablePodMonitor is off (no metrics of the instances)")
+        if not (s.get("storage") or {}).get("size"):
+            problems.append(f"{where}: no storage size")
+        for w in workloads(docs):
+            if not is_service(w):
+                continue
+            for ctn in w.containers(init=False):
+                env, _ = expanded_env(docs, w, ctn)
+                if env.get("CES_POSTGRES") and postgres_host(env["CES_POSTGRES"]) != f"{name}-rw":
+                    problems.append(f"{w.ref}: CES_POSTGRES reaches {postgres_host(env['CES_POSTGRES'])}, not the primary service {name}-rw")
+                read = env.get("CES_POSTGRES_READ")
+                if read and postgres_host(read) not in (f"{name}-ro", f"{name}-r", f"{name}-rw"):
+                    problems.append(f"{w.ref}: CES_POSTGRES_READ reaches {postgres_host(read)}, not a service of {name}")
+    return problems
+
+
+def _rule_ports(rule):
+    return {p.get("port") for p in rule.get("ports") or [{"port": None}]}
+
+
+def ingress_allows(docs, target, port, source=None, namespace=None):
+    """Some NetworkPolicy selecting the target pod labels admits `port` from
+    pods with the source labels (same namespace) or from a namespace."""
+    for n in (d for d in docs if d["kind"] == "NetworkPolicy"):
+        if not selector_matches(n["spec"].get("podSelector"), target):
+            continue
+        for rule in n["spec"].get("ingress") or []:
+            if not ({port, None} & _rule_ports(rule)):
+                continue
+            for peer in rule.get("from") or []:
+                ns = (peer.get("namespaceSelector") or {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+                if source is not None and "namespaceSelector" not in peer and selector_matches(peer.get("podSelector"), source):
+                    return True
+                if namespace is not None and ns == namespace:
+                    return True
+    return False
+
+
+def egress_allows(docs, source, target, port):
+    """The source pods may open `port` on the target pods (no egress policy
+    selecting them, or a rule that admits it)."""
+    policies = [n for n in docs if n["kind"] == "NetworkPolicy" and "Egress" in n["spec"].get("policyTypes", [])
+                and selector_matches(n["spec"].get("podSelector"), source)]
+    return not policies or any(
+        {port, None} & _rule_ports(rule) and any("namespaceSelector" not in peer and selector_matches(peer.get("podSelector"), target)
+                                                 for peer in rule.get("to") or [])
+        for n in policies for rule in n["spec"].get("egress") or [])
+
+
+def check_cnpg_network(docs, operator_namespace="cnpg-system"):
+    """The instances of a CloudNativePG Cluster: replication among themselves,
+    store-consume and the api on 5432, the operator's instance-manager calls
+    (8000), Prometheus on 9187; the services' egress reaches them."""
+    problems = []
+    for w in (w for w in workloads(docs) if w.kind == "Cluster"):
+        pod = w.pod_labels()
+        for port in (5432, 8000):
+            if not ingress_allows(docs, pod, port, source=pod):
+                problems.append(f"{w.ref}: instances do not accept each other on {port} (replication, instance manager)")
+        if not ingress_allows(docs, pod, 8000, namespace=operator_namespace):
+            problems.append(f"{w.ref}: the operator (namespace {operator_namespace}) cannot reach the instance manager on 8000")
+        if not ingress_allows(docs, pod, 9187, namespace="monitoring"):
+            problems.append(f"{w.ref}: Prometheus (namespace monitoring) cannot scrape 9187")
+        for client in (c for c in workloads(docs) if c.labels.get("app") in ("ces-store-consume", "ces-api")):
+            if not ingress_allows(docs, pod, 5432, source=client.pod_labels()):
+                problems.append(f"{w.ref}: instances do not accept {client.ref} on 5432")
+            if not egress_allows(docs, client.pod_labels(), pod, 5432):
+                problems.append(f"{client.ref}: egress to {w.ref} on 5432 is not allowed")
     return problems
 
 

@@ -134,3 +134,35 @@ def test_plaintext_postgres_and_mongo_connections_are_reported():
         "accepts connections without TLS", "weak method trust")
     has(kp.check_mongo_uris({"audit": "mongodb://host:27017/casper?replicaSet=rs0"}),
         "MongoDB URI audit: no tls=true", "MongoDB URI audit: no credentials")
+
+
+
+# what each check must report on fixtures/broken-cnpg.yaml
+CNPG_PROBLEMS = {
+    kp.check_cnpg: (
+        "Cluster/careless: 2 instances (want at least 3)", "Cluster/careless: no synchronous replication",
+        "Cluster/careless: no WAL archiving", "Cluster/careless: no ScheduledBackup",
+        "Cluster/careless: no server certificate", "Cluster/careless: pg_hba lacks 'hostnossl all all all reject'",
+        "Cluster/careless: pg_hba.conf accepts connections without TLS", "weak method md5",
+        "Cluster/careless: enableSuperuserAccess", "Cluster/careless: podSecurityContext runs as root",
+        "Cluster/careless: stopDelay 30 <= smartShutdownTimeout 180", "Cluster/careless: monitoring.enablePodMonitor is off",
+        "Deployment/ces-store-consume: CES_POSTGRES reaches careless-ro, not the primary service careless-rw",
+        "Cluster/lax: synchronous.dataDurability preferred", "Cluster/lax: barmanObjectName nowhere is not an ObjectStore",
+        "Cluster/lax: no ScheduledBackup"),
+    kp.check_cnpg_network: (
+        "Cluster/careless: instances do not accept each other on 5432",
+        "the operator (namespace cnpg-system) cannot reach the instance manager on 8000",
+        "Prometheus (namespace monitoring) cannot scrape 9187",
+        "Cluster/careless: instances do not accept Deployment/ces-store-consume on 5432",
+        "Deployment/ces-store-consume: egress to Cluster/careless on 5432 is not allowed"),
+    kp.check_anti_affinity: ("Cluster/careless: no required pod anti-affinity on kubernetes.io/hostname",),
+    kp.check_pdbs: ("Cluster/careless: covered by 2 PodDisruptionBudgets",),
+    kp.check_containers: ("Cluster/careless: image ghcr.io/cloudnative-pg/postgresql:latest is not pinned",
+                          "Cluster/lax: no memory request and limit"),
+}
+
+
+def test_unsafe_cloudnativepg_clusters_are_reported():
+    docs = fixture("broken-cnpg.yaml")
+    for check, needles in CNPG_PROBLEMS.items():
+        has(check(docs), *needles)

@@ -14,7 +14,9 @@ import pytest
 import k8spolicy as kp
 from conftest import OVERLAYS
 
-HA_OVERLAYS = ("mini", "prod", "kraft")
+CNPG_OVERLAYS = ("prod-cnpg",)
+
+HA_OVERLAYS = ("mini", "prod", "kraft", "prod-cnpg")
 REPO = kp.REPO
 
 
@@ -32,6 +34,11 @@ def workload(docs, kind, name):
         if w.kind == kind and w.name == name:
             return w
     return None
+
+
+def postgres(docs):
+    """The PostgreSQL cluster: a Kubegres resource or a CloudNativePG Cluster."""
+    return workload(docs, "Kubegres", "postgres-events") or workload(docs, "Cluster", "postgres-events")
 
 
 def by_app(docs, app):
@@ -138,8 +145,9 @@ def test_replica_counts_as_documented(docs, overlay):
 def test_ha_shape(docs, overlay):
     if overlay not in HA_OVERLAYS:
         pytest.skip("single is the one-of-everything overlay")
-    for kind, name in (("StatefulSet", "kafka"), ("StatefulSet", "mongo-events"), ("Kubegres", "postgres-events")):
+    for kind, name in (("StatefulSet", "kafka"), ("StatefulSet", "mongo-events")):
         assert workload(docs, kind, name).replicas >= 3, name
+    assert postgres(docs).replicas >= 3
     zk = workload(docs, "StatefulSet", "zookeeper")
     if overlay == "kraft":
         assert zk is None
@@ -269,7 +277,7 @@ def test_images_follow_versions_env(docs, overlay):
         assert len(kafka_images) == 1 and int(kafka_images.pop().split(":")[1].split(".")[0]) >= 4
     else:
         assert kafka_images == {f"apache/kafka:{v['KAFKA_VERSION']}"}
-    pg = workload(docs, "Kubegres", "postgres-events").obj["spec"]["image"]
+    pg = postgres(docs).obj["spec"].get("image") or postgres(docs).obj["spec"]["imageName"]
     assert pg.split(":")[1].split(".")[0] == v["POSTGRES_MAJOR"], "PostgreSQL major of the local stack and the tests"
 
 
@@ -344,7 +352,20 @@ def test_mongodb_replica_set(docs):
 # --------------------------------------------------------------------------
 # PostgreSQL (Kubegres)
 # --------------------------------------------------------------------------
+def test_one_postgres_operator(docs, overlay):
+    pg = [(w.kind, w.name) for w in kp.workloads(docs) if w.kind in ("Kubegres", "Cluster")]
+    assert pg == [("Cluster" if overlay in CNPG_OVERLAYS else "Kubegres", "postgres-events")]
+    names = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    if overlay in CNPG_OVERLAYS:
+        leftovers = {n for n in names if n[0] in ("CronJob", "ConfigMap", "ServiceAccount", "Deployment")
+                     and n[1].startswith(("postgres-events-pgbackrest", "postgres-events-conf", "postgres-exporter", "postgres-backup"))}
+        assert not leftovers and ("ServiceAccount", "postgres-events") not in names, \
+            f"Kubegres objects left in a CloudNativePG overlay: {leftovers}"
+
+
 def test_kubegres(docs, overlay):
+    if overlay in CNPG_OVERLAYS:
+        pytest.skip("PostgreSQL through CloudNativePG")
     kg = workload(docs, "Kubegres", "postgres-events").obj["spec"]
     names = {(d["kind"], d["metadata"]["name"]) for d in docs}
     assert ("ConfigMap", kg["customConfig"]) in names, "customConfig names a rendered ConfigMap"
@@ -373,6 +394,90 @@ def test_kubegres(docs, overlay):
     assert "ALL" in kg["containerSecurityContext"]["capabilities"]["drop"]
     assert ("CronJob", "postgres-events-pgbackrest") in names
     assert "backup" not in kg, "pg_dumpall backups replaced by pgBackRest"
+
+
+# --------------------------------------------------------------------------
+# PostgreSQL (CloudNativePG, issue 16)
+# --------------------------------------------------------------------------
+def test_cnpg(docs, overlay):
+    if overlay not in CNPG_OVERLAYS:
+        pytest.skip("PostgreSQL through Kubegres")
+    assert kp.check_cnpg(docs) == []
+    assert kp.check_cnpg_network(docs) == []
+    cluster = workload(docs, "Cluster", "postgres-events").obj["spec"]
+    # the services keep their passwords (postgres-secret); the operator's
+    # basic-auth copies name the same roles
+    store = workload(docs, "Deployment", "ces-store-consume")
+    env = {e["name"]: e for e in store.containers(init=False)[0]["env"]}
+    assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "postgres-secret", "key": "storePassword"}
+    secrets = kp.generated_secrets()
+    initdb = cluster["bootstrap"]["initdb"]
+    assert (initdb["database"], initdb["owner"]) == ("casper", "ces_store")
+    assert secrets[initdb["secret"]["name"]]["username"] == "ces_store"
+    roles = {r["name"]: r for r in cluster["managed"]["roles"]}
+    assert secrets[roles["ces_api"]["passwordSecret"]["name"]]["username"] == "ces_api"
+    assert any("GRANT SELECT ON TABLES TO ces_api" in q for q in initdb["postInitApplicationSQL"]), "ces_api reads the tables"
+    # prod's memory settings, the same major version as the local stack
+    prod = kp.parse_properties(read("deploy/kubernetes/overlays/prod/postgres.conf"))
+    params = cluster["postgresql"]["parameters"]
+    for k in ("shared_buffers", "work_mem", "maintenance_work_mem", "effective_cache_size", "max_connections", "wal_keep_size"):
+        assert params[k] == prod[k], k
+    assert cluster["resources"] == {"requests": {"cpu": "2", "memory": "16Gi"}, "limits": {"memory": "16Gi"}}
+    # the PodMonitor's metrics keep postgres-exporter's names: the rules and dashboards apply
+    renamed = set()
+    for r in cluster["monitoring"]["podMonitorMetricRelabelings"]:
+        for name in (n for n in kp.exporter_metrics() if n.startswith("cnpg_")):
+            m = re.fullmatch(r["regex"], name)
+            if m and r["sourceLabels"] == ["__name__"] and r["targetLabel"] == "__name__":
+                renamed.add(m.expand(re.sub(r"\$\{(\d+)\}", r"\\g<\1>", r["replacement"])))
+    exprs = kp.rule_exprs(docs) + [e for name, text in kp.configmap(docs, "ces-grafana-dashboards").items()
+                                   for e in kp.dashboard_exprs(json.loads(text), name)]
+    used = {n for _, e in exprs for n in kp.metric_names(e) if n.startswith("pg_")}
+    assert used <= renamed, f"alert rules or panels on metrics the instances do not export: {used - renamed}"
+    # the server certificate names the operator's services
+    cert = next(d for d in docs if d["kind"] == "Certificate" and d["spec"]["secretName"] == cluster["certificates"]["serverTLSSecret"])
+    for svc in ("rw", "ro", "r"):
+        assert f"postgres-events-{svc}" in cert["spec"]["dnsNames"] and f"postgres-events-{svc}.kafka.svc" in cert["spec"]["dnsNames"]
+
+
+def documented_cnpg_patches():
+    """The kustomize patches the CloudNativePG section of docs/kubernetes.md
+    gives (import from Kubegres, point-in-time recovery)."""
+    text = read("docs/kubernetes.md").split("## PostgreSQL: Kubegres or CloudNativePG")[1]
+    blocks = re.findall(r"^( *)```yaml\n(.*?)^\1```", text, re.M | re.S)
+    return [re.sub(rf"^{indent}", "", b, flags=re.M) for indent, b in blocks if b.lstrip().startswith("- target:")]
+
+
+@pytest.mark.parametrize("what", ["import", "recovery"])
+def test_documented_cnpg_patches_render_and_validate(what):
+    patch = next(p for p in documented_cnpg_patches() if f"/spec/bootstrap/initdb/{what}" in p or f"{what}:" in p)
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "kustomization.yaml"), "w") as f:
+            f.write("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
+                    f"  - {os.path.relpath(os.path.join(REPO, 'deploy/kubernetes/overlays/prod-cnpg'), tmp)}\npatches:\n")
+            f.write("".join(f"  {line}\n" for line in patch.splitlines()))
+        r = subprocess.run([os.environ.get("KUSTOMIZE", "kustomize"), "build", tmp], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        if os.environ.get("KUBECONFORM") and os.environ.get("K8S_SCHEMA_LOCATION"):
+            v = subprocess.run([os.environ["KUBECONFORM"], "-strict", "-summary", "-output", "text", "-schema-location",
+                                os.environ["K8S_SCHEMA_LOCATION"], "-"], input=r.stdout, capture_output=True, text=True)
+            assert v.returncode == 0, v.stdout + v.stderr
+    docs = kp.load(r.stdout)
+    assert kp.check_cnpg(docs) == []
+    cluster = workload(docs, "Cluster", "postgres-events").obj["spec"]
+    sources = {c["name"] for c in cluster["externalClusters"]}
+    if what == "import":
+        imp = cluster["bootstrap"]["initdb"]["import"]
+        assert imp["source"]["externalCluster"] in sources and imp["databases"] == ["casper"]
+        assert "postInitApplicationSQL" not in cluster["bootstrap"]["initdb"]
+        assert any("ON ALL TABLES" in q for q in imp["postImportApplicationSQL"]), "ces_api reads the imported tables"
+    else:
+        rec = cluster["bootstrap"]["recovery"]
+        assert rec["source"] in sources and rec["recoveryTarget"]["targetTime"]
+        origin = next(c for c in cluster["externalClusters"] if c["name"] == rec["source"])["plugin"]["parameters"]
+        own = cluster["plugins"][0]["parameters"]
+        assert own.get("serverName", "postgres-events") != origin.get("serverName", "postgres-events"), \
+            "the restored cluster archives where it restores from"
 
 
 def test_prod_postgres_conf_differs_only_in_memory():
