@@ -530,7 +530,9 @@ KAFKA_OVERRIDE_KEYS = KAFKA_INSTANCE_KEYS - {"zookeeper.connect", "log.dirs", "b
     "inter.broker.listener.name", "authorizer.class.name", "controller.quorum.bootstrap.servers"}
 # security.properties and the per-listener settings may override anything security-related
 KAFKA_SECURITY_PREFIXES = ("ssl.", "sasl.", "listener.name.", "super.users", "allow.everyone.if.no.acl.found",
-                           "delete.topic.enable")
+                           "delete.topic.enable", "zookeeper.ssl.", "zookeeper.clientCnxnSocket")
+# zoo.cfg keys of TLS (the Kubernetes members add them; the local stack adds them with --secure)
+ZOO_TLS_KEYS = ("ssl.", "secureClientPort", "serverCnxnFactory", "sslQuorum")
 MIB = 1024 * 1024
 
 
@@ -573,6 +575,18 @@ def check_zoo_cfg(cfg, replicas):
         problems.append(f"4lw.commands.whitelist {words} lacks ruok/srvr used by the probes")
     if int(cfg.get("autopurge.purgeInterval", "0")) < 1:
         problems.append("autopurge disabled")
+    # TLS: clients only on the secure port with a certificate; the plaintext port (if any) on loopback
+    if "secureClientPort" not in cfg:
+        problems.append("no secureClientPort: clients connect unencrypted")
+    if "clientPort" in cfg and cfg.get("clientPortAddress") != "127.0.0.1":
+        problems.append(f"plaintext client port {cfg.get('clientPortAddress', '0.0.0.0')}:{cfg['clientPort']} "
+                        "reachable beyond the pod")
+    if cfg.get("ssl.clientAuth") != "need":
+        problems.append(f"ssl.clientAuth={cfg.get('ssl.clientAuth')}: clients without a certificate are accepted")
+    if "secureClientPort" in cfg and cfg.get("serverCnxnFactory") != "org.apache.zookeeper.server.NettyServerCnxnFactory":
+        problems.append("secureClientPort needs the Netty connection factory")
+    if replicas > 1 and cfg.get("sslQuorum") != "true":
+        problems.append("quorum traffic (2888/3888) unencrypted: sslQuorum is not true")
     return problems
 
 
@@ -690,6 +704,8 @@ def check_kafka_security(props):
         problems.append("allow.everyone.if.no.acl.found is not false")
     if props.get("delete.topic.enable") != "false":
         problems.append(f"delete.topic.enable={props.get('delete.topic.enable')} (want false)")
+    if "zookeeper.connect" in props and props.get("zookeeper.ssl.client.enable") != "true":
+        problems.append("ZooKeeper (credentials and ACLs) reached without TLS: zookeeper.ssl.client.enable is not true")
     return problems
 
 

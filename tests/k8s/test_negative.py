@@ -83,7 +83,9 @@ def test_broken_zookeeper_configuration_is_reported():
     with open(os.path.join(FIXTURES, "broken-zoo.cfg")) as f:
         cfg = kp.parse_properties(f.read())
     has(kp.check_zoo_cfg(cfg, replicas=3),
-        "2 server lines for 3 members", "lacks ruok/srvr", "autopurge disabled")
+        "2 server lines for 3 members", "lacks ruok/srvr", "autopurge disabled",
+        "no secureClientPort: clients connect unencrypted", "plaintext client port 0.0.0.0:2181 reachable",
+        "clients without a certificate are accepted", "quorum traffic (2888/3888) unencrypted")
 
 
 def test_missing_secret_key_is_reported(rendered):
@@ -104,7 +106,8 @@ def test_insecure_kafka_listeners_are_reported():
         "the EXTERNAL listener is PLAINTEXT, not SASL_SSL",
         "listener REPLICATION is SSL without required client certificates",
         "no authorizer", "allow.everyone.if.no.acl.found is not false",
-        "delete.topic.enable=true (want false)")
+        "delete.topic.enable=true (want false)",
+        "ZooKeeper (credentials and ACLs) reached without TLS")
     has(kp.check_external_access(fixture("broken-clients.yaml"), props),
         "NetworkPolicy/kafka-open: outside addresses reach Kafka port 9092 (PLAINTEXT, PLAINTEXT) without SCRAM")
 

@@ -221,7 +221,7 @@ def test_kafka_ha_settings(docs, overlay):
             assert len(props["controller.quorum.bootstrap.servers"].split(",")) == ctl.replicas == 3
             assert not any(k.startswith("zookeeper.") for k in props)
         else:
-            assert props["zookeeper.connect"] == "zookeeper-client.kafka.svc.cluster.local:2181/kafka"
+            assert props["zookeeper.connect"] == "zookeeper-client.kafka.svc.cluster.local:2182/kafka", "the TLS port"
 
 
 def test_kafka_settings_equal_the_local_stack(docs, overlay):
@@ -262,7 +262,8 @@ def test_zookeeper_quorum_from_the_replica_count(docs, overlay):
             os.path.join(REPO, "config/zookeeper/zoo.cfg.tmpl"), os.path.join(REPO, env_file_for(overlay, "zookeeper")),
             {"ZK_DATA_DIR": "/tmp/zk", "ZK_CLIENT_PORT": "20181", "ZK_CLIENT_ADDRESS": "127.0.0.1", "ZK_SERVERS": ""}))
         for key in sorted(set(local) | set(cfg)):
-            if key.startswith("server.") or key in ("dataDir", "dataLogDir", "clientPort", "clientPortAddress"):
+            if key.startswith(("server.",) + kp.ZOO_TLS_KEYS) or key in ("dataDir", "dataLogDir", "clientPort",
+                                                                         "clientPortAddress"):
                 continue
             assert cfg.get(key) == local.get(key), f"{key}: kubernetes {cfg.get(key)} vs local stack {local.get(key)}"
         for n in range(1, zk.replicas + 1 if zk.replicas > 1 else 1):

@@ -40,13 +40,23 @@ if [ "$ZK_REPLICAS" -gt 1 ]; then
     servers+="server.$((i + 1))=${base}-${i}.${domain}:2888:3888"$'\n'
   done
 fi
-export ZK_SERVERS="$servers" ZK_CLIENT_PORT=2181 ZK_CLIENT_ADDRESS=0.0.0.0 ZK_DATA_DIR
-bash "$conf_src/render.sh" "$conf_src/zoo.cfg.tmpl" > "$out/zoo.cfg"
+# The plaintext client port only on the pod's loopback (probes); clients use
+# the TLS port of tls.cfg.
+export ZK_SERVERS="$servers" ZK_CLIENT_PORT=2181 ZK_CLIENT_ADDRESS=127.0.0.1 ZK_DATA_DIR
+{
+  bash "$conf_src/render.sh" "$conf_src/zoo.cfg.tmpl"
+  cat "$conf_src/tls.cfg"
+} > "$out/zoo.cfg"
 echo "zookeeper: myid=$myid, ensemble of $ZK_REPLICAS"
 grep -E '^(server\.|tickTime|initLimit|syncLimit|4lw)' "$out/zoo.cfg" || true
 
 # CES_RENDER_ONLY=1: stop here (tests/k8s renders the configuration offline)
 [ -z "${CES_RENDER_ONLY:-}" ] || exit 0
+
+# ZooKeeper's PEM key store is one file: the private key, then the certificate
+# (cert-manager renews the Secret in place; a restart picks the new pair up).
+tls=${ZK_TLS_DIR:-/etc/zookeeper/tls}
+(umask 077 && cat "$tls/tls.key" "$tls/tls.crt" > "$out/zookeeper.pem")
 
 # The quorum ports bind to this member's own name: wait until the headless
 # service publishes it (publishNotReadyAddresses makes it appear before Ready).
