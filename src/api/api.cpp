@@ -41,6 +41,7 @@ Api::Api(const ApiOptions& options, metrics::Registry& registry) : impl_(std::ma
     o.keepalive = options.keepalive;
     o.max_subscribers = options.max_subscribers;
     o.subscriber_buffer_bytes = options.subscriber_buffer_bytes;
+    o.ring_bytes = options.live_ring_bytes;
     o.fanout_threads = options.fanout_threads;
     c.hub = std::make_unique<live::LiveHub>(o, registry);
     if (options.chain_events) {

@@ -409,6 +409,29 @@ bool LiveHub::Deliver(Subscriber& sub, const Entry& entry, std::chrono::steady_c
   return true;
 }
 
+namespace {
+
+// Heap bytes of a string (none while it fits the small-string buffer), with malloc's chunk header.
+std::size_t HeapBytes(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 + 16 : 0; }
+std::size_t HeapBytes(const std::optional<std::string>& s) { return s ? HeapBytes(*s) : 0; }
+
+}  // namespace
+
+// What an entry of the ring holds in memory, so that ring_bytes bounds the ring's real size: the entry
+// (one allocation with its shared_ptr block), the strings of its record and the frame.
+std::size_t LiveHub::EntryBytes(const Entry& e) {
+  const mongo::EventRecord& r = e.record;
+  std::size_t bytes = sizeof(Entry) + 32 + HeapBytes(e.route) + HeapBytes(e.tp.topic);
+  for (const std::string* s : {&r.id, &r.source, &r.stream, &r.api_version, &r.type, &r.received_at, &r.topic,
+                               &r.sha256, &r.payload, &r.origin, &r.rebuilt_key}) {
+    bytes += HeapBytes(*s);
+  }
+  bytes += HeapBytes(r.keys.block_hash) + HeapBytes(r.keys.transaction_hash) + HeapBytes(r.keys.public_key) +
+           HeapBytes(r.keys.account);
+  if (e.frame) bytes += sizeof(std::string) + 32 + HeapBytes(*e.frame);
+  return bytes;
+}
+
 void LiveHub::Publish(const kafka::Message& message) {
   auto built = audit::BuildRecord(message);
   auto entry = std::make_shared<Entry>();
@@ -425,7 +448,7 @@ void LiveHub::Publish(const kafka::Message& message) {
   }
   r.payload.clear();
   r.payload.shrink_to_fit();
-  entry->bytes = (entry->frame ? entry->frame->size() : 0) + 512;
+  entry->bytes = EntryBytes(*entry);
 
   std::unique_lock lock(mutex_);
   if (deliverable && r.event_id) {

@@ -89,6 +89,11 @@ void RegisterApi(CLI::App& app, int& exit_code) {
                   "Unsent KiB after which a slow SSE subscriber is dropped")
       ->envname("CES_SUBSCRIBER_BUFFER_KB")
       ->capture_default_str();
+  cmd->add_option("--live-ring-kb", flags->live_ring_kb,
+                  "KiB of the most recent records kept in memory: a client replaying from the store joins the live "
+                  "stream from them without a gap (an older replay end stays on the store)")
+      ->envname("CES_LIVE_RING_KB")
+      ->capture_default_str();
   cmd->add_option("--fanout-threads", flags->options.fanout_threads,
                   "Threads writing live SSE events to subscribers, each to its share of them")
       ->envname("CES_FANOUT_THREADS")

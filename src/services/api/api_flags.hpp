@@ -17,6 +17,7 @@ struct ApiFlags {
   double poll_interval_s = 0.1;
   std::size_t cache_mb = 128;
   std::size_t subscriber_buffer_kb = 4096;
+  std::size_t live_ring_kb = 2048;
   // the HTTP server
   std::string listen = "127.0.0.1:8080";
   std::vector<std::string> cors_origins = {"*"};  // open for GET from any origin, as casper-sidecar

@@ -45,6 +45,7 @@ api::ApiOptions Options(const ApiFlags& flags) {
   o.poll_interval = Millis(flags.poll_interval_s);
   o.cache_bytes = flags.cache_mb * 1024 * 1024;
   o.subscriber_buffer_bytes = flags.subscriber_buffer_kb * 1024;
+  o.live_ring_bytes = flags.live_ring_kb * 1024;
   return o;
 }
 

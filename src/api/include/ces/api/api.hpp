@@ -65,6 +65,7 @@ struct ApiOptions {
   // live (keepalive also for replay streams)
   std::size_t max_subscribers = 20000;
   std::size_t subscriber_buffer_bytes = 4u * 1024u * 1024u;
+  std::size_t live_ring_bytes = 2u * 1024u * 1024u;  // recent records a replay hands over to live from
   std::size_t fanout_threads = 2;
   std::chrono::milliseconds keepalive{15000};
 };

@@ -61,7 +61,7 @@ struct LiveHubOptions {
   std::size_t subscriber_buffer_bytes = 4u * 1024u * 1024u;
   // Recent records kept for the replay hand-over (whichever bound is reached first).
   std::size_t ring_events = 8192;
-  std::size_t ring_bytes = 4u * 1024u * 1024u;
+  std::size_t ring_bytes = 2u * 1024u * 1024u;  // memory of the ring's entries (records and frames)
   // Identities remembered per (source, stream) to drop re-sent records (produce resends after a crash).
   std::size_t dedupe_window = 4096;
   // Threads fanning events out, each to its share of the subscribers (0: the publishing thread does).
@@ -153,6 +153,7 @@ class LiveHub {
   struct Shard;
   struct Tally;
 
+  static std::size_t EntryBytes(const Entry& entry);
   void Run();
   void ShardLoop(Shard& shard);
   // Takes the shard's newcomers and queued events and delivers them (and keep-alives when `maintain`
