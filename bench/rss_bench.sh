@@ -11,6 +11,9 @@
 # audit-consume have every event, the services stay idle for IDLE_SECONDS (default 20).
 # Reports per service the peak RSS (VmHWM over the whole run) and the idle RSS (VmRSS at the end), and
 # the end-to-end rates from produce's start: Kafka acknowledged, PostgreSQL committed, audit store written.
+# As the consumers start before the topics exist, it also times topic discovery (issue 14, target 4): from
+# produce's first record acknowledged by Kafka to store-consume's first row and audit-consume's first
+# stored event (their counters, polled every 50 ms).
 #
 # Uses the running stack (scripts/stack env) or starts one on ports 35000+ in .state/bench-rss.
 # Binary: CES_BENCH_BINARY (default build-release/casper-event-store, else build/casper-event-store).
@@ -25,9 +28,7 @@ bench_init bench-rss 35000
 stamp=$(date +%s%N)
 prefix="bench-rss-$stamp-"
 bench_new_db "bench_rss_$stamp"
-# shellcheck disable=SC2153  # MONGO_URI comes from scripts/stack env
-mongo_uri="${MONGO_URI%%\?*}"
-mongo_uri="${mongo_uri%/*}/bench_rss_$stamp"
+bench_new_mongo_db "bench_rss_$stamp"
 
 "$bin" generate --out "$work/stream" --events "$events" --protocol "$protocol" --recordings "$recordings" --seed 7 \
   >/dev/null
@@ -68,6 +69,16 @@ start[produce]=$(proc_kb "${pid[produce]}" VmRSS)
 produced() { metric "${port[produce]}" '^ces_produce_events_total'; }
 stored() { metric "${port[store]}" '^ces_store_consume_batch_events_sum'; }
 audited() { metric "${port[audit]}" '^ces_audit_consume_events_total\{result="stored"\}'; }
+now() { date +%s.%N; }
+f_produce=""; f_row=""; f_audit=""
+deadline=$(($(date +%s) + 60))
+while [ -z "$f_row" ] || [ -z "$f_audit" ]; do
+  [ "$(date +%s)" -lt "$deadline" ] || { echo "no first row/event within 60 s" >&2; exit 1; }
+  [ -z "$f_produce" ] && [ "$(produced)" -ge 1 ] && f_produce=$(now)
+  [ -n "$f_produce" ] && [ -z "$f_row" ] && [ "$(metric "${port[store]}" '^ces_store_consume_rows_total')" -ge 1 ] && f_row=$(now)
+  [ -n "$f_produce" ] && [ -z "$f_audit" ] && [ "$(audited)" -ge 1 ] && f_audit=$(now)
+  sleep 0.05
+done
 t_produce=""; t_store=""; t_audit=""
 deadline=$(($(date +%s) + 1200))
 while [ -z "$t_store" ] || [ -z "$t_audit" ]; do
@@ -90,3 +101,10 @@ for s in produce store audit api; do
 done
 awk -v n="$events" -v a="$t0" -v p="$t_produce" -v s="$t_store" -v u="$t_audit" 'BEGIN {
   printf "events/s from produce start: Kafka %.0f, PostgreSQL %.0f, audit %.0f\n", n / (p - a), n / (s - a), n / (u - a)}'
+awk -v p="$f_produce" -v r="$f_row" -v u="$f_audit" 'BEGIN {
+  printf "after produce'"'"'s first record: first PostgreSQL row %.2f s, first audit event %.2f s\n", r - p, u - p
+  printf "result first_row_s %.2f\nresult first_audit_s %.2f\n", r - p, u - p}'
+for s in produce store audit api; do
+  bench_result "peak_$s" "$((peak[$s] / 1024))"
+  bench_result "idle_$s" "$((idle[$s] / 1024))"
+done
