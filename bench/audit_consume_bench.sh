@@ -27,7 +27,7 @@ bench_init bench-audit 34000
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 stamp=$(date +%s%N)
-prefix="bench-audit-$stamp-"
+bench_new_prefix bench-audit
 db="bench_audit_$stamp"
 baseline=$(bench_tool audit_insert_baseline)
 bench_new_mongo_db "${db}_baseline"

@@ -3,7 +3,8 @@
 #   $recordings, $work (a temporary directory) and the stack's variables (KAFKA_BOOTSTRAP, POSTGRES_URI,
 #   MONGO_URI): the running stack (scripts/stack env), else one started on PORT_BASE (CES_PORT_BASE when
 #   set) in .state/NAME and stopped on exit. Processes appended to `pids` get SIGTERM on exit; databases
-#   made by bench_new_db (PostgreSQL) and bench_new_mongo_db (the audit store) are dropped.
+#   made by bench_new_db (PostgreSQL) and bench_new_mongo_db (the audit store) are dropped, and the Kafka
+#   topics of a prefix made by bench_new_prefix deleted.
 # Scripts print their figures as `result KEY VALUE` lines too (bench_result), which bench/e2e.sh reads.
 # shellcheck shell=bash disable=SC2034,SC2153  # variables for the sourcing scripts; MONGO_URI from scripts/stack env
 
@@ -18,19 +19,23 @@ bench_init() {
   pids=()
   bench_dbs=()
   bench_mongo_dbs=()
+  bench_prefixes=()
   trap bench_cleanup EXIT
   if ! scripts/stack status >/dev/null 2>&1; then
     export CES_STATE=$root/.state/$1 CES_PORT_BASE=${CES_PORT_BASE:-$2}
     scripts/stack up >/dev/null
     bench_stack_state=$CES_STATE
   fi
-  eval "$(scripts/stack env)"
+  eval "$(scripts/stack env --export)"
 }
 
 bench_cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   for d in "${bench_dbs[@]}"; do psql -q "$POSTGRES_URI" -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1; done
+  for p in "${bench_prefixes[@]}"; do
+    "$root/scripts/stack" kafka-topics --delete --topic "$p.*" >/dev/null 2>&1 || echo "could not delete the topics $p*" >&2
+  done
   if [ ${#bench_mongo_dbs[@]} -gt 0 ]; then
     "$bench_mongo_drop" "$MONGO_URI" "${bench_mongo_dbs[@]}" || echo "could not drop ${bench_mongo_dbs[*]}" >&2
   fi
@@ -71,6 +76,11 @@ bench_new_mongo_db() {  # bench_new_mongo_db NAME: an audit store database dropp
   bench_mongo_drop=$(bench_tool mongo_drop_database)
   bench_mongo_dbs+=("$1")
   mongo_uri=$(uri_with_db "$MONGO_URI" "$1")
+}
+
+bench_new_prefix() {  # bench_new_prefix NAME: a fresh topic prefix in $prefix (NAME-<ns>-), its topics deleted on exit
+  prefix="$1-$(date +%s%N)-"
+  bench_prefixes+=("$prefix")
 }
 
 bench_result() { echo "result $1 $2"; }  # bench_result KEY VALUE: a figure for bench/e2e.sh

@@ -26,7 +26,7 @@ idle_s=${3:-20}
 bench_init bench-rss 35000
 
 stamp=$(date +%s%N)
-prefix="bench-rss-$stamp-"
+bench_new_prefix bench-rss
 bench_new_db "bench_rss_$stamp"
 bench_new_mongo_db "bench_rss_$stamp"
 

@@ -31,7 +31,7 @@ bench_init bench-store 33000
 emit_port=$(free_port)
 produce_port=$(free_port)
 store_port=$(free_port)
-prefix="bench-store-$mode-$(date +%s)-"
+bench_new_prefix "bench-store-$mode"
 bench_new_db "bench_store_$(date +%s)"
 
 start_store() {
