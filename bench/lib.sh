@@ -83,6 +83,38 @@ bench_new_prefix() {  # bench_new_prefix NAME: a fresh topic prefix in $prefix (
   bench_prefixes+=("$prefix")
 }
 
+declare -A port pid  # per service (store, audit, api, produce, emit): listen port, process id
+
+# On $prefix (bench_new_prefix), $db_uri (bench_new_db) and $mongo_uri (bench_new_mongo_db):
+bench_start_consumers() {  # store-consume and audit-consume on $prefix, own groups; port[store|audit], pid[...]
+  port[store]=$(free_port)
+  port[audit]=$(free_port)
+  "$bin" store-consume --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" --postgres "$db_uri" --group "${prefix}store" \
+    --listen "127.0.0.1:${port[store]}" --log-level warn >"$work/store.log" 2>&1 &
+  pid[store]=$!
+  "$bin" audit-consume --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" --mongo "$mongo_uri" \
+    --group "${prefix}audit" --listen "127.0.0.1:${port[audit]}" --log-level warn >"$work/audit.log" 2>&1 &
+  pid[audit]=$!
+  pids+=("${pid[store]}" "${pid[audit]}")
+}
+
+bench_first_records() {  # after produce (port[produce]) started: time from its first record to the first row / audit event
+  local now f_produce="" f_row="" f_audit="" deadline=$(($(date +%s) + 60))
+  while [ -z "$f_row" ] || [ -z "$f_audit" ]; do
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "no first row/event within 60 s" >&2; return 1; }
+    now=$(date +%s.%N)
+    [ -z "$f_produce" ] && [ "$(metric "${port[produce]}" '^ces_produce_events_total')" -ge 1 ] && f_produce=$now
+    [ -n "$f_produce" ] && [ -z "$f_row" ] && [ "$(metric "${port[store]}" '^ces_store_consume_rows_total')" -ge 1 ] &&
+      f_row=$(date +%s.%N)
+    [ -n "$f_produce" ] && [ -z "$f_audit" ] &&
+      [ "$(metric "${port[audit]}" '^ces_audit_consume_events_total\{result="stored"\}')" -ge 1 ] && f_audit=$(date +%s.%N)
+    sleep 0.05
+  done
+  awk -v p="$f_produce" -v r="$f_row" -v u="$f_audit" 'BEGIN {
+    printf "after produce'"'"'s first record: first PostgreSQL row %.2f s, first audit event %.2f s\n", r - p, u - p
+    printf "result first_row_s %.2f\nresult first_audit_s %.2f\n", r - p, u - p}'
+}
+
 bench_result() { echo "result $1 $2"; }  # bench_result KEY VALUE: a figure for bench/e2e.sh
 
 proc_kb() {  # proc_kb PID FIELD (VmRSS, VmHWM) -> kB, 0 when the process is gone

@@ -39,17 +39,12 @@ else
 fi
 
 declare -A port pid
-for s in store audit api produce emit; do port[$s]=$(free_port); done
-"$bin" store-consume --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" --postgres "$db_uri" --group "${prefix}store" \
-  --listen "127.0.0.1:${port[store]}" --log-level warn >"$work/store.log" 2>&1 &
-pid[store]=$!
-"$bin" audit-consume --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" --mongo "$mongo_uri" \
-  --group "${prefix}audit" --listen "127.0.0.1:${port[audit]}" --log-level warn >"$work/audit.log" 2>&1 &
-pid[audit]=$!
+for s in api produce emit; do port[$s]=$(free_port); done
+bench_start_consumers
 "$bin" api --postgres "$db_uri" --mongo "$mongo_uri" --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" \
   --listen "127.0.0.1:${port[api]}" --log-level warn >"$work/api.log" 2>&1 &
 pid[api]=$!
-pids+=("${pid[store]}" "${pid[audit]}" "${pid[api]}")
+pids+=("${pid[api]}")
 for s in store audit api; do wait_ready "${port[$s]}" || { echo "$s not ready:" >&2; tail "$work/$s.log" >&2; exit 1; }; done
 declare -A start peak idle
 sleep 2
@@ -69,16 +64,7 @@ start[produce]=$(proc_kb "${pid[produce]}" VmRSS)
 produced() { metric "${port[produce]}" '^ces_produce_events_total'; }
 stored() { metric "${port[store]}" '^ces_store_consume_batch_events_sum'; }
 audited() { metric "${port[audit]}" '^ces_audit_consume_events_total\{result="stored"\}'; }
-now() { date +%s.%N; }
-f_produce=""; f_row=""; f_audit=""
-deadline=$(($(date +%s) + 60))
-while [ -z "$f_row" ] || [ -z "$f_audit" ]; do
-  [ "$(date +%s)" -lt "$deadline" ] || { echo "no first row/event within 60 s" >&2; exit 1; }
-  [ -z "$f_produce" ] && [ "$(produced)" -ge 1 ] && f_produce=$(now)
-  [ -n "$f_produce" ] && [ -z "$f_row" ] && [ "$(metric "${port[store]}" '^ces_store_consume_rows_total')" -ge 1 ] && f_row=$(now)
-  [ -n "$f_produce" ] && [ -z "$f_audit" ] && [ "$(audited)" -ge 1 ] && f_audit=$(now)
-  sleep 0.05
-done
+bench_first_records
 t_produce=""; t_store=""; t_audit=""
 deadline=$(($(date +%s) + 1200))
 while [ -z "$t_store" ] || [ -z "$t_audit" ]; do
@@ -101,9 +87,6 @@ for s in produce store audit api; do
 done
 awk -v n="$events" -v a="$t0" -v p="$t_produce" -v s="$t_store" -v u="$t_audit" 'BEGIN {
   printf "events/s from produce start: Kafka %.0f, PostgreSQL %.0f, audit %.0f\n", n / (p - a), n / (s - a), n / (u - a)}'
-awk -v p="$f_produce" -v r="$f_row" -v u="$f_audit" 'BEGIN {
-  printf "after produce'"'"'s first record: first PostgreSQL row %.2f s, first audit event %.2f s\n", r - p, u - p
-  printf "result first_row_s %.2f\nresult first_audit_s %.2f\n", r - p, u - p}'
 for s in produce store audit api; do
   bench_result "peak_$s" "$((peak[$s] / 1024))"
   bench_result "idle_$s" "$((idle[$s] / 1024))"
