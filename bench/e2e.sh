@@ -10,7 +10,8 @@
 #                                              CES_BENCH_PROTOCOL=1 bench/audit_consume_bench.sh
 #   3. peak and idle RSS of every service at full ingest, both mixes       bench/rss_bench.sh
 #   4. consumers started before the topics exist: produce's first record -> first PostgreSQL row and
-#      first audit event (the same runs as 3)                            bench/rss_bench.sh
+#      first audit event, at a live rate                                 bench/topic_discovery.sh
+#      and at full ingest (the runs of 3)                                bench/rss_bench.sh
 #   5. REST tail at 32 connections on a store of 1M blocks (filled once per invocation, then dropped)
 #                                              bench/api_rest_bench.sh fill, then tail
 #
@@ -51,7 +52,7 @@ res=$work/results
 mkdir -p "$res"
 load1() { cut -d' ' -f1 /proc/loadavg; }
 fmt() { awk -v v="$1" 'BEGIN { if (v !~ /^[0-9.]+$/) { print v; exit }
-  if (v != int(v)) { printf "%s", v; exit } s = sprintf("%d", v); o = ""
+  if (v != int(v)) { print v; exit } s = sprintf("%d", v); o = ""
   while (length(s) > 3) { o = "," substr(s, length(s) - 2) o; s = substr(s, 1, length(s) - 3) } print s o }'; }
 
 measure() {  # measure LABEL COMMAND...: one run; its `result KEY VALUE` lines appended to $res/LABEL.KEY
@@ -104,6 +105,7 @@ for run in $(seq 1 "$runs"); do
   measure audit1 env CES_BENCH_PROTOCOL=1 bench/audit_consume_bench.sh "$audit_events" "$audit_window"
   measure rss1 bench/rss_bench.sh 1 "$rss1_events" "$idle_s"
   measure rss2 bench/rss_bench.sh 2 "$rss2_events" "$idle_s"
+  measure disc bench/topic_discovery.sh 200
   measure rest env BIN="$bin" KEEP_DB=1 DB="$rest_db" DURATION="$rest_duration" PORT="$(free_port)" \
     bench/api_rest_bench.sh tail
 done
@@ -129,15 +131,15 @@ rss_row() {  # rss_row LABEL MIX peak|idle GOAL_MB EVENTS
   row "$what, $2 mix, every service (goal ≤ $4 MB)" "\`bench/rss_bench.sh ${1#rss} $5 $idle_s\`" \
     "${list%, } MB (medians); highest single run $worst MB: $(goal "$worst" '<=' "$4")" "$(machine "$1")"
 }
-first_row() {  # first_row KEY WHAT
-  local all m worst
-  all=$(cat "$res/rss1.$1" "$res/rss2.$1" 2>/dev/null | sort -g)
+first_row() {  # first_row KEY WHAT HOW COMMAND LABEL...
+  local key=$1 what=$2 how=$3 command=$4 all m worst each_run="" label
+  shift 4
+  all=$(for label in "$@"; do cat "$res/$label.$key" 2>/dev/null; done | sort -g)
   m=$(middle <<< "$all")
   worst=$(tail -1 <<< "$all")
-  row "consumers started before the topics exist: produce's first record → $2 (goal ≤ 2 s)" \
-    "same runs of \`bench/rss_bench.sh\`" \
-    "median **$m s**, at most $worst s (1.x: $(each rss1 "$1") s; 2.x: $(each rss2 "$1") s): $(goal "${worst:--}" '<=' 2)" \
-    "$(machine rss1 rss2)"
+  for label in "$@"; do each_run+="$(each "$label" "$key") s; "; done
+  row "consumers started before the topics exist, $how: produce's first record → $what (goal ≤ 2 s)" "$command" \
+    "median **$m s**, at most $worst s (${each_run%; }): $(goal "${worst:--}" '<=' 2)" "$(machine "$@")"
 }
 rest_row() {  # rest_row KEY WHAT
   local p m
@@ -170,7 +172,9 @@ rss_row rss1 1.x peak 150 "$rss1_events"
 rss_row rss1 1.x idle 30 "$rss1_events"
 rss_row rss2 2.x peak 150 "$rss2_events"
 rss_row rss2 2.x idle 30 "$rss2_events"
-first_row first_row_s "first PostgreSQL row"
-first_row first_audit_s "first audit event"
+first_row first_row_s "first PostgreSQL row" "2.x mix at 200 events/s" "\`bench/topic_discovery.sh 200\`" disc
+first_row first_audit_s "first audit event" "2.x mix at 200 events/s" "\`bench/topic_discovery.sh 200\`" disc
+first_row first_row_s "first PostgreSQL row" "at full ingest (1.x runs; 2.x runs)" "the runs of \`bench/rss_bench.sh\`" rss1 rss2
+first_row first_audit_s "first audit event" "at full ingest (1.x runs; 2.x runs)" "the runs of \`bench/rss_bench.sh\`" rss1 rss2
 rest_row hash "GET /api/v1/blocks/{hash}"
 rest_row page "GET /api/v1/blocks?size=10"
