@@ -83,6 +83,14 @@ bench_new_prefix() {  # bench_new_prefix NAME: a fresh topic prefix in $prefix (
   bench_prefixes+=("$prefix")
 }
 
+bench_new_stores() {  # bench_new_stores NAME: bench_new_prefix NAME, and a PostgreSQL and an audit database NAME_<ns>
+  bench_new_prefix "$1"
+  local db
+  db="${1//-/_}_$(date +%s%N)"
+  bench_new_db "$db"
+  bench_new_mongo_db "$db"
+}
+
 declare -A port pid  # per service (store, audit, api, produce, emit): listen port, process id
 
 # On $prefix (bench_new_prefix), $db_uri (bench_new_db) and $mongo_uri (bench_new_mongo_db):

@@ -25,10 +25,7 @@ if [ "$protocol" = 1 ]; then events=${2:-100000}; else events=${2:-200000}; fi
 idle_s=${3:-20}
 bench_init bench-rss 35000
 
-stamp=$(date +%s%N)
-bench_new_prefix bench-rss
-bench_new_db "bench_rss_$stamp"
-bench_new_mongo_db "bench_rss_$stamp"
+bench_new_stores bench-rss
 
 "$bin" generate --out "$work/stream" --events "$events" --protocol "$protocol" --recordings "$recordings" --seed 7 \
   >/dev/null

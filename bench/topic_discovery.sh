@@ -19,10 +19,7 @@ source "$(dirname "$0")/lib.sh"
 rate=${1:-200}
 bench_init bench-discovery 37000
 
-stamp=$(date +%s%N)
-bench_new_prefix bench-discovery
-bench_new_db "bench_discovery_$stamp"
-bench_new_mongo_db "bench_discovery_$stamp"
+bench_new_stores bench-discovery
 "$bin" generate --out "$work/stream" --events 20000 --protocol 2 --recordings "$recordings" --seed 7 >/dev/null
 
 declare -A port pid
