@@ -8,7 +8,8 @@
 # 2. audit-consume drains them into a fresh database. Its counters (ces_audit_consume_events_total{stored},
 #    ces_audit_consume_bytes_total) are sampled every WINDOW seconds (default 10; counters move by whole
 #    batches of 5000), with the CPU time of audit-consume and of the MongoDB server process (FerretDB)
-#    per window. Reports the median window and the average over the whole drain.
+#    per window. Reports the median window and the average over the whole drain (from audit-consume
+#    ready to the last event stored).
 # 3. Baseline: bench/audit_insert_baseline.cpp inserts the same events with libmongoc alone, as `raw`
 #    documents (payload only) and as `full` documents (what audit-consume writes to `events`).
 # CES_BENCH_PROTOCOL=1: the 1.x mix (`generate --protocol 1`, three streams) instead of the 2.x one.
@@ -67,25 +68,28 @@ e0=0; b0=0
 c0=$(cpu_ticks "$consume_pid"); s0=$(cpu_ticks "$server_pid")
 rates=()
 window=0
+stored() { metric "$consume_port" '^ces_audit_consume_events_total\{result="stored"\}'; }
 start=$(date +%s.%N)
+end=""
 while :; do
-  sleep "$window_s"
+  for _ in $(seq $((window_s * 5))); do  # the last window ends with the last event (0.2 s resolution)
+    sleep 0.2
+    [ "$(stored)" -ge "$events" ] && { end=$(date +%s.%N); break; }
+  done
   window=$((window + 1))
-  e1=$(metric "$consume_port" '^ces_audit_consume_events_total\{result="stored"\}')
+  e1=$(stored)
   b1=$(metric "$consume_port" '^ces_audit_consume_bytes_total')
   c1=$(cpu_ticks "$consume_pid"); s1=$(cpu_ticks "$server_pid")
   ev=$(awk -v a="$e1" -v b="$e0" -v s="$window_s" 'BEGIN {printf "%.0f", (a - b) / s}')
   mb=$(awk -v a="$b1" -v b="$b0" -v s="$window_s" 'BEGIN {printf "%.2f", (a - b) / s / 1e6}')
   ccpu=$(awk -v a="$c1" -v b="$c0" -v s="$window_s" 'BEGIN {printf "%.0f", (a - b) / s}')
   scpu=$(awk -v a="$s1" -v b="$s0" -v s="$window_s" 'BEGIN {printf "%.0f", (a - b) / s}')
+  [ -n "$end" ] && break  # a partial window: not counted
   echo "window $window: $ev events/s, $mb MB/s; CPU audit-consume $ccpu%, server $scpu%"
-  # Full windows only (the last one may end early).
-  [ "$e1" -lt "$events" ] && rates+=("$ev $mb $ccpu $scpu")
+  rates+=("$ev $mb $ccpu $scpu")
   e0=$e1; b0=$b1; c0=$c1; s0=$s1
-  [ "$e1" -ge "$events" ] && break
-  [ "$window" -ge 2000 ] && break
+  [ "$window" -ge 2000 ] && { end=$(date +%s.%N); break; }
 done
-end=$(date +%s.%N)
 total_s=$(awk -v a="$end" -v b="$start" 'BEGIN {printf "%.1f", a - b}')
 printf '%s\n' "${rates[@]}" | sort -n | awk -v total="$events" -v secs="$total_s" '
   {ev[NR] = $1; mb[NR] = $2; c[NR] = $3; s[NR] = $4}

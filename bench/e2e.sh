@@ -159,10 +159,12 @@ echo "| what | command | result | machine |"
 echo "|---|---|---|---|"
 rate_row pg1 1.x "$pg1_events" 15000 "CES_BENCH_PROTOCOL=1 bench/store_throughput.sh e2e $pg1_events"
 rate_row pg2 2.x "$pg2_events" 60000 "bench/store_throughput.sh e2e $pg2_events"
-am=$(median audit1 audit_window)
-row "audit-consume → audit store (FerretDB), 1.x mix, $(fmt "$audit_events") events in Kafka first (goal ≥ 5,000 events/s)" \
+# The whole drain, not the median window: on the 1.x mix the windows of signatures and of the large
+# DeployProcessed batches differ by 10x, so their median depends on where the windows fall.
+am=$(median audit1 audit_total)
+row "audit-consume → audit store (FerretDB), 1.x mix, $(fmt "$audit_events") events in Kafka first, from its start to the last event stored (goal ≥ 5,000 events/s)" \
   "\`CES_BENCH_PROTOCOL=1 bench/audit_consume_bench.sh $audit_events $audit_window\`" \
-  "median window **$(fmt "$am") events/s** ($(each audit1 audit_window)); whole drain $(fmt "$(median audit1 audit_total)") events/s ($(each audit1 audit_total)): $(goal "$am" '>=' 5000)" \
+  "**$(fmt "$am") events/s** ($(each audit1 audit_total)); median $audit_window s window $(fmt "$(median audit1 audit_window)") events/s ($(each audit1 audit_window)): $(goal "$am" '>=' 5000)" \
   "$(machine audit1)"
 row "bare-driver baseline, same events and run: libmongoc insert_many of audit-consume's \`events\` documents / of payload-only documents" \
   "same run (\`audit_insert_baseline\`)" \
