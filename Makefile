@@ -5,7 +5,7 @@
 #   make test    shellcheck, build, unit (also under ASan/UBSan and TSan), fuzz, k8s, integration, ha, secure tiers
 #   make resilience [SEED=N] [MODE=quick]  the resilience suite in full on a --ha stack of its own;
 #                writes its summary to docs/resilience.md
-#   make bench-e2e [RUNS=N] [QUICK=1]  the end-to-end targets (ingest, audit store, memory, topic
+#   make bench-e2e [RUNS=N] [QUICK=1] [ONLY=...]  the end-to-end targets (ingest, audit store, memory, topic
 #                discovery, REST tail) in one run, one table (docs/benchmarks.md); QUICK=1 to try it
 SHELL := /bin/bash
 BUILD_DIR ?= build
@@ -39,7 +39,7 @@ bench:
 	@scripts/bench.sh
 
 bench-e2e:
-	@BUILD_DIR=$(BUILD_DIR) RUNS=$(RUNS) QUICK=$(QUICK) bench/e2e.sh
+	@BUILD_DIR=$(BUILD_DIR) RUNS=$(RUNS) QUICK=$(QUICK) ONLY=$(ONLY) bench/e2e.sh
 
 fuzz:
 	@fuzz/run.sh

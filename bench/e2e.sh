@@ -2,7 +2,7 @@
 # `make bench-e2e`: the end-to-end targets of issue 14 in one run, printed as one table (the layout of
 # docs/benchmarks.md: what | command | result | machine), each row with its goal and met / not met.
 #
-#   [RUNS=N] [QUICK=1] [BUILD_DIR=build] bench/e2e.sh
+#   [RUNS=N] [QUICK=1] [ONLY=LABEL,...] [BUILD_DIR=build] bench/e2e.sh
 #
 #   1. ingest to PostgreSQL, 1.x and 2.x mixes, from produce's start to the last row committed
 #                                              bench/store_throughput.sh e2e
@@ -20,7 +20,9 @@
 # wrk runs); its figures are not comparable with the goals. BUILD_DIR (default build, configured as
 # RelWithDebInfo when missing): casper-event-store and the bench/ tools are built there first and
 # measured. CES_BENCH_REST_DB=NAME: use that already filled database (`bench/api_rest_bench.sh fill`)
-# for 5 and keep it. Logs of every run: the directory printed at the start (kept).
+# for 5 and keep it. ONLY: a subset of the measurements, by label: pg1 pg2 (1), audit1 (2), rss1 rss2 (3
+# and 4 at full ingest), disc (4 at a live rate), rest (5). Logs of every run: the directory printed at
+# the start (kept).
 #
 # Uses the running stack (scripts/stack env) or starts one on CES_PORT_BASE (default 36000) in
 # .state/bench-e2e and stops it afterwards. Everything else it makes (databases in PostgreSQL and in the
@@ -39,6 +41,9 @@ trap 'bench_cleanup; echo "after clean-up: $(disk); $(uptime)"' EXIT
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
 
 runs=${RUNS:-3}
+only=${ONLY:-}
+failed=0
+want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 quick=${QUICK:-0}
 if [ "$quick" = 1 ]; then
   runs=1; pg1_events=10000; pg2_events=50000; audit_events=10000; audit_window=2
@@ -58,6 +63,7 @@ fmt() { awk -v v="$1" 'BEGIN { if (v !~ /^[0-9.]+$/) { print v; exit }
 measure() {  # measure LABEL COMMAND...: one run; its `result KEY VALUE` lines appended to $res/LABEL.KEY
   local label=$1 log
   shift
+  want "$label" || return 0
   log="$logs/$label.$run.log"
   load1 >>"$res/$label.load"
   printf '[e2e] run %d/%d %-8s ' "$run" "$runs" "$label"
@@ -67,6 +73,7 @@ measure() {  # measure LABEL COMMAND...: one run; its `result KEY VALUE` lines a
     echo
   else
     echo "FAILED (log: $log)"
+    failed=1
     tail -5 "$log" >&2
   fi
   load1 >>"$res/$label.load"
@@ -90,14 +97,14 @@ machine() {  # machine LABEL...: "M1, load A–B" over the load samples of those
 echo "bench-e2e: RUNS=$runs QUICK=$quick, binary $bin, logs in $logs"
 echo "before: $(disk); $(uptime)"
 rest_db=${CES_BENCH_REST_DB:-}
-if [ -z "$rest_db" ]; then
+if want rest && [ -z "$rest_db" ]; then
   rest_db="bench_e2e_rest_$(date +%s)"
   bench_dbs+=("$rest_db")
   echo "[e2e] filling the REST store: $rest_blocks blocks into $rest_db"
   BIN=$bin BLOCKS=$rest_blocks DB=$rest_db bench/api_rest_bench.sh fill >"$logs/rest-fill.log" 2>&1 ||
     { echo "REST store fill failed (log: $logs/rest-fill.log)" >&2; exit 1; }
 fi
-rest_size=$(psql -Atc "SELECT count(*) FROM blocks" "$(uri_with_db "$POSTGRES_URI" "$rest_db")")
+want rest && rest_size=$(psql -Atc "SELECT count(*) FROM blocks" "$(uri_with_db "$POSTGRES_URI" "$rest_db")")
 
 for run in $(seq 1 "$runs"); do
   measure pg1 env CES_BENCH_PROTOCOL=1 bench/store_throughput.sh e2e "$pg1_events"
@@ -157,26 +164,29 @@ echo "All targets, $(date -u '+%Y-%m-%d %H:%M') UTC, RUNS=$runs$([ "$quick" = 1 
 echo
 echo "| what | command | result | machine |"
 echo "|---|---|---|---|"
-rate_row pg1 1.x "$pg1_events" 15000 "CES_BENCH_PROTOCOL=1 bench/store_throughput.sh e2e $pg1_events"
-rate_row pg2 2.x "$pg2_events" 60000 "bench/store_throughput.sh e2e $pg2_events"
-# The whole drain, not the median window: on the 1.x mix the windows of signatures and of the large
-# DeployProcessed batches differ by 10x, so their median depends on where the windows fall.
-am=$(median audit1 audit_total)
-row "audit-consume → audit store (FerretDB), 1.x mix, $(fmt "$audit_events") events in Kafka first, from its start to the last event stored (goal ≥ 5,000 events/s)" \
-  "\`CES_BENCH_PROTOCOL=1 bench/audit_consume_bench.sh $audit_events $audit_window\`" \
-  "**$(fmt "$am") events/s** ($(each audit1 audit_total)); median $audit_window s window $(fmt "$(median audit1 audit_window)") events/s ($(each audit1 audit_window)): $(goal "$am" '>=' 5000)" \
-  "$(machine audit1)"
-row "bare-driver baseline, same events and run: libmongoc insert_many of audit-consume's \`events\` documents / of payload-only documents" \
-  "same run (\`audit_insert_baseline\`)" \
-  "full $(fmt "$(median audit1 baseline_full)") documents/s ($(each audit1 baseline_full)); raw $(fmt "$(median audit1 baseline_raw)") documents/s ($(each audit1 baseline_raw))" \
-  "$(machine audit1)"
-rss_row rss1 1.x peak 150 "$rss1_events"
-rss_row rss1 1.x idle 30 "$rss1_events"
-rss_row rss2 2.x peak 150 "$rss2_events"
-rss_row rss2 2.x idle 30 "$rss2_events"
-first_row first_row_s "first PostgreSQL row" "2.x mix at 200 events/s" "\`bench/topic_discovery.sh 200\`" disc
-first_row first_audit_s "first audit event" "2.x mix at 200 events/s" "\`bench/topic_discovery.sh 200\`" disc
-first_row first_row_s "first PostgreSQL row" "at full ingest (1.x runs; 2.x runs)" "the runs of \`bench/rss_bench.sh\`" rss1 rss2
-first_row first_audit_s "first audit event" "at full ingest (1.x runs; 2.x runs)" "the runs of \`bench/rss_bench.sh\`" rss1 rss2
-rest_row hash "GET /api/v1/blocks/{hash}"
-rest_row page "GET /api/v1/blocks?size=10"
+want pg1 && rate_row pg1 1.x "$pg1_events" 15000 "CES_BENCH_PROTOCOL=1 bench/store_throughput.sh e2e $pg1_events"
+want pg2 && rate_row pg2 2.x "$pg2_events" 60000 "bench/store_throughput.sh e2e $pg2_events"
+if want audit1; then
+  # The whole drain, not the median window: on the 1.x mix the windows of signatures and of the large
+  # DeployProcessed batches differ by 10x, so their median depends on where the windows fall.
+  am=$(median audit1 audit_total)
+  row "audit-consume → audit store (FerretDB), 1.x mix, $(fmt "$audit_events") events in Kafka first, from its start to the last event stored (goal ≥ 5,000 events/s)" \
+    "\`CES_BENCH_PROTOCOL=1 bench/audit_consume_bench.sh $audit_events $audit_window\`" \
+    "**$(fmt "$am") events/s** ($(each audit1 audit_total)); median $audit_window s window $(fmt "$(median audit1 audit_window)") events/s ($(each audit1 audit_window)): $(goal "$am" '>=' 5000)" \
+    "$(machine audit1)"
+  row "bare-driver baseline, same events and run: libmongoc insert_many of audit-consume's \`events\` documents / of payload-only documents" \
+    "same run (\`audit_insert_baseline\`)" \
+    "full $(fmt "$(median audit1 baseline_full)") documents/s ($(each audit1 baseline_full)); raw $(fmt "$(median audit1 baseline_raw)") documents/s ($(each audit1 baseline_raw))" \
+    "$(machine audit1)"
+fi
+want rss1 && rss_row rss1 1.x peak 150 "$rss1_events"
+want rss1 && rss_row rss1 1.x idle 30 "$rss1_events"
+want rss2 && rss_row rss2 2.x peak 150 "$rss2_events"
+want rss2 && rss_row rss2 2.x idle 30 "$rss2_events"
+want disc && first_row first_row_s "first PostgreSQL row" "2.x mix at 200 events/s" "\`bench/topic_discovery.sh 200\`" disc
+want disc && first_row first_audit_s "first audit event" "2.x mix at 200 events/s" "\`bench/topic_discovery.sh 200\`" disc
+{ want rss1 || want rss2; } && first_row first_row_s "first PostgreSQL row" "at full ingest (1.x runs; 2.x runs)" "the runs of \`bench/rss_bench.sh\`" rss1 rss2
+{ want rss1 || want rss2; } && first_row first_audit_s "first audit event" "at full ingest (1.x runs; 2.x runs)" "the runs of \`bench/rss_bench.sh\`" rss1 rss2
+want rest && rest_row hash "GET /api/v1/blocks/{hash}"
+want rest && rest_row page "GET /api/v1/blocks?size=10"
+exit "$failed"  # 1 when a measurement failed (its rows show what the other runs gave)
