@@ -5,12 +5,14 @@
 #   make test    shellcheck, build, unit (also under ASan/UBSan and TSan), fuzz, k8s, integration, ha, secure tiers
 #   make resilience [SEED=N] [MODE=quick]  the resilience suite in full on a --ha stack of its own;
 #                writes its summary to docs/resilience.md
+#   make bench-e2e [RUNS=N] [QUICK=1] [ONLY=...]  the end-to-end targets (ingest, audit store, memory, topic
+#                discovery, REST tail) in one run, one table (docs/benchmarks.md); QUICK=1 to try it
 SHELL := /bin/bash
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 
-.PHONY: setup build run test unit lint bench fuzz stack-up stack-down clean resilience
+.PHONY: setup build run test unit lint bench bench-e2e fuzz stack-up stack-down clean resilience
 
 setup:
 	@scripts/setup.sh
@@ -35,6 +37,9 @@ resilience: build
 
 bench:
 	@scripts/bench.sh
+
+bench-e2e:
+	@BUILD_DIR=$(BUILD_DIR) RUNS=$(RUNS) QUICK=$(QUICK) ONLY=$(ONLY) bench/e2e.sh
 
 fuzz:
 	@fuzz/run.sh

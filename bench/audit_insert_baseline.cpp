@@ -1,9 +1,10 @@
 // Bare bulk-insert baseline for the audit store: how fast the server takes documents through the
 // same client library (libmongoc) with nothing else in the way (no Kafka, no replay log).
 //
-//   audit_insert_baseline URI STREAM_FILE MODE [BATCH]
+//   audit_insert_baseline URI STREAM MODE [BATCH]
 //
-// STREAM_FILE is an SSE file (`casper-event-store generate` output); each event with an id becomes one
+// STREAM is an SSE file (`casper-event-store generate` output), or a directory whose *.stream files are
+// read in name order (the 1.x output: deploys, main, sigs); each event with an id becomes one
 // document, inserted in unordered insert_many batches of BATCH (default 5000) with write concern
 // majority, into a fresh collection. MODE:
 //   raw   {_id, source, stream, event_id, type, payload: BinData}
@@ -12,13 +13,13 @@
 //         arrays as documents on FerretDB)
 // Prints one line: mode, documents, seconds, documents/s, payload MB/s.
 //
-// Built by bench/audit_consume_bench.sh with the system compiler (no CMake target):
-//   c++ -O2 -std=c++20 -Isrc/mongo/include -Isrc/mongo bench/audit_insert_baseline.cpp
-//       src/mongo/json_bson.cpp $(pkg-config --cflags --libs libmongoc-1.0 simdjson)
+// CMake target `audit_insert_baseline` (bench/CMakeLists.txt); bench/audit_consume_bench.sh runs it.
 #include <mongoc/mongoc.h>
 
 #include <chrono>
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -30,15 +31,15 @@
 namespace {
 
 struct Event {
+  std::string stream;  // "events" (2.x), or the 1.x file's stem: main, deploys, sigs
   std::string id;
   std::string data;
 };
 
-std::vector<Event> ReadStream(const std::string& path) {
+void ReadStream(const std::string& path, const std::string& stream, std::vector<Event>& out) {
   std::ifstream in(path, std::ios::binary);
-  std::vector<Event> out;
   std::string line;
-  Event current;
+  Event current{stream, {}, {}};
   while (std::getline(in, line)) {
     if (line.rfind("data:", 0) == 0) {
       current.data = line.substr(5);
@@ -46,9 +47,23 @@ std::vector<Event> ReadStream(const std::string& path) {
       current.id = line.substr(3);
     } else if (line.empty()) {
       if (!current.id.empty() && !current.data.empty()) out.push_back(current);
-      current = {};
+      current = Event{stream, {}, {}};
     }
   }
+}
+
+std::vector<Event> ReadStreams(const std::filesystem::path& path) {
+  std::vector<Event> out;
+  if (!std::filesystem::is_directory(path)) {
+    ReadStream(path.string(), "events", out);
+    return out;
+  }
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(path)) {
+    if (entry.path().extension() == ".stream") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& file : files) ReadStream(file.string(), file.stem().string(), out);
   return out;
 }
 
@@ -61,13 +76,13 @@ std::string TypeOf(const std::string& data) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: %s URI STREAM_FILE raw|full [BATCH]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s URI STREAM raw|full [BATCH]\n", argv[0]);
     return 2;
   }
   const std::string uri = argv[1];
   const std::string mode = argv[3];
   const std::size_t batch = argc > 4 ? std::stoul(argv[4]) : 5000;
-  const auto events = ReadStream(argv[2]);
+  const auto events = ReadStreams(argv[2]);
   mongoc_init();
   mongoc_log_set_handler([](mongoc_log_level_t, const char*, const char*, void*) {}, nullptr);  // FerretDB: no endSessions
   mongoc_client_t* client = mongoc_client_new(uri.c_str());
@@ -105,10 +120,10 @@ int main(int argc, char** argv) {
     for (std::size_t i = begin; i < std::min(events.size(), begin + batch); ++i) {
       const Event& e = events[i];
       bson_t* d = bson_new();
-      const std::string id = "http://127.0.0.1:18101 events " + e.id;
+      const std::string id = "http://127.0.0.1:18101 " + e.stream + " " + e.id;
       BSON_APPEND_UTF8(d, "_id", id.c_str());
       BSON_APPEND_UTF8(d, "source", "http://127.0.0.1:18101");
-      BSON_APPEND_UTF8(d, "stream", "events");
+      BSON_APPEND_UTF8(d, "stream", e.stream.c_str());
       BSON_APPEND_INT64(d, "event_id", std::stoll(e.id));
       BSON_APPEND_UTF8(d, "type", TypeOf(e.data).c_str());
       if (mode == "full") {

@@ -4,7 +4,8 @@
 #   bench/audit_replay_bench.sh [EVENTS]
 #
 # Store: EVENTS synthetic mixed events (default 1000000; `generate` -> emit -> produce -> audit-consume)
-# in a fresh database, or an existing one: CES_BENCH_AUDIT_DB=<database> (its first source is used).
+# in a fresh database, dropped at the end (CES_BENCH_KEEP_AUDIT_DB=1 keeps it), or an existing one:
+# CES_BENCH_AUDIT_DB=<database> (its first source is used; never dropped).
 # Then `api --cache-mb 0` (every read goes to the server) and:
 #   throughput        one client (curl) reads /events?max_events=EVENTS from the start; events/s from the
 #                     wall time, the count checked from the id lines. Run 3 times; median.
@@ -15,42 +16,22 @@
 # Uses the running stack (scripts/stack env) or starts one on ports 34000+ in .state/bench-audit.
 # Binary: CES_BENCH_BINARY (default build-release/casper-event-store, else build/casper-event-store).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 events=${1:-1000000}
-bin=${CES_BENCH_BINARY:-build-release/casper-event-store}
-[ -x "$bin" ] || bin=build/casper-event-store
-recordings=$("$root/scripts/recordings-dir")
-work=$(mktemp -d)
-started_stack=0
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ $started_stack = 1 ]; then CES_STATE=$root/.state/bench-audit scripts/stack down >/dev/null 2>&1 || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-if ! scripts/stack status >/dev/null 2>&1; then
-  export CES_STATE=$root/.state/bench-audit CES_PORT_BASE=34000
-  scripts/stack up >/dev/null
-  started_stack=1
-fi
-eval "$(scripts/stack env)"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v re="$2" '$0 ~ re {s += $NF} END {printf "%.0f\n", s}'; }
-wait_ready() { for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$1/readyz" >/dev/null && return 0; sleep 0.2; done; return 1; }
+bench_init bench-audit 34000
 
 db=${CES_BENCH_AUDIT_DB:-}
 if [ -z "$db" ]; then
-  stamp=$(date +%s)
-  prefix="bench-replay-$stamp-"
-  db="bench_replay_$stamp"
-  # shellcheck disable=SC2153  # MONGO_URI comes from scripts/stack env
-  mongo_uri="${MONGO_URI%%\?*}"; mongo_uri="${mongo_uri%/*}/$db"
-  echo "building a store of $events events in database $db"
+  bench_new_prefix bench-replay
+  db="bench_replay_$(date +%s)"
+  if [ "${CES_BENCH_KEEP_AUDIT_DB:-0}" = 1 ]; then
+    mongo_uri=$(uri_with_db "$MONGO_URI" "$db")
+    echo "building a store of $events events in database $db (kept: CES_BENCH_AUDIT_DB=$db reuses it)"
+  else
+    bench_new_mongo_db "$db"
+    echo "building a store of $events events in database $db (dropped at the end)"
+  fi
   "$bin" generate --out "$work/stream" --events "$events" --protocol 2 --seed 5 --recordings "$recordings" >/dev/null
   emit_port=$(free_port); produce_port=$(free_port); consume_port=$(free_port)
   "$bin" emit --listen "127.0.0.1:$emit_port" --stream "$work/stream" --buffer $((events + 10)) >"$work/emit.log" 2>&1 &
@@ -69,7 +50,7 @@ if [ -z "$db" ]; then
   wait 2>/dev/null || true
   pids=()
 else
-  mongo_uri="${MONGO_URI%%\?*}"; mongo_uri="${mongo_uri%/*}/$db"
+  mongo_uri=$(uri_with_db "$MONGO_URI" "$db")
 fi
 
 api_port=$(free_port)

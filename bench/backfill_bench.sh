@@ -44,7 +44,7 @@ node="http://127.0.0.1:$emit_port"
 echo "chain: $blocks blocks ($low..$high), $signatures signatures per block; binary $bin"
 
 # 1. node RPC -> Kafka
-prefix="bench-backfill-$(date +%s)-"
+bench_new_prefix bench-backfill
 start=$(now)
 "$bin" backfill --node "$node" --rpc "$node/rpc" --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" --all \
   --listen "127.0.0.1:$(free_port)" --log-level warn >"$work/backfill.log" 2>&1

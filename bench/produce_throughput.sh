@@ -32,7 +32,7 @@ esac
 "$bin" emit --listen "127.0.0.1:$emit_port" --stream "$work/stream" --loop --synthetic --buffer 1000 \
   >"$work/emit.log" 2>&1 &
 pids+=("$!")
-prefix="bench-$kind-$(date +%s)-"
+bench_new_prefix "bench-$kind"
 read -ra produce_args <<< "${CES_BENCH_PRODUCE_ARGS:-}"
 "$bin" produce --node "http://127.0.0.1:$emit_port" --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" \
   --listen "127.0.0.1:$produce_port" --log-level warn "${produce_args[@]}" >"$work/produce.log" 2>&1 &

@@ -11,6 +11,9 @@
 # audit-consume have every event, the services stay idle for IDLE_SECONDS (default 20).
 # Reports per service the peak RSS (VmHWM over the whole run) and the idle RSS (VmRSS at the end), and
 # the end-to-end rates from produce's start: Kafka acknowledged, PostgreSQL committed, audit store written.
+# As the consumers start before the topics exist, it also times topic discovery (issue 14, target 4): from
+# produce's first record acknowledged by Kafka to store-consume's first row and audit-consume's first
+# stored event (their counters, polled every 50 ms).
 #
 # Uses the running stack (scripts/stack env) or starts one on ports 35000+ in .state/bench-rss.
 # Binary: CES_BENCH_BINARY (default build-release/casper-event-store, else build/casper-event-store).
@@ -22,12 +25,7 @@ if [ "$protocol" = 1 ]; then events=${2:-100000}; else events=${2:-200000}; fi
 idle_s=${3:-20}
 bench_init bench-rss 35000
 
-stamp=$(date +%s%N)
-prefix="bench-rss-$stamp-"
-bench_new_db "bench_rss_$stamp"
-# shellcheck disable=SC2153  # MONGO_URI comes from scripts/stack env
-mongo_uri="${MONGO_URI%%\?*}"
-mongo_uri="${mongo_uri%/*}/bench_rss_$stamp"
+bench_new_stores bench-rss
 
 "$bin" generate --out "$work/stream" --events "$events" --protocol "$protocol" --recordings "$recordings" --seed 7 \
   >/dev/null
@@ -38,17 +36,12 @@ else
 fi
 
 declare -A port pid
-for s in store audit api produce emit; do port[$s]=$(free_port); done
-"$bin" store-consume --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" --postgres "$db_uri" --group "${prefix}store" \
-  --listen "127.0.0.1:${port[store]}" --log-level warn >"$work/store.log" 2>&1 &
-pid[store]=$!
-"$bin" audit-consume --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" --mongo "$mongo_uri" \
-  --group "${prefix}audit" --listen "127.0.0.1:${port[audit]}" --log-level warn >"$work/audit.log" 2>&1 &
-pid[audit]=$!
+for s in api produce emit; do port[$s]=$(free_port); done
+bench_start_consumers
 "$bin" api --postgres "$db_uri" --mongo "$mongo_uri" --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" \
   --listen "127.0.0.1:${port[api]}" --log-level warn >"$work/api.log" 2>&1 &
 pid[api]=$!
-pids+=("${pid[store]}" "${pid[audit]}" "${pid[api]}")
+pids+=("${pid[api]}")
 for s in store audit api; do wait_ready "${port[$s]}" || { echo "$s not ready:" >&2; tail "$work/$s.log" >&2; exit 1; }; done
 declare -A start peak idle
 sleep 2
@@ -68,6 +61,7 @@ start[produce]=$(proc_kb "${pid[produce]}" VmRSS)
 produced() { metric "${port[produce]}" '^ces_produce_events_total'; }
 stored() { metric "${port[store]}" '^ces_store_consume_batch_events_sum'; }
 audited() { metric "${port[audit]}" '^ces_audit_consume_events_total\{result="stored"\}'; }
+bench_first_records
 t_produce=""; t_store=""; t_audit=""
 deadline=$(($(date +%s) + 1200))
 while [ -z "$t_store" ] || [ -z "$t_audit" ]; do
@@ -90,3 +84,7 @@ for s in produce store audit api; do
 done
 awk -v n="$events" -v a="$t0" -v p="$t_produce" -v s="$t_store" -v u="$t_audit" 'BEGIN {
   printf "events/s from produce start: Kafka %.0f, PostgreSQL %.0f, audit %.0f\n", n / (p - a), n / (s - a), n / (u - a)}'
+for s in produce store audit api; do
+  bench_result "peak_$s" "$((peak[$s] / 1024))"
+  bench_result "idle_$s" "$((idle[$s] / 1024))"
+done

@@ -8,6 +8,11 @@
 #       counters are sampled every WINDOW seconds (default 2): records/s (events + ApiVersion
 #       messages), rows/s (inserted or updated), and its RSS. Reports the median window and the total.
 #       CES_BENCH_PROTOCOL=1: the 1.x mix instead (three streams; DeployProcessed with auction effects).
+#   bench/store_throughput.sh e2e [EVENTS]
+#       Ingest end to end (issue 14, target 1): store-consume starts first (the topics do not exist yet),
+#       then emit serves EVENTS events (default 100000; mix as above, CES_BENCH_PROTOCOL) at once and
+#       produce ingests them. Rate = EVENTS / time from produce's start to the last record committed by
+#       store-consume (its counters polled every 0.2 s); also store-consume's peak RSS.
 #   bench/store_throughput.sh latency [RATE] [SECONDS]
 #       Live-like stream: emit publishes RATE events/s (default 200) for SECONDS (default 60) through
 #       produce to store-consume. Latency = commit time of an event's rows minus the time produce read
@@ -26,7 +31,7 @@ bench_init bench-store 33000
 emit_port=$(free_port)
 produce_port=$(free_port)
 store_port=$(free_port)
-prefix="bench-store-$mode-$(date +%s)-"
+bench_new_prefix "bench-store-$mode"
 bench_new_db "bench_store_$(date +%s)"
 
 start_store() {
@@ -39,31 +44,56 @@ start_store() {
   wait_ready "$store_port"
 }
 
+records() { metric "$store_port" '^ces_store_consume_batch_events_sum'; }
+rows() { metric "$store_port" '^ces_store_consume_rows_total'; }
+
+ingest() {  # ingest EVENTS: generate EVENTS events of the CES_BENCH_PROTOCOL mix, then emit -> produce
+  events=$1
+  protocol=${CES_BENCH_PROTOCOL:-2}
+  api_versions=1  # records besides the events: one ApiVersion per stream
+  "$bin" generate --out "$work/stream" --events "$events" --protocol "$protocol" --recordings "$recordings" \
+    --seed 7 >/dev/null
+  streams=(--stream "$work/stream")
+  if [ "$protocol" = 1 ]; then
+    streams=(--stream "$work/stream/main.stream" --stream "$work/stream/deploys.stream" --stream "$work/stream/sigs.stream")
+    api_versions=3
+  fi
+  "$bin" emit --listen "127.0.0.1:$emit_port" "${streams[@]}" --buffer "$((events + 10))" \
+    >"$work/emit.log" 2>&1 &
+  pids+=("$!")
+  t_produce=$(date +%s.%N)
+  "$bin" produce --node "http://127.0.0.1:$emit_port" --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" \
+    --listen "127.0.0.1:$produce_port" --log-level warn >"$work/produce.log" 2>&1 &
+  produce_pid=$!
+  pids+=("$produce_pid")
+  wait_ready "$produce_port"
+}
+
 case $mode in
+  e2e)
+    start_store
+    ingest "${2:-100000}"
+    deadline=$(($(date +%s) + 1200))
+    peak_rss=0
+    until [ "$(records)" -ge $((events + api_versions)) ]; do
+      [ "$(date +%s)" -lt "$deadline" ] || { echo "timed out: $(records) records stored" >&2; exit 1; }
+      sleep 0.2
+    done
+    t1=$(date +%s.%N)
+    peak_rss=$(proc_kb "$store_pid" VmHWM)
+    awk -v n="$events" -v rows="$(rows)" -v a="$t_produce" -v b="$t1" -v rss="$peak_rss" 'BEGIN {
+      printf "end to end: %d events in %.1f s from produce'"'"'s start to the last row committed = %.0f events/s, %.0f rows/s; store-consume peak RSS %.0f MB\n",
+        n, b - a, n / (b - a), rows / (b - a), rss / 1024
+      printf "result pg_e2e %.0f\n", n / (b - a)}'
+    ;;
   throughput)
-    events=${2:-400000}
     window_s=${3:-2}
-    protocol=${CES_BENCH_PROTOCOL:-2}
-    "$bin" generate --out "$work/stream" --events "$events" --protocol "$protocol" --recordings "$recordings" \
-      --seed 7 >/dev/null
-    streams=(--stream "$work/stream")
-    [ "$protocol" = 1 ] && streams=(--stream "$work/stream/main.stream" --stream "$work/stream/deploys.stream"
-                                    --stream "$work/stream/sigs.stream")
-    "$bin" emit --listen "127.0.0.1:$emit_port" "${streams[@]}" --buffer "$((events + 10))" \
-      >"$work/emit.log" 2>&1 &
-    pids+=("$!")
-    "$bin" produce --node "http://127.0.0.1:$emit_port" --kafka "$KAFKA_BOOTSTRAP" --topic-prefix "$prefix" \
-      --listen "127.0.0.1:$produce_port" --log-level warn >"$work/produce.log" 2>&1 &
-    produce_pid=$!
-    pids+=("$produce_pid")
-    wait_ready "$produce_port"
+    ingest "${2:-400000}"
     until [ "$(metric "$produce_port" '^ces_produce_events_total')" -ge $((events + 1)) ]; do sleep 0.5; done
     kill -TERM "$produce_pid"; wait "$produce_pid" || true
     echo "loaded $events events into Kafka (prefix $prefix)"
     t0=$(date +%s.%N)
     start_store
-    records() { metric "$store_port" '^ces_store_consume_batch_events_sum'; }
-    rows() { metric "$store_port" '^ces_store_consume_rows_total'; }
     r0=$(records); w0=$(rows); peak_rss=0
     lines=()
     while true; do
@@ -119,5 +149,5 @@ case $mode in
     rss=$(awk '/VmRSS/ {print $2}' "/proc/$store_pid/status")
     echo "store-consume RSS $((rss / 1024)) MB"
     ;;
-  *) echo "usage: $0 throughput [EVENTS] [WINDOW_SECONDS] | latency [RATE] [SECONDS]" >&2; exit 2 ;;
+  *) echo "usage: $0 e2e [EVENTS] | throughput [EVENTS] [WINDOW_SECONDS] | latency [RATE] [SECONDS]" >&2; exit 2 ;;
 esac
