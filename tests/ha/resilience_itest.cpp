@@ -12,8 +12,12 @@
 // Environment: CES_RESILIENCE=quick (the default, what ctest runs: fewer events, one round of each
 // fault) or full (make resilience); CES_RESILIENCE_SEED replays a run (printed at the start);
 // CES_RESILIENCE_REPORT: a file to write the summary to (Markdown).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -209,8 +213,9 @@ const std::vector<std::string> kShortSession = {"--kafka-setting", "session.time
 // One pipeline on topics, databases and ports of its own.
 class Pipeline {
  public:
-  Pipeline(const Chain& chain, const std::string& name)
-      : chain_(chain), name_(name), dir_(TempDir()), prefix_(UniquePrefix() + name + "-") {
+  // `rate`: events per second of each node (the mode's unless given).
+  Pipeline(const Chain& chain, const std::string& name, int rate = CurrentMode().rate)
+      : chain_(chain), name_(name), dir_(TempDir()), prefix_(UniquePrefix() + name + "-"), rate_(rate) {
     const Mode& mode = CurrentMode();
     mongo_ = "res_" + prefix_.substr(0, prefix_.size() - 1);
     uri_ = CreateDatabase(name);
@@ -231,7 +236,7 @@ class Pipeline {
     StartStoreConsume();
     for (const char* node : {"node-a", "node-b"}) {
       nodes_.push_back(StartEmit(dir_, node,
-                                 {"--stream", chain_.stream, "--rate", std::to_string(mode.rate), "--buffer",
+                                 {"--stream", chain_.stream, "--rate", std::to_string(rate_), "--buffer",
                                   std::to_string(mode.events + 1)}));
     }
     load_start_ = Clock::now();
@@ -248,9 +253,8 @@ class Pipeline {
 
   // How long the nodes publish.
   Clock::duration LoadDuration() const {
-    const Mode& mode = CurrentMode();
     return std::chrono::duration_cast<Clock::duration>(
-        std::chrono::duration<double>(static_cast<double>(mode.events) / mode.rate));
+        std::chrono::duration<double>(static_cast<double>(CurrentMode().events) / rate_));
   }
   // `count` seeded random moments within the load (15 % to 60 % of it, sorted), so that load goes on
   // after each fault.
@@ -297,10 +301,15 @@ class Pipeline {
   }
   // True once each of the three moved a second of load (both nodes) past `from`.
   bool MovedOn(const Progress& from) {
-    const double step = 2.0 * CurrentMode().rate;
+    const double step = 2.0 * rate_;
     const Progress now = Now();
     return now.produced >= from.produced + step && now.stored >= from.stored + step &&
            now.audited >= from.audited + step;
+  }
+  // MovedOn, or (a fault near the end of the load) the whole load is through.
+  bool MovedOnOrCaughtUp(const Progress& from) {
+    if (MovedOn(from)) return true;
+    return Clock::now() > load_start_ + LoadDuration() && Stored() && Audited();
   }
 
   // A new live /events client that starts at chain id `from`.
@@ -414,6 +423,7 @@ class Pipeline {
   std::string name_;
   std::string dir_;
   std::string prefix_;
+  int rate_;
   std::string mongo_;
   std::string uri_;
   std::vector<Service> nodes_;
@@ -449,7 +459,42 @@ std::string LeaderOf(const std::string& topic) {
   return "kafka-" + std::to_string(std::stoi(described.substr(at + 8)));
 }
 
-// Brings a broker back (SIGCONT, then start if it is not running) when the scope ends, whatever
+// The stack's ZooKeeper servers: zookeeper-N and its client address, in the order of $ZOOKEEPER.
+std::vector<std::pair<std::string, std::string>> ZooKeeperServers() {
+  std::string list = RequireEnv("ZOOKEEPER");
+  list = list.substr(0, list.find('/'));  // a chroot
+  std::vector<std::pair<std::string, std::string>> out;
+  std::istringstream in(list);
+  for (std::string address; std::getline(in, address, ',');) {
+    out.emplace_back("zookeeper-" + std::to_string(out.size() + 1), address);
+  }
+  return out;
+}
+
+// "leader" or "follower" from the `srvr` four-letter word on a ZooKeeper client address (127.0.0.1:port;
+// config/zookeeper/zoo.cfg.tmpl whitelists it), "" when the server does not answer.
+std::string ZooKeeperMode(const std::string& address) {
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1))));
+  if (::inet_pton(AF_INET, address.substr(0, address.rfind(':')).c_str(), &to.sin_addr) != 1) return "";
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  timeval timeout{3, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  std::string reply;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0 && ::send(fd, "srvr", 4, 0) == 4) {
+    char buffer[1024];
+    for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) reply.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  const auto at = reply.find("Mode: ");
+  if (at == std::string::npos) return "";
+  return reply.substr(at + 6, reply.find('\n', at) - at - 6);
+}
+
+// Brings a server back (SIGCONT, then start if it is not running) when the scope ends, whatever
 // happened: the next tests of the ha tier need the whole stack.
 class RestoreOnExit {
  public:
@@ -611,6 +656,36 @@ TEST_F(Resilience, Scenario9_BrokerPaused) {
     if (recovery < 0) recovery = SecondsUntil(t0, [&] { return p.MovedOn(before); }, "the pipeline moves on");
     outcome.recovery.push_back(recovery);
     ++outcome.faults;
+  }
+  p.Finish(outcome);
+}
+
+// Scenario 2: a ZooKeeper follower SIGKILLed under load and restarted, then the ZooKeeper leader (found
+// with `srvr`): the two others keep a quorum, and the pipeline moves on while each is down. At half the
+// rate (a longer load), so that both kills and restarts fall within it.
+TEST_F(Resilience, Scenario2_ZooKeeperFollowerThenLeaderKilled) {
+  auto rng = ScenarioRng(2);
+  Pipeline p(*chain_, "s2", CurrentMode().rate / 2);
+  Outcome outcome("2 SIGKILL a ZooKeeper follower, then the leader, restart");
+  const auto times = p.FaultTimes(rng, 2 * CurrentMode().broker_rounds);
+  for (std::size_t i = 0; i < times.size(); ++i) {
+    const std::string role = i % 2 == 0 ? "follower" : "leader";
+    std::this_thread::sleep_until(times[i]);
+    std::vector<std::string> candidates;
+    for (const auto& [server, address] : ZooKeeperServers()) {
+      if (ZooKeeperMode(address) == role) candidates.push_back(server);
+    }
+    ASSERT_FALSE(candidates.empty()) << "no ZooKeeper " << role << "\n" << StackOutput({"status"});
+    const std::string server = candidates[std::uniform_int_distribution<std::size_t>(0, candidates.size() - 1)(rng)];
+    RestoreOnExit restore(server);
+    const auto before = p.Now();
+    const auto t0 = Clock::now();
+    std::cout << "SIGKILL " << server << " (ZooKeeper " << role << ")" << std::endl;
+    ASSERT_EQ(Stack({"kill", server}), 0);
+    outcome.recovery.push_back(SecondsUntil(
+        t0, [&] { return p.MovedOnOrCaughtUp(before); }, "the pipeline moves on with " + server + " down"));
+    ++outcome.faults;
+    std::this_thread::sleep_until(t0 + CurrentMode().outage);
   }
   p.Finish(outcome);
 }
