@@ -7,7 +7,9 @@
 //   expected row is there exactly once with the same values;
 // - the audit store holds every event of both nodes exactly once (replay log and `events`);
 // - the live /events client saw every distinct event of the chain exactly once, in id order.
-// Each fault's recovery time is measured, and a summary table is printed at the end.
+// In scenarios 1 and 6, REST clients read the api meanwhile (scenario 8: only right blocks or 503 JSON
+// errors). Each fault's recovery time is measured, and a summary table is printed at the end. Scenario 6
+// (PostgreSQL failover) runs last and makes postgres-1 the primary again (scripts/stack failback).
 //
 // Environment: CES_RESILIENCE=quick (the default, what ctest runs: fewer events, one round of each
 // fault) or full (make resilience); CES_RESILIENCE_SEED replays a run (printed at the start);
@@ -20,12 +22,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <functional>
 #include <iomanip>
 #include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
@@ -34,6 +39,7 @@
 
 #include "audit_itest_support.hpp"
 #include "backfill_itest_support.hpp"
+#include "ces/sse/client.hpp"
 #include "chain_itest_support.hpp"
 
 namespace ces::test {
@@ -46,7 +52,7 @@ struct Mode {
   std::uint64_t events = 0;  // per scenario; each node serves all of them
   int rate = 0;              // events per second of each node
   int rounds = 0;            // faults of each kind per scenario
-  int broker_rounds = 0;     // broker faults per scenario (each waits for a broker restart)
+  int broker_rounds = 0;     // broker faults (ZooKeeper: follower and leader) per scenario, each waits for a restart
   seconds outage{0};         // how long a killed broker or FerretDB stays down
   seconds pause{0};          // how long a broker stays stopped (SIGSTOP), past its 6 s ZooKeeper session
 };
@@ -136,8 +142,12 @@ class Summary : public ::testing::Environment {
         << "the harness). `lost` and `duplicated` count the expected PostgreSQL rows, audit documents and\n"
         << "frames of the live /events client that are missing or present more than once. A recovery time\n"
         << "runs from the fault until the pipeline moves again: for a killed service, until its restarted\n"
-        << "process handled records (after the end of the load: until it had caught up); for a broker, until produce, store-consume and audit-consume each\n"
-        << "handled a further second of load; for FerretDB, from its restart until audit-consume stores again.\n\n"
+        << "process handled records (after the end of the load: until it had caught up); for a broker or a\n"
+        << "ZooKeeper server, until produce, store-consume and audit-consume each handled a further second of\n"
+        << "load; for the PostgreSQL primary, the same and the api answers REST reads again; for FerretDB, from\n"
+        << "its restart until audit-consume stores again. Scenario 8 (REST clients reading the api\n"
+        << "during scenarios 1 and 6): `lost` counts the answers that were neither the right blocks nor a 503 JSON\n"
+        << "error, and recovery runs from the fault until the first 200 after the last other answer (0: all 200).\n\n"
         << text.str();
   }
 };
@@ -437,6 +447,162 @@ class Pipeline {
   std::map<std::pair<std::string, int>, long long> ends_;  // of the topics, once the load is in Kafka
 };
 
+// Scenario 8: REST clients reading a pipeline's api (/api/v1/blocks and /api/v1/blocks/{hash} of blocks
+// listed before) while another scenario's faults run. Every answer must be a 200 with blocks of the chain
+// or a 503 JSON error ({"code": 503, "message": ...}). The blocks are compared at the end with the api's
+// answers on the complete store, whose tables equal the clean run's (Pipeline::Check).
+class ApiReads {
+ public:
+  ApiReads(std::string api_url, int clients) : url_(std::move(api_url)) {
+    for (int c = 0; c < clients; ++c) {
+      threads_.emplace_back([this, c] { Client(Seed() + 1000 + static_cast<std::uint64_t>(c)); });
+    }
+  }
+  ~ApiReads() { Stop(); }
+
+  void Fault(Clock::time_point at) { faults_.push_back(at); }
+  void Stop() {
+    stop_ = true;
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+
+  // Stops the clients and checks their answers: `outcome` gets the answers that were neither correct
+  // blocks nor a 503 JSON error as `lost`, and per fault the seconds until the first 200 after the last
+  // other answer (0 when every answer was a 200).
+  void Check(Outcome& outcome, const std::string& api_url) {
+    Stop();
+    std::map<std::string, nlohmann::json> final_blocks;
+    for (int page = 1;; ++page) {
+      const auto [status, body] =
+          HttpGet(api_url + "/api/v1/blocks?size=1000&page=" + std::to_string(page));
+      ASSERT_EQ(status, 200) << body;
+      const auto list = nlohmann::json::parse(body);
+      if (list["data"].empty()) break;
+      for (const auto& block : list["data"]) final_blocks[block["blockHash"].get<std::string>()] = block;
+    }
+    std::lock_guard lock(mutex_);
+    long wrong = wrong_;
+    for (const auto& [hash, versions] : blocks_) {
+      const auto it = final_blocks.find(hash);
+      for (const auto& version : versions) {
+        if (it != final_blocks.end() && nlohmann::json::parse(version) == it->second) continue;
+        ++wrong;
+        if (samples_.size() < 5) samples_.push_back("block " + hash + " answered as " + version);
+      }
+    }
+    long unavailable = 0;
+    for (const auto& a : answers_) unavailable += a.status == 503;
+    for (std::size_t f = 0; f < faults_.size(); ++f) {
+      const auto end = f + 1 < faults_.size() ? faults_[f + 1] : Clock::time_point::max();
+      Clock::time_point last_failed = faults_[f];
+      bool failed = false;
+      for (const auto& a : answers_) {
+        if (a.at < faults_[f] || a.at >= end || a.status == 200) continue;
+        last_failed = std::max(last_failed, a.at);
+        failed = true;
+      }
+      double recovery = 0;
+      if (failed) {
+        const auto next = std::find_if(answers_.begin(), answers_.end(),
+                                       [&](const Answer& a) { return a.at > last_failed && a.status == 200; });
+        EXPECT_NE(next, answers_.end()) << "the api did not answer 200 again after the fault";
+        if (next != answers_.end()) recovery = std::chrono::duration<double>(next->at - faults_[f]).count();
+      }
+      outcome.recovery.push_back(recovery);
+      ++outcome.faults;
+    }
+    outcome.scenario += " (" + std::to_string(answers_.size()) + " answers, " + std::to_string(unavailable) + " 503)";
+    outcome.lost = wrong;
+    EXPECT_GT(answers_.size(), 0U);
+    EXPECT_EQ(wrong, 0) << "wrong answers, e.g.:\n" << [&] {
+      std::string out;
+      for (const auto& line : samples_) out += line + "\n";
+      return out;
+    }();
+  }
+
+ private:
+  struct Answer {
+    Clock::time_point at;  // when it came
+    long status;
+  };
+
+  void Client(std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::vector<std::string> known;  // hashes this client saw listed
+    for (int n = 0; !stop_; ++n) {
+      const bool single = n % 2 == 1 && !known.empty();
+      std::string hash;
+      if (single) hash = known[std::uniform_int_distribution<std::size_t>(0, known.size() - 1)(rng)];
+      std::pair<long, std::string> answer{0, ""};
+      try {
+        answer = sse::Get(url_ + (single ? "/api/v1/blocks/" + hash : "/api/v1/blocks"), seconds(10));
+      } catch (const std::exception& e) {
+        answer.second = e.what();
+      }
+      const auto& [status, body] = answer;
+      std::vector<std::string> listed;
+      std::string problem = Judge(status, body, hash, listed);
+      {
+        std::lock_guard lock(mutex_);
+        answers_.push_back({Clock::now(), status});
+        if (!problem.empty()) {
+          ++wrong_;
+          if (samples_.size() < 5) samples_.push_back(problem);
+        }
+      }
+      for (auto& h : listed) {
+        if (std::find(known.begin(), known.end(), h) == known.end()) known.push_back(std::move(h));
+      }
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+  }
+
+  // "" when the answer is blocks (then kept for the final comparison) or a 503 JSON error.
+  std::string Judge(long status, const std::string& body, const std::string& hash, std::vector<std::string>& listed) {
+    const std::string what = (hash.empty() ? "/api/v1/blocks" : "/api/v1/blocks/" + hash) + ": " +
+                             std::to_string(status) + " " + body.substr(0, 200);
+    try {
+      const auto json = nlohmann::json::parse(body);
+      if (status == 503) {
+        return json.value("code", 0) == 503 && json.contains("message") && json["message"].is_string() ? "" : what;
+      }
+      if (status != 200) return what;
+      std::vector<nlohmann::json> blocks;
+      if (hash.empty()) {
+        for (const auto& block : json.at("data")) blocks.push_back(block);
+      } else {
+        if (json.at("blockHash") != hash) return what;
+        blocks.push_back(json);
+      }
+      std::lock_guard lock(mutex_);
+      for (const auto& block : blocks) {
+        const std::string h = block.at("blockHash").get<std::string>();
+        blocks_[h].insert(block.dump());
+        if (hash.empty()) listed.push_back(h);
+      }
+      return "";
+    } catch (const std::exception&) {
+      return what;
+    }
+  }
+
+  std::string url_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+  std::vector<Clock::time_point> faults_;
+  std::mutex mutex_;
+  std::vector<Answer> answers_;                            // in arrival order
+  std::map<std::string, std::set<std::string>> blocks_;   // hash -> distinct answers (JSON text)
+  long wrong_ = 0;
+  std::vector<std::string> samples_;
+};
+
+// REST clients of scenario 8.
+constexpr int kReaders = 3;
+
 // SIGKILLs `service` and restarts it at once, as a supervisor would: seconds until the new process
 // counted records in `metric`, or until `done` (nothing left for it to do: a kill after the end of the
 // load).
@@ -527,6 +693,14 @@ void KillServices(Pipeline& p, int scenario, Outcome& outcome, const std::vector
   p.Finish(outcome);
 }
 
+// Scenario 8's row for the reads during `scenario` (after its pipeline's Finish).
+void CheckReads(ApiReads& reads, Pipeline& p, const Outcome& scenario_outcome, const std::string& scenario) {
+  Outcome outcome("8 REST reads during " + scenario);
+  outcome.events = scenario_outcome.events;
+  reads.Check(outcome, p.api().url());
+  Record(outcome);
+}
+
 // Scenario 3: produce SIGKILLed at random moments and restarted at once: it resumes from its positions.
 TEST_F(Resilience, Scenario3_ProduceKilled) {
   Pipeline p(*chain_, "s3");
@@ -558,6 +732,7 @@ TEST_F(Resilience, Scenario4_ConsumersKilled) {
 TEST_F(Resilience, Scenario1_PartitionLeaderKilled) {
   auto rng = ScenarioRng(1);
   Pipeline p(*chain_, "s1");
+  ApiReads reads(p.api().url(), kReaders);
   Outcome outcome("1 SIGKILL the partition leader broker, restart");
   const std::vector<std::string> topics = {"main", "deploys", "sigs"};
   const auto times = p.FaultTimes(rng, CurrentMode().broker_rounds);
@@ -569,11 +744,13 @@ TEST_F(Resilience, Scenario1_PartitionLeaderKilled) {
     const auto t0 = Clock::now();
     std::cout << "SIGKILL " << broker << " (leader of " << topics[i % topics.size()] << ")" << std::endl;
     ASSERT_EQ(Stack({"kill", broker}), 0);
+    reads.Fault(t0);
     outcome.recovery.push_back(SecondsUntil(t0, [&] { return p.MovedOn(before); }, "the pipeline moves on"));
     ++outcome.faults;
     std::this_thread::sleep_until(t0 + CurrentMode().outage);
   }
   p.Finish(outcome);
+  CheckReads(reads, p, outcome, "1");
 }
 
 // Scenario 10: the api SIGKILLed and restarted; a client reconnects after each kill with
@@ -688,6 +865,55 @@ TEST_F(Resilience, Scenario2_ZooKeeperFollowerThenLeaderKilled) {
     std::this_thread::sleep_until(t0 + CurrentMode().outage);
   }
   p.Finish(outcome);
+}
+
+// Makes postgres-1 the primary again with its two replicas (scripts/stack failback) when the scope ends,
+// whatever happened: the next scenarios and tests of the ha tier need the stack as it was.
+class FailBackOnExit {
+ public:
+  FailBackOnExit() = default;
+  FailBackOnExit(const FailBackOnExit&) = delete;
+  FailBackOnExit& operator=(const FailBackOnExit&) = delete;
+  ~FailBackOnExit() { EXPECT_EQ(Stack({"failback"}), 0) << "postgres-1 is not the primary again"; }
+};
+
+// How long the PostgreSQL primary is down before the operator promotes a replica.
+constexpr seconds kPromoteAfter{3};
+
+// Scenario 6: the PostgreSQL primary SIGKILLed under load; a replica (seeded) promoted a few seconds
+// later, as an operator would (scripts/stack promote: pg_ctl promote). store-consume and the api find
+// the new primary by themselves through the stack's multi-host URI (target_session_attrs=read-write);
+// store-consume re-reads from the positions stored in the promoted replica what it had not received
+// (replication is asynchronous). The tables must still equal the clean run's. One round in every mode:
+// afterwards postgres-1 becomes the primary again (scripts/stack failback).
+TEST_F(Resilience, Scenario6_PostgresPrimaryKilledReplicaPromoted) {
+  ASSERT_NE(RequireEnv("POSTGRES_URI").find("target_session_attrs=read-write"), std::string::npos)
+      << "needs the --ha stack's multi-host URI";
+  ASSERT_EQ(StackOutput({"pid", "postgres-1"}).empty(), false) << "postgres-1 is not running";
+  auto rng = ScenarioRng(6);
+  FailBackOnExit failback;  // after the pipeline's processes are gone
+  Pipeline p(*chain_, "s6");
+  ApiReads reads(p.api().url(), kReaders);
+  Outcome outcome("6 SIGKILL the PostgreSQL primary, promote a replica");
+  for (const auto at : p.FaultTimes(rng, 1)) {
+    const std::string replica = "postgres-" + std::to_string(std::uniform_int_distribution<int>(2, 3)(rng));
+    std::this_thread::sleep_until(at);
+    const auto before = p.Now();
+    const auto t0 = Clock::now();
+    std::cout << "SIGKILL postgres-1 (primary), promote " << replica << " after " << kPromoteAfter.count() << " s"
+              << std::endl;
+    ASSERT_EQ(Stack({"kill", "postgres-1"}), 0);
+    reads.Fault(t0);
+    std::this_thread::sleep_until(t0 + kPromoteAfter);
+    ASSERT_EQ(Stack({"promote", replica}), 0);
+    outcome.recovery.push_back(SecondsUntil(
+        t0,
+        [&] { return p.MovedOnOrCaughtUp(before) && HttpGet(p.api().url() + "/api/v1/blocks").first == 200; },
+        "the pipeline and the api move on with " + replica));
+    ++outcome.faults;
+  }
+  p.Finish(outcome);
+  CheckReads(reads, p, outcome, "6");
 }
 
 }  // namespace
