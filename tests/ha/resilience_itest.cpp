@@ -55,13 +55,14 @@ struct Mode {
   int broker_rounds = 0;     // broker faults (ZooKeeper: follower and leader) per scenario, each waits for a restart
   seconds outage{0};         // how long a killed broker or FerretDB stays down
   seconds pause{0};          // how long a broker stays stopped (SIGSTOP), past its 6 s ZooKeeper session
+  bool replica_lag = false;  // the PostgreSQL replicas receive no WAL for 1-3 s before the primary is killed
 };
 
 const Mode& CurrentMode() {
   static const Mode mode = [] {
     const char* name = std::getenv("CES_RESILIENCE");
-    if (name && std::string(name) == "full") return Mode{"full", 40000, 200, 10, 3, seconds(30), seconds(20)};
-    return Mode{"quick", 3000, 200, 1, 1, seconds(5), seconds(10)};
+    if (name && std::string(name) == "full") return Mode{"full", 40000, 200, 10, 3, seconds(30), seconds(20), true};
+    return Mode{"quick", 3000, 200, 1, 1, seconds(5), seconds(10), false};
   }();
   return mode;
 }
@@ -880,12 +881,81 @@ class FailBackOnExit {
 // How long the PostgreSQL primary is down before the operator promotes a replica.
 constexpr seconds kPromoteAfter{3};
 
-// Scenario 6: the PostgreSQL primary SIGKILLed under load; a replica (seeded) promoted a few seconds
-// later, as an operator would (scripts/stack promote: pg_ctl promote). store-consume and the api find
-// the new primary by themselves through the stack's multi-host URI (target_session_attrs=read-write);
-// store-consume re-reads from the positions stored in the promoted replica what it had not received
-// (replication is asynchronous). The tables must still equal the clean run's. One round in every mode:
-// afterwards postgres-1 becomes the primary again (scripts/stack failback).
+// "127.0.0.1:port" of postgres-N, from the stack's multi-host POSTGRES_URI (postgres-1, -2, -3 in order).
+std::string PostgresAddress(int n) {
+  const std::string uri = RequireEnv("POSTGRES_URI");
+  const auto from = uri.find('@') + 1;
+  std::istringstream hosts(uri.substr(from, uri.find('/', from) - from));
+  std::string address;
+  for (int i = 0; i < n && std::getline(hosts, address, ','); ++i) {
+  }
+  return address;
+}
+
+std::string AdminUri(int n) { return "postgresql://postgres@" + PostgresAddress(n) + "/postgres"; }
+
+// Stops the WAL receiver of postgres-N (primary_conninfo emptied by ALTER SYSTEM, configuration reloaded;
+// what its socket still held is dropped) until the end of the scope (reset): the primary goes on
+// committing what the replica does not get.
+class ReplicationCut {
+ public:
+  explicit ReplicationCut(int n) : replica_(AdminUri(n)) {
+    Configure("ALTER SYSTEM SET primary_conninfo = ''");
+    EXPECT_TRUE(WaitUntil([&] { return replica_.Query("SELECT count(*) FROM pg_stat_wal_receiver")[0][0] == "0"; },
+                          seconds(10)))
+        << "postgres-" << n << " still receives WAL";
+  }
+  ReplicationCut(const ReplicationCut&) = delete;
+  ReplicationCut& operator=(const ReplicationCut&) = delete;
+  ~ReplicationCut() {
+    try {
+      Configure("ALTER SYSTEM RESET primary_conninfo");
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "primary_conninfo not reset: " << e.what();
+    }
+  }
+
+ private:
+  void Configure(const std::string& sql) {
+    replica_.ExecuteNoTransaction(sql);
+    replica_.Query("SELECT pg_reload_conf()");
+  }
+  postgres::Connection replica_;
+};
+
+// The last WAL position postgres-N received ("0/0" when none).
+std::string ReceivedWal(int n) {
+  postgres::Connection replica(AdminUri(n));
+  return replica.Query("SELECT pg_last_wal_receive_lsn()").at(0).at(0).value_or("0/0");
+}
+
+// Bytes of WAL the primary wrote that postgres-N has not received.
+long long ReplicationLag(int n) {
+  const std::string received = ReceivedWal(n);
+  postgres::Connection primary(AdminUri(1));
+  return std::stoll(primary.Query("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '" + received + "')")
+                        .at(0).at(0).value_or("0"));
+}
+
+// The replica an operator promotes: the one that received the most WAL (postgres-2 or -3; a tie: seeded).
+int MostAdvancedReplica(std::mt19937_64& rng) {
+  const std::string lsn2 = ReceivedWal(2);
+  const std::string lsn3 = ReceivedWal(3);
+  postgres::Connection replica(AdminUri(2));
+  const double ahead = std::stod(
+      replica.Query("SELECT pg_wal_lsn_diff('" + lsn3 + "', '" + lsn2 + "')").at(0).at(0).value_or("0"));
+  if (ahead == 0) return std::uniform_int_distribution<int>(2, 3)(rng);
+  return ahead > 0 ? 3 : 2;
+}
+
+// Scenario 6: the PostgreSQL primary SIGKILLed under load; a few seconds later the replica that received
+// the most WAL is promoted, as an operator would (scripts/stack promote: pg_ctl promote). store-consume and
+// the api find the new primary by themselves through the stack's multi-host URI
+// (target_session_attrs=read-write). The tables must still equal the clean run's. In the full mode both
+// replicas stop receiving WAL a seeded 1-3 s before the kill (asynchronous replication lagging), so the
+// promoted one lacks the last commits of the old primary, and store-consume must re-read them from the
+// positions stored in it. One round in every mode: afterwards postgres-1 becomes the primary again
+// (scripts/stack failback).
 TEST_F(Resilience, Scenario6_PostgresPrimaryKilledReplicaPromoted) {
   ASSERT_NE(RequireEnv("POSTGRES_URI").find("target_session_attrs=read-write"), std::string::npos)
       << "needs the --ha stack's multi-host URI";
@@ -894,18 +964,27 @@ TEST_F(Resilience, Scenario6_PostgresPrimaryKilledReplicaPromoted) {
   FailBackOnExit failback;  // after the pipeline's processes are gone
   Pipeline p(*chain_, "s6");
   ApiReads reads(p.api().url(), kReaders);
-  Outcome outcome("6 SIGKILL the PostgreSQL primary, promote a replica");
+  Outcome outcome(std::string("6 SIGKILL the PostgreSQL primary, promote a replica") +
+                  (CurrentMode().replica_lag ? " (replication cut 1-3 s before)" : ""));
   for (const auto at : p.FaultTimes(rng, 1)) {
-    const std::string replica = "postgres-" + std::to_string(std::uniform_int_distribution<int>(2, 3)(rng));
+    std::vector<std::unique_ptr<ReplicationCut>> cuts;
+    if (CurrentMode().replica_lag) {
+      std::this_thread::sleep_until(at - milliseconds(std::uniform_int_distribution<int>(1000, 3000)(rng)));
+      for (int n : {2, 3}) cuts.push_back(std::make_unique<ReplicationCut>(n));
+    }
     std::this_thread::sleep_until(at);
+    const long long behind[] = {ReplicationLag(2), ReplicationLag(3)};
     const auto before = p.Now();
     const auto t0 = Clock::now();
-    std::cout << "SIGKILL postgres-1 (primary), promote " << replica << " after " << kPromoteAfter.count() << " s"
-              << std::endl;
     ASSERT_EQ(Stack({"kill", "postgres-1"}), 0);
     reads.Fault(t0);
+    const std::string replica = "postgres-" + std::to_string(MostAdvancedReplica(rng));
+    std::cout << "SIGKILL postgres-1 (primary; postgres-2 " << behind[0] << ", postgres-3 " << behind[1]
+              << " bytes of WAL behind), promote " << replica << " after " << kPromoteAfter.count() << " s"
+              << std::endl;
     std::this_thread::sleep_until(t0 + kPromoteAfter);
     ASSERT_EQ(Stack({"promote", replica}), 0);
+    cuts.clear();
     outcome.recovery.push_back(SecondsUntil(
         t0,
         [&] { return p.MovedOnOrCaughtUp(before) && HttpGet(p.api().url() + "/api/v1/blocks").first == 200; },
@@ -913,6 +992,8 @@ TEST_F(Resilience, Scenario6_PostgresPrimaryKilledReplicaPromoted) {
     ++outcome.faults;
   }
   p.Finish(outcome);
+  std::cout << "store-consume re-read " << Metric(p.store().url(), "ces_store_consume_position_conflicts_total")
+            << " batches from the positions stored in the promoted replica" << std::endl;
   CheckReads(reads, p, outcome, "6");
 }
 
