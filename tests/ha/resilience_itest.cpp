@@ -878,7 +878,12 @@ class FailBackOnExit {
   FailBackOnExit() = default;
   FailBackOnExit(const FailBackOnExit&) = delete;
   FailBackOnExit& operator=(const FailBackOnExit&) = delete;
-  ~FailBackOnExit() { EXPECT_EQ(Stack({"failback"}), 0) << "postgres-1 is not the primary again"; }
+  ~FailBackOnExit() {
+    const auto t0 = Clock::now();
+    EXPECT_EQ(Stack({"failback"}), 0) << "postgres-1 is not the primary again";
+    std::cout << "failback: " << Fixed(std::chrono::duration<double>(Clock::now() - t0).count(), 1) << " s"
+              << std::endl;
+  }
 };
 
 // How long the PostgreSQL primary is down before the operator promotes a replica.
