@@ -54,7 +54,7 @@ struct Mode {
   int rate = 0;              // events per second of each node
   int rounds = 0;            // faults of each kind per scenario
   int broker_rounds = 0;     // broker faults (ZooKeeper: follower and leader) per scenario, each waits for a restart
-  seconds outage{0};         // how long a killed broker or FerretDB stays down
+  seconds outage{0};         // how long a killed broker, ZooKeeper server or FerretDB stays down
   seconds pause{0};          // how long a broker stays stopped (SIGSTOP), past its 6 s ZooKeeper session
   bool replica_lag = false;  // the PostgreSQL replicas receive no WAL for 1-3 s before the primary is killed
 };
