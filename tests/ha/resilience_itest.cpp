@@ -7,21 +7,30 @@
 //   expected row is there exactly once with the same values;
 // - the audit store holds every event of both nodes exactly once (replay log and `events`);
 // - the live /events client saw every distinct event of the chain exactly once, in id order.
-// Each fault's recovery time is measured, and a summary table is printed at the end.
+// In scenarios 1 and 6, REST clients read the api meanwhile (scenario 8: only right blocks or 503 JSON
+// errors). Each fault's recovery time is measured, and a summary table is printed at the end. Scenario 6
+// (PostgreSQL failover) runs last and makes postgres-1 the primary again (scripts/stack failback).
 //
 // Environment: CES_RESILIENCE=quick (the default, what ctest runs: fewer events, one round of each
 // fault) or full (make resilience); CES_RESILIENCE_SEED replays a run (printed at the start);
 // CES_RESILIENCE_REPORT: a file to write the summary to (Markdown).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <functional>
 #include <iomanip>
 #include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
@@ -30,6 +39,8 @@
 
 #include "audit_itest_support.hpp"
 #include "backfill_itest_support.hpp"
+#include "ces/audit/record.hpp"
+#include "ces/sse/client.hpp"
 #include "chain_itest_support.hpp"
 
 namespace ces::test {
@@ -42,16 +53,17 @@ struct Mode {
   std::uint64_t events = 0;  // per scenario; each node serves all of them
   int rate = 0;              // events per second of each node
   int rounds = 0;            // faults of each kind per scenario
-  int broker_rounds = 0;     // broker faults per scenario (each waits for a broker restart)
-  seconds outage{0};         // how long a killed broker or FerretDB stays down
+  int broker_rounds = 0;     // broker faults (ZooKeeper: follower and leader) per scenario, each waits for a restart
+  seconds outage{0};         // how long a killed broker, ZooKeeper server or FerretDB stays down
   seconds pause{0};          // how long a broker stays stopped (SIGSTOP), past its 6 s ZooKeeper session
+  bool replica_lag = false;  // the PostgreSQL replicas receive no WAL for 1-3 s before the primary is killed
 };
 
 const Mode& CurrentMode() {
   static const Mode mode = [] {
     const char* name = std::getenv("CES_RESILIENCE");
-    if (name && std::string(name) == "full") return Mode{"full", 40000, 200, 10, 3, seconds(30), seconds(20)};
-    return Mode{"quick", 3000, 200, 1, 1, seconds(5), seconds(10)};
+    if (name && std::string(name) == "full") return Mode{"full", 40000, 200, 10, 3, seconds(30), seconds(20), true};
+    return Mode{"quick", 3000, 200, 1, 1, seconds(5), seconds(10), false};
   }();
   return mode;
 }
@@ -132,8 +144,12 @@ class Summary : public ::testing::Environment {
         << "the harness). `lost` and `duplicated` count the expected PostgreSQL rows, audit documents and\n"
         << "frames of the live /events client that are missing or present more than once. A recovery time\n"
         << "runs from the fault until the pipeline moves again: for a killed service, until its restarted\n"
-        << "process handled records (after the end of the load: until it had caught up); for a broker, until produce, store-consume and audit-consume each\n"
-        << "handled a further second of load; for FerretDB, from its restart until audit-consume stores again.\n\n"
+        << "process handled records (after the end of the load: until it had caught up); for a broker or a\n"
+        << "ZooKeeper server, until produce, store-consume and audit-consume each handled a further second of\n"
+        << "load; for the PostgreSQL primary, the same and the api answers REST reads again; for FerretDB, from\n"
+        << "its restart until audit-consume stores again. Scenario 8 (REST clients reading the api\n"
+        << "during scenarios 1 and 6): `lost` counts the answers that were neither the right blocks nor a 503 JSON\n"
+        << "error, and recovery runs from the fault until the first 200 after the last other answer (0: all 200).\n\n"
         << text.str();
   }
 };
@@ -209,14 +225,17 @@ const std::vector<std::string> kShortSession = {"--kafka-setting", "session.time
 // One pipeline on topics, databases and ports of its own.
 class Pipeline {
  public:
-  Pipeline(const Chain& chain, const std::string& name)
-      : chain_(chain), name_(name), dir_(TempDir()), prefix_(UniquePrefix() + name + "-") {
+  // `rate`: events per second of each node (the mode's unless given).
+  Pipeline(const Chain& chain, const std::string& name, int rate = CurrentMode().rate)
+      : chain_(chain), name_(name), dir_(TempDir()), prefix_(UniquePrefix() + name + "-"), rate_(rate) {
     const Mode& mode = CurrentMode();
     mongo_ = "res_" + prefix_.substr(0, prefix_.size() - 1);
     uri_ = CreateDatabase(name);
     // The topics exist before the consumers subscribe, as in a deployment: an audit-consume that creates
-    // them itself and subscribes at once was seen assigned 7 of their 10 partitions, for good (report).
+    // them itself and subscribes at once was seen assigned 7 of their 10 partitions, for good, and the
+    // api's /events hub 0 of the chain topic's partitions (report, known failures 2 and 3).
     kafka::EnsureEventTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, prefix_);
+    kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, {audit::ChainTopicSpec(prefix_)}, seconds(10));
     StartApi();
     live_ = std::make_unique<SseReader>(api_.url() + "/events");
     chain_stage_.port = FreePort();
@@ -231,7 +250,7 @@ class Pipeline {
     StartStoreConsume();
     for (const char* node : {"node-a", "node-b"}) {
       nodes_.push_back(StartEmit(dir_, node,
-                                 {"--stream", chain_.stream, "--rate", std::to_string(mode.rate), "--buffer",
+                                 {"--stream", chain_.stream, "--rate", std::to_string(rate_), "--buffer",
                                   std::to_string(mode.events + 1)}));
     }
     load_start_ = Clock::now();
@@ -248,9 +267,8 @@ class Pipeline {
 
   // How long the nodes publish.
   Clock::duration LoadDuration() const {
-    const Mode& mode = CurrentMode();
     return std::chrono::duration_cast<Clock::duration>(
-        std::chrono::duration<double>(static_cast<double>(mode.events) / mode.rate));
+        std::chrono::duration<double>(static_cast<double>(CurrentMode().events) / rate_));
   }
   // `count` seeded random moments within the load (15 % to 60 % of it, sorted), so that load goes on
   // after each fault.
@@ -297,10 +315,15 @@ class Pipeline {
   }
   // True once each of the three moved a second of load (both nodes) past `from`.
   bool MovedOn(const Progress& from) {
-    const double step = 2.0 * CurrentMode().rate;
+    const double step = 2.0 * rate_;
     const Progress now = Now();
     return now.produced >= from.produced + step && now.stored >= from.stored + step &&
            now.audited >= from.audited + step;
+  }
+  // MovedOn, or (a fault near the end of the load) the whole load is through.
+  bool MovedOnOrCaughtUp(const Progress& from) {
+    if (MovedOn(from)) return true;
+    return Clock::now() > load_start_ + LoadDuration() && Stored() && Audited();
   }
 
   // A new live /events client that starts at chain id `from`.
@@ -414,6 +437,7 @@ class Pipeline {
   std::string name_;
   std::string dir_;
   std::string prefix_;
+  int rate_;
   std::string mongo_;
   std::string uri_;
   std::vector<Service> nodes_;
@@ -426,6 +450,162 @@ class Pipeline {
   Clock::time_point load_start_;
   std::map<std::pair<std::string, int>, long long> ends_;  // of the topics, once the load is in Kafka
 };
+
+// Scenario 8: REST clients reading a pipeline's api (/api/v1/blocks and /api/v1/blocks/{hash} of blocks
+// listed before) while another scenario's faults run. Every answer must be a 200 with blocks of the chain
+// or a 503 JSON error ({"code": 503, "message": ...}). The blocks are compared at the end with the api's
+// answers on the complete store, whose tables equal the clean run's (Pipeline::Check).
+class ApiReads {
+ public:
+  ApiReads(std::string api_url, int clients) : url_(std::move(api_url)) {
+    for (int c = 0; c < clients; ++c) {
+      threads_.emplace_back([this, c] { Client(Seed() + 1000 + static_cast<std::uint64_t>(c)); });
+    }
+  }
+  ~ApiReads() { Stop(); }
+
+  void Fault(Clock::time_point at) { faults_.push_back(at); }
+  void Stop() {
+    stop_ = true;
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+
+  // Stops the clients and checks their answers: `outcome` gets the answers that were neither correct
+  // blocks nor a 503 JSON error as `lost`, and per fault the seconds until the first 200 after the last
+  // other answer (0 when every answer was a 200).
+  void Check(Outcome& outcome, const std::string& api_url) {
+    Stop();
+    std::map<std::string, nlohmann::json> final_blocks;
+    for (int page = 1;; ++page) {
+      const auto [status, body] =
+          HttpGet(api_url + "/api/v1/blocks?size=1000&page=" + std::to_string(page));
+      ASSERT_EQ(status, 200) << body;
+      const auto list = nlohmann::json::parse(body);
+      if (list["data"].empty()) break;
+      for (const auto& block : list["data"]) final_blocks[block["blockHash"].get<std::string>()] = block;
+    }
+    std::lock_guard lock(mutex_);
+    long wrong = wrong_;
+    for (const auto& [hash, versions] : blocks_) {
+      const auto it = final_blocks.find(hash);
+      for (const auto& version : versions) {
+        if (it != final_blocks.end() && nlohmann::json::parse(version) == it->second) continue;
+        ++wrong;
+        if (samples_.size() < 5) samples_.push_back("block " + hash + " answered as " + version);
+      }
+    }
+    long unavailable = 0;
+    for (const auto& a : answers_) unavailable += a.status == 503;
+    for (std::size_t f = 0; f < faults_.size(); ++f) {
+      const auto end = f + 1 < faults_.size() ? faults_[f + 1] : Clock::time_point::max();
+      Clock::time_point last_failed = faults_[f];
+      bool failed = false;
+      for (const auto& a : answers_) {
+        if (a.at < faults_[f] || a.at >= end || a.status == 200) continue;
+        last_failed = std::max(last_failed, a.at);
+        failed = true;
+      }
+      double recovery = 0;
+      if (failed) {
+        const auto next = std::find_if(answers_.begin(), answers_.end(),
+                                       [&](const Answer& a) { return a.at > last_failed && a.status == 200; });
+        EXPECT_NE(next, answers_.end()) << "the api did not answer 200 again after the fault";
+        if (next != answers_.end()) recovery = std::chrono::duration<double>(next->at - faults_[f]).count();
+      }
+      outcome.recovery.push_back(recovery);
+      ++outcome.faults;
+    }
+    outcome.scenario += " (" + std::to_string(answers_.size()) + " answers, " + std::to_string(unavailable) + " 503)";
+    outcome.lost = wrong;
+    EXPECT_GT(answers_.size(), 0U);
+    EXPECT_EQ(wrong, 0) << "wrong answers, e.g.:\n" << [&] {
+      std::string out;
+      for (const auto& line : samples_) out += line + "\n";
+      return out;
+    }();
+  }
+
+ private:
+  struct Answer {
+    Clock::time_point at;  // when it came
+    long status;
+  };
+
+  void Client(std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::vector<std::string> known;  // hashes this client saw listed
+    for (int n = 0; !stop_; ++n) {
+      const bool single = n % 2 == 1 && !known.empty();
+      std::string hash;
+      if (single) hash = known[std::uniform_int_distribution<std::size_t>(0, known.size() - 1)(rng)];
+      std::pair<long, std::string> answer{0, ""};
+      try {
+        answer = sse::Get(url_ + (single ? "/api/v1/blocks/" + hash : "/api/v1/blocks"), seconds(10));
+      } catch (const std::exception& e) {
+        answer.second = e.what();
+      }
+      const auto& [status, body] = answer;
+      std::vector<std::string> listed;
+      std::string problem = Judge(status, body, hash, listed);
+      {
+        std::lock_guard lock(mutex_);
+        answers_.push_back({Clock::now(), status});
+        if (!problem.empty()) {
+          ++wrong_;
+          if (samples_.size() < 5) samples_.push_back(problem);
+        }
+      }
+      for (auto& h : listed) {
+        if (std::find(known.begin(), known.end(), h) == known.end()) known.push_back(std::move(h));
+      }
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+  }
+
+  // "" when the answer is blocks (then kept for the final comparison) or a 503 JSON error.
+  std::string Judge(long status, const std::string& body, const std::string& hash, std::vector<std::string>& listed) {
+    const std::string what = (hash.empty() ? "/api/v1/blocks" : "/api/v1/blocks/" + hash) + ": " +
+                             std::to_string(status) + " " + body.substr(0, 200);
+    try {
+      const auto json = nlohmann::json::parse(body);
+      if (status == 503) {
+        return json.value("code", 0) == 503 && json.contains("message") && json["message"].is_string() ? "" : what;
+      }
+      if (status != 200) return what;
+      std::vector<nlohmann::json> blocks;
+      if (hash.empty()) {
+        for (const auto& block : json.at("data")) blocks.push_back(block);
+      } else {
+        if (json.at("blockHash") != hash) return what;
+        blocks.push_back(json);
+      }
+      std::lock_guard lock(mutex_);
+      for (const auto& block : blocks) {
+        const std::string h = block.at("blockHash").get<std::string>();
+        blocks_[h].insert(block.dump());
+        if (hash.empty()) listed.push_back(h);
+      }
+      return "";
+    } catch (const std::exception&) {
+      return what;
+    }
+  }
+
+  std::string url_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+  std::vector<Clock::time_point> faults_;
+  std::mutex mutex_;
+  std::vector<Answer> answers_;                            // in arrival order
+  std::map<std::string, std::set<std::string>> blocks_;   // hash -> distinct answers (JSON text)
+  long wrong_ = 0;
+  std::vector<std::string> samples_;
+};
+
+// REST clients of scenario 8.
+constexpr int kReaders = 3;
 
 // SIGKILLs `service` and restarts it at once, as a supervisor would: seconds until the new process
 // counted records in `metric`, or until `done` (nothing left for it to do: a kill after the end of the
@@ -449,7 +629,42 @@ std::string LeaderOf(const std::string& topic) {
   return "kafka-" + std::to_string(std::stoi(described.substr(at + 8)));
 }
 
-// Brings a broker back (SIGCONT, then start if it is not running) when the scope ends, whatever
+// The stack's ZooKeeper servers: zookeeper-N and its client address, in the order of $ZOOKEEPER.
+std::vector<std::pair<std::string, std::string>> ZooKeeperServers() {
+  std::string list = RequireEnv("ZOOKEEPER");
+  list = list.substr(0, list.find('/'));  // a chroot
+  std::vector<std::pair<std::string, std::string>> out;
+  std::istringstream in(list);
+  for (std::string address; std::getline(in, address, ',');) {
+    out.emplace_back("zookeeper-" + std::to_string(out.size() + 1), address);
+  }
+  return out;
+}
+
+// "leader" or "follower" from the `srvr` four-letter word on a ZooKeeper client address (127.0.0.1:port;
+// config/zookeeper/zoo.cfg.tmpl whitelists it), "" when the server does not answer.
+std::string ZooKeeperMode(const std::string& address) {
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1))));
+  if (::inet_pton(AF_INET, address.substr(0, address.rfind(':')).c_str(), &to.sin_addr) != 1) return "";
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  timeval timeout{3, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  std::string reply;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0 && ::send(fd, "srvr", 4, 0) == 4) {
+    char buffer[1024];
+    for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) reply.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  const auto at = reply.find("Mode: ");
+  if (at == std::string::npos) return "";
+  return reply.substr(at + 6, reply.find('\n', at) - at - 6);
+}
+
+// Brings a server back (SIGCONT, then start if it is not running) when the scope ends, whatever
 // happened: the next tests of the ha tier need the whole stack.
 class RestoreOnExit {
  public:
@@ -480,6 +695,14 @@ void KillServices(Pipeline& p, int scenario, Outcome& outcome, const std::vector
     ++outcome.faults;
   }
   p.Finish(outcome);
+}
+
+// Scenario 8's row for the reads during `scenario` (after its pipeline's Finish).
+void CheckReads(ApiReads& reads, Pipeline& p, const Outcome& scenario_outcome, const std::string& scenario) {
+  Outcome outcome("8 REST reads during " + scenario);
+  outcome.events = scenario_outcome.events;
+  reads.Check(outcome, p.api().url());
+  Record(outcome);
 }
 
 // Scenario 3: produce SIGKILLed at random moments and restarted at once: it resumes from its positions.
@@ -513,6 +736,7 @@ TEST_F(Resilience, Scenario4_ConsumersKilled) {
 TEST_F(Resilience, Scenario1_PartitionLeaderKilled) {
   auto rng = ScenarioRng(1);
   Pipeline p(*chain_, "s1");
+  ApiReads reads(p.api().url(), kReaders);
   Outcome outcome("1 SIGKILL the partition leader broker, restart");
   const std::vector<std::string> topics = {"main", "deploys", "sigs"};
   const auto times = p.FaultTimes(rng, CurrentMode().broker_rounds);
@@ -524,11 +748,13 @@ TEST_F(Resilience, Scenario1_PartitionLeaderKilled) {
     const auto t0 = Clock::now();
     std::cout << "SIGKILL " << broker << " (leader of " << topics[i % topics.size()] << ")" << std::endl;
     ASSERT_EQ(Stack({"kill", broker}), 0);
+    reads.Fault(t0);
     outcome.recovery.push_back(SecondsUntil(t0, [&] { return p.MovedOn(before); }, "the pipeline moves on"));
     ++outcome.faults;
     std::this_thread::sleep_until(t0 + CurrentMode().outage);
   }
   p.Finish(outcome);
+  CheckReads(reads, p, outcome, "1");
 }
 
 // Scenario 10: the api SIGKILLed and restarted; a client reconnects after each kill with
@@ -613,6 +839,170 @@ TEST_F(Resilience, Scenario9_BrokerPaused) {
     ++outcome.faults;
   }
   p.Finish(outcome);
+}
+
+// Scenario 2: a ZooKeeper follower SIGKILLed under load and restarted, then the ZooKeeper leader (found
+// with `srvr`): the two others keep a quorum, and the pipeline moves on while each is down. At half the
+// rate (a longer load), so that both kills and restarts fall within it.
+TEST_F(Resilience, Scenario2_ZooKeeperFollowerThenLeaderKilled) {
+  auto rng = ScenarioRng(2);
+  Pipeline p(*chain_, "s2", CurrentMode().rate / 2);
+  Outcome outcome("2 SIGKILL a ZooKeeper follower, then the leader, restart");
+  const auto times = p.FaultTimes(rng, 2 * CurrentMode().broker_rounds);
+  for (std::size_t i = 0; i < times.size(); ++i) {
+    const std::string role = i % 2 == 0 ? "follower" : "leader";
+    std::this_thread::sleep_until(times[i]);
+    std::vector<std::string> candidates;
+    for (const auto& [server, address] : ZooKeeperServers()) {
+      if (ZooKeeperMode(address) == role) candidates.push_back(server);
+    }
+    ASSERT_FALSE(candidates.empty()) << "no ZooKeeper " << role << "\n" << StackOutput({"status"});
+    const std::string server = candidates[std::uniform_int_distribution<std::size_t>(0, candidates.size() - 1)(rng)];
+    RestoreOnExit restore(server);
+    const auto before = p.Now();
+    const auto t0 = Clock::now();
+    std::cout << "SIGKILL " << server << " (ZooKeeper " << role << ")" << std::endl;
+    ASSERT_EQ(Stack({"kill", server}), 0);
+    outcome.recovery.push_back(SecondsUntil(
+        t0, [&] { return p.MovedOnOrCaughtUp(before); }, "the pipeline moves on with " + server + " down"));
+    ++outcome.faults;
+    std::this_thread::sleep_until(t0 + CurrentMode().outage);
+  }
+  p.Finish(outcome);
+}
+
+// Makes postgres-1 the primary again with its two replicas (scripts/stack failback) when the scope ends,
+// whatever happened: the next scenarios and tests of the ha tier need the stack as it was.
+class FailBackOnExit {
+ public:
+  FailBackOnExit() = default;
+  FailBackOnExit(const FailBackOnExit&) = delete;
+  FailBackOnExit& operator=(const FailBackOnExit&) = delete;
+  ~FailBackOnExit() {
+    const auto t0 = Clock::now();
+    EXPECT_EQ(Stack({"failback"}), 0) << "postgres-1 is not the primary again";
+    std::cout << "failback: " << Fixed(std::chrono::duration<double>(Clock::now() - t0).count(), 1) << " s"
+              << std::endl;
+  }
+};
+
+// How long the PostgreSQL primary is down before the operator promotes a replica.
+constexpr seconds kPromoteAfter{3};
+
+// "127.0.0.1:port" of postgres-N, from the stack's multi-host POSTGRES_URI (postgres-1, -2, -3 in order).
+std::string PostgresAddress(int n) {
+  const std::string uri = RequireEnv("POSTGRES_URI");
+  const auto from = uri.find('@') + 1;
+  std::istringstream hosts(uri.substr(from, uri.find('/', from) - from));
+  std::string address;
+  for (int i = 0; i < n && std::getline(hosts, address, ','); ++i) {
+  }
+  return address;
+}
+
+std::string AdminUri(int n) { return "postgresql://postgres@" + PostgresAddress(n) + "/postgres"; }
+
+// Stops the WAL receiver of postgres-N (primary_conninfo emptied by ALTER SYSTEM, configuration reloaded;
+// what its socket still held is dropped) until the end of the scope (reset): the primary goes on
+// committing what the replica does not get.
+class ReplicationCut {
+ public:
+  explicit ReplicationCut(int n) : replica_(AdminUri(n)) {
+    Configure("ALTER SYSTEM SET primary_conninfo = ''");
+    EXPECT_TRUE(WaitUntil([&] { return replica_.Query("SELECT count(*) FROM pg_stat_wal_receiver")[0][0] == "0"; },
+                          seconds(10)))
+        << "postgres-" << n << " still receives WAL";
+  }
+  ReplicationCut(const ReplicationCut&) = delete;
+  ReplicationCut& operator=(const ReplicationCut&) = delete;
+  ~ReplicationCut() {
+    try {
+      Configure("ALTER SYSTEM RESET primary_conninfo");
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "primary_conninfo not reset: " << e.what();
+    }
+  }
+
+ private:
+  void Configure(const std::string& sql) {
+    replica_.ExecuteNoTransaction(sql);
+    replica_.Query("SELECT pg_reload_conf()");
+  }
+  postgres::Connection replica_;
+};
+
+// The last WAL position postgres-N received ("0/0" when none).
+std::string ReceivedWal(int n) {
+  postgres::Connection replica(AdminUri(n));
+  return replica.Query("SELECT pg_last_wal_receive_lsn()").at(0).at(0).value_or("0/0");
+}
+
+// Bytes of WAL the primary wrote that postgres-N has not received.
+long long ReplicationLag(int n) {
+  const std::string received = ReceivedWal(n);
+  postgres::Connection primary(AdminUri(1));
+  return std::stoll(primary.Query("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '" + received + "')")
+                        .at(0).at(0).value_or("0"));
+}
+
+// The replica an operator promotes: the one that received the most WAL (postgres-2 or -3; a tie: seeded).
+int MostAdvancedReplica(std::mt19937_64& rng) {
+  const std::string lsn2 = ReceivedWal(2);
+  const std::string lsn3 = ReceivedWal(3);
+  postgres::Connection replica(AdminUri(2));
+  const double ahead = std::stod(
+      replica.Query("SELECT pg_wal_lsn_diff('" + lsn3 + "', '" + lsn2 + "')").at(0).at(0).value_or("0"));
+  if (ahead == 0) return std::uniform_int_distribution<int>(2, 3)(rng);
+  return ahead > 0 ? 3 : 2;
+}
+
+// Scenario 6: the PostgreSQL primary SIGKILLed under load; a few seconds later the replica that received
+// the most WAL is promoted, as an operator would (scripts/stack promote: pg_ctl promote). store-consume and
+// the api find the new primary by themselves through the stack's multi-host URI
+// (target_session_attrs=read-write). The tables must still equal the clean run's. In the full mode both
+// replicas stop receiving WAL a seeded 1-3 s before the kill (asynchronous replication lagging), so the
+// promoted one lacks the last commits of the old primary, and store-consume must re-read them from the
+// positions stored in it. One round in every mode: afterwards postgres-1 becomes the primary again
+// (scripts/stack failback).
+TEST_F(Resilience, Scenario6_PostgresPrimaryKilledReplicaPromoted) {
+  ASSERT_NE(RequireEnv("POSTGRES_URI").find("target_session_attrs=read-write"), std::string::npos)
+      << "needs the --ha stack's multi-host URI";
+  ASSERT_EQ(StackOutput({"pid", "postgres-1"}).empty(), false) << "postgres-1 is not running";
+  auto rng = ScenarioRng(6);
+  FailBackOnExit failback;  // after the pipeline's processes are gone
+  Pipeline p(*chain_, "s6");
+  ApiReads reads(p.api().url(), kReaders);
+  Outcome outcome(std::string("6 SIGKILL the PostgreSQL primary, promote a replica") +
+                  (CurrentMode().replica_lag ? " (replication cut 1-3 s before)" : ""));
+  for (const auto at : p.FaultTimes(rng, 1)) {
+    std::vector<std::unique_ptr<ReplicationCut>> cuts;
+    if (CurrentMode().replica_lag) {
+      std::this_thread::sleep_until(at - milliseconds(std::uniform_int_distribution<int>(1000, 3000)(rng)));
+      for (int n : {2, 3}) cuts.push_back(std::make_unique<ReplicationCut>(n));
+    }
+    std::this_thread::sleep_until(at);
+    const long long behind[] = {ReplicationLag(2), ReplicationLag(3)};
+    const auto before = p.Now();
+    const auto t0 = Clock::now();
+    ASSERT_EQ(Stack({"kill", "postgres-1"}), 0);
+    reads.Fault(t0);
+    const std::string replica = "postgres-" + std::to_string(MostAdvancedReplica(rng));
+    std::cout << "SIGKILL postgres-1 (primary; postgres-2 " << behind[0] << ", postgres-3 " << behind[1]
+              << " bytes of WAL behind), promote " << replica << " after " << kPromoteAfter.count() << " s"
+              << std::endl;
+    std::this_thread::sleep_until(t0 + kPromoteAfter);
+    ASSERT_EQ(Stack({"promote", replica}), 0);
+    cuts.clear();
+    outcome.recovery.push_back(SecondsUntil(
+        t0,
+        [&] { return p.MovedOnOrCaughtUp(before) && HttpGet(p.api().url() + "/api/v1/blocks").first == 200; },
+        "the pipeline and the api move on with " + replica));
+    ++outcome.faults;
+  }
+  p.Finish(outcome);
+  std::cout << "store-consume re-read " << Metric(p.store().url(), "ces_store_consume_position_conflicts_total")
+            << " batches from the positions stored in the promoted replica" << std::endl;
+  CheckReads(reads, p, outcome, "6");
 }
 
 }  // namespace
