@@ -493,6 +493,7 @@ TEST_P(LiveHubTest, SlowSubscriberOnARealConnectionIsClosedAtOnce) {
 // replayed offsets: each gets every event from where it joined, in order, none twice, none missing.
 TEST_P(LiveHubTest, JoiningWhilePublishingNeitherLosesNorRepeats) {
   options_.ring_events = 100000;
+  options_.ring_bytes = std::size_t{1} << 30;  // every event stays in the ring: joins at any offset hand over
   options_.max_subscribers = 1000;
   Hub().OnAssigned({{{"main", 0}, 0}});
   const std::string p = BlockAdded(kHashA, 1, kKey1);
