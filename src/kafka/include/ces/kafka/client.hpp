@@ -108,8 +108,6 @@ class Producer {
   TxnStatus AbortTransaction(std::chrono::milliseconds timeout);
 
  private:
-  void WaitForTopics(const std::vector<std::string>& topics, std::chrono::milliseconds timeout);
-
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
