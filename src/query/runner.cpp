@@ -164,31 +164,45 @@ bool Runner::Run(const std::string& sql, const std::vector<std::string>& params,
 
 bool Runner::Count(const std::string& sql, const std::vector<std::string>& params, std::int64_t& out,
                    Response& error) {
+  using Clock = std::chrono::steady_clock;
   std::string key = sql;
   for (const auto& p : params) {
     key.push_back('\x1f');
     key += p;
   }
-  const auto now = std::chrono::steady_clock::now();
   {
-    std::lock_guard lock(count_mutex_);
-    auto it = counts_.find(key);
-    if (it != counts_.end() && (it->second.expires > now || it->second.refreshing)) {
-      out = it->second.value;
-      return true;
+    std::unique_lock lock(count_mutex_);
+    // Before the first count of a filter, the requests that arrive while it runs wait for it (the
+    // statement timeout bounds it) rather than each running their own; if it fails, one of them counts.
+    for (;;) {
+      auto& entry = counts_[key];
+      if (entry.known && (entry.expires > Clock::now() || entry.refreshing)) {
+        out = entry.value;
+        return true;
+      }
+      if (!entry.refreshing) {
+        entry.refreshing = true;
+        break;
+      }
+      count_done_.wait(lock);
     }
-    if (it != counts_.end()) it->second.refreshing = true;
   }
   ResultSet rs;
   if (count_queries_) count_queries_->Inc();
+  const auto started = Clock::now();
   const bool ok = Run(sql, params, rs, error);
+  const auto finished = Clock::now();
   std::lock_guard lock(count_mutex_);
   if (counts_.size() > 100000) counts_.clear();
   auto& entry = counts_[key];
   entry.refreshing = false;
+  count_done_.notify_all();
   if (!ok) return false;
   entry.value = std::stoll(std::string(rs.Value(0, 0)));
-  entry.expires = now + options_.count_ttl;
+  entry.known = true;
+  // A count of a large table is a scan: the cache holds it long enough that counting takes at most
+  // 1/kCountCostFactor of the time, whatever the request rate.
+  entry.expires = finished + std::max<Clock::duration>(options_.count_ttl, kCountCostFactor * (finished - started));
   out = entry.value;
   return true;
 }

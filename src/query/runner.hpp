@@ -4,6 +4,7 @@
 // objects as JSON straight from the result rows. Parameters arrive validated (params.hpp).
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -75,11 +76,14 @@ class Runner {
   void CacheBlock(const std::string& hash, const std::string& body);
 
  private:
-  // count(*) for a filter, cached for count_ttl; while one request refreshes, others use the old value.
+  // count(*) for a filter, cached for max(count_ttl, kCountCostFactor x the count's own duration); while
+  // one request computes it, the others use the previous value or, before there is one, wait for it.
   bool Count(const std::string& sql, const std::vector<std::string>& params, std::int64_t& out, Response& error);
 
+  static constexpr int kCountCostFactor = 50;
   struct CountEntry {
     std::int64_t value = 0;
+    bool known = false;  // value holds a count
     std::chrono::steady_clock::time_point expires;
     bool refreshing = false;
   };
@@ -87,6 +91,7 @@ class Runner {
   Pool& pool_;
   const EngineOptions options_;
   std::mutex count_mutex_;
+  std::condition_variable count_done_;
   std::unordered_map<std::string, CountEntry> counts_;
   std::shared_mutex block_mutex_;
   std::unordered_map<std::string, std::string> block_cache_;

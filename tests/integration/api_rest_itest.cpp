@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
+#include "ces/common/metrics.hpp"
 #include "ces/model/parser.hpp"
 #include "ces/postgres/migrations.hpp"
 #include "ces/postgres/store.hpp"
@@ -16,6 +18,7 @@
 #include "ces/query/pool.hpp"
 #include "ces/query/values.hpp"
 #include "store_itest_support.hpp"
+#include "test_support.hpp"
 
 namespace ces::test {
 namespace {
@@ -169,6 +172,46 @@ TEST_F(ApiRest, BlockListShapeOrdersAndFilters) {
   ASSERT_EQ(in_range["data"].size(), 1u);
   EXPECT_EQ(in_range["data"][0]["blockHash"], event["block_hash"]);
   EXPECT_EQ(in_range["itemCount"], 1);
+}
+
+// Page counts: requests that arrive together for a filter not counted yet share one count(*), and
+// a cached count serves the requests within its lifetime.
+TEST_F(ApiRest, ConcurrentFirstPagesShareOneCount) {
+  metrics::Registry registry;
+  query::PoolOptions options;
+  options.uri = *uri_;
+  options.size = 1;
+  options.acquire_timeout = std::chrono::seconds(10);
+  query::Pool pool(options);
+  query::EngineOptions engine_options;
+  engine_options.count_ttl = std::chrono::minutes(1);
+  query::Engine engine(pool, engine_options, &registry);
+  auto& count_queries = registry.GetCounter("ces_api_count_queries_total", "");
+  const long blocks = Sql("SELECT count(*) FROM blocks");
+  std::vector<std::pair<std::string, std::string>> q = {{"from_time", "2000-01-01T00:00:00Z"}, {"size", "1"}};
+  std::map<std::string, std::string> path;
+  std::vector<std::thread> threads;
+  std::vector<query::Response> answers(8);
+  // The requests line up behind a lock on blocks (held 1 s by another session), then share the
+  // pool's one connection: each count waits for it, so all of them want a count at about once.
+  std::thread blocker([&] {
+    std::string output;
+    RunShell("psql -qX '" + *uri_ + "' -c 'BEGIN; LOCK TABLE blocks IN ACCESS EXCLUSIVE MODE; "
+             "SELECT pg_sleep(1); COMMIT' 2>&1", output);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    threads.emplace_back([&, i] { answers[i] = engine.Handle("/api/v1/blocks", {&path, &q}); });
+  }
+  blocker.join();
+  for (auto& t : threads) t.join();
+  for (const auto& a : answers) {
+    ASSERT_EQ(a.status, 200) << a.body;
+    EXPECT_EQ(json::parse(a.body)["itemCount"], blocks);
+  }
+  EXPECT_EQ(count_queries.Value(), 1u);
+  EXPECT_EQ(engine.Handle("/api/v1/blocks", {&path, &q}).status, 200);
+  EXPECT_EQ(count_queries.Value(), 1u);  // within count_ttl: the cached count
 }
 
 TEST_F(ApiRest, CursorWalkEqualsPageForm) {
