@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "ces/casper/event.hpp"
 #include "ces/common/log.hpp"
 #include "ces/common/text.hpp"
@@ -23,6 +25,7 @@ constexpr std::uint64_t kFirstEra = 10'000;
 constexpr std::int64_t kFirstBlockUnixMs = 1'735'689'600'000;  // 2025-01-01T00:00:00.000Z
 constexpr std::int64_t kBlockIntervalMs = 16'384;              // a Casper round
 constexpr std::uint64_t kProgressEvery = 1'000'000;
+constexpr std::uint64_t kTransactionSalt = 0x5452414E53414354ull;  // "TRANSACT": apart from event ids
 
 std::uint64_t SplitMix64(std::uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
@@ -93,14 +96,15 @@ void AppendNumber(std::string& out, std::uint64_t value) {
   out.append(buf, static_cast<std::size_t>(end - buf));
 }
 
-// Position of the '[' of member `key`'s array value and of its matching ']'.
-std::pair<std::size_t, std::size_t> FindArray(std::string_view payload, std::string_view key) {
+// Position of the opening bracket (`open`: '[' or '{') of member `key`'s value and of its matching
+// closing one; npos twice when the first member `key` has no such value.
+std::pair<std::size_t, std::size_t> FindBracketed(std::string_view payload, std::string_view key, char open_char) {
   const std::string needle = "\"" + std::string(key) + "\":";
   std::size_t pos = payload.find(needle);
   if (pos == std::string_view::npos) return {std::string_view::npos, std::string_view::npos};
   std::size_t open = pos + needle.size();
   while (open < payload.size() && IsSpace(payload[open])) ++open;
-  if (open >= payload.size() || payload[open] != '[') return {std::string_view::npos, std::string_view::npos};
+  if (open >= payload.size() || payload[open] != open_char) return {std::string_view::npos, std::string_view::npos};
   int depth = 0;
   for (std::size_t i = open; i < payload.size(); ++i) {
     const char c = payload[i];
@@ -116,6 +120,18 @@ std::pair<std::size_t, std::size_t> FindArray(std::string_view payload, std::str
   return {std::string_view::npos, std::string_view::npos};
 }
 
+std::pair<std::size_t, std::size_t> FindArray(std::string_view payload, std::string_view key) {
+  return FindBracketed(payload, key, '[');
+}
+
+// Replaces the bracketed value of member `key` by `value`; false when there is none.
+bool ReplaceBracketed(std::string& payload, std::string_view key, char open_char, std::string_view value) {
+  auto [open, close] = FindBracketed(payload, key, open_char);
+  if (open == std::string_view::npos) return false;
+  payload.replace(open, close + 1 - open, value);
+  return true;
+}
+
 // Event kinds of one protocol version.
 struct TypeNames {
   std::string accepted;
@@ -128,35 +144,172 @@ TypeNames NamesFor(int protocol) {
   return {"TransactionAccepted", "TransactionProcessed", "TransactionExpired"};
 }
 
+// A recorded transaction made into the templates of its events: Accepted, then Processed or Expired,
+// telling the same story (hash, initiator, timestamp, ttl), so that a block can list it and a node's
+// JSON-RPC can serve it. Emitted with one salt per use, its hashes are derived alike in every event.
+struct TransactionTemplate {
+  std::string accepted;   // the recorded Accepted payload
+  std::string processed;  // a recorded Processed payload of the same kind, rewritten to this transaction
+  std::string expired;    // the node's Expired payload for it
+  std::string tag;        // Deploy | Version1 (1.x: Deploy)
+  std::string hash;       // the recorded hash, from which each use derives its own
+  std::string lane;       // 2.x: the block body lane; 1.x: "deploy_hashes" | "transfer_hashes"
+};
+
 // Recorded payloads to build events from, by kind.
 struct Pools {
   std::string api_version_payload;
-  std::vector<std::string> accepted, processed, expired, blocks, switch_blocks, steps, signatures;
+  std::vector<TransactionTemplate> transactions;
+  std::vector<std::string> blocks, switch_blocks, steps, signatures;
 };
 
-// True when a BlockAdded payload lists a transaction: a non-empty 1.x/Version1 deploy_hashes or
-// transfer_hashes, or a Version2 lane with an entry.
-bool ListsTransactions(std::string_view payload) {
-  for (std::string_view key : {"\"deploy_hashes\":[", "\"transfer_hashes\":["}) {
-    const auto at = payload.find(key);
-    if (at != std::string_view::npos && payload.substr(at + key.size(), 1) != "]") return true;
+using OrderedJson = nlohmann::ordered_json;
+
+std::string ReplaceAll(std::string text, std::string_view from, std::string_view to) {
+  if (from.empty()) return text;
+  for (std::size_t pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size())) {
+    text.replace(pos, from.size(), to);
   }
-  const std::string_view lanes_key = "\"transactions\":{";
-  const auto at = payload.find(lanes_key);
-  if (at == std::string_view::npos) return false;
-  const auto end = payload.find('}', at + lanes_key.size());
-  const std::string_view lanes = payload.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at);
-  return lanes.find("\"Deploy\"") != std::string_view::npos || lanes.find("\"Version1\"") != std::string_view::npos;
+  return text;
 }
 
-// Without transactions in the mix, blocks come from templates that list none, so every block of the
-// stream is consistent with its events (the fake node's JSON-RPC serves it, backfill rebuilds it).
-void KeepBlocksWithoutTransactions(std::vector<std::string>& pool) {
+// Where a block lists a transaction. 2.x (casper-node 2.0 lanes): native transfers and burns in the
+// mint lane 0, other native calls in the auction lane 1, installs and upgrades in lane 2, other Wasm in
+// lane 3; a deploy is a transfer or Wasm. 1.x: transfers in transfer_hashes, the rest in deploy_hashes.
+std::string LaneOf(const OrderedJson& body, std::string_view tag, int protocol) {
+  if (tag == "Deploy") {
+    const auto session = body.find("session");
+    const bool transfer = session != body.end() && session->is_object() && session->contains("Transfer");
+    if (protocol == 1) return transfer ? "transfer_hashes" : "deploy_hashes";
+    return transfer ? "0" : "3";
+  }
+  const auto payload = body.find("payload");
+  const OrderedJson fields = payload != body.end() ? payload->value("fields", OrderedJson::object()) : OrderedJson::object();
+  const OrderedJson target = fields.value("target", OrderedJson());
+  if (target == "Native") {
+    const OrderedJson entry_point = fields.value("entry_point", OrderedJson());
+    return entry_point == "Transfer" || entry_point == "Burn" ? "0" : "1";
+  }
+  if (target.is_object() && target.contains("Session") && target["Session"].is_object() &&
+      target["Session"].value("is_install_upgrade", false)) {
+    return "2";
+  }
+  return "3";
+}
+
+// What a Processed event repeats of its transaction, as casper-node fills it in: 2.x initiator_addr
+// (a deploy's account as a PublicKey), timestamp and ttl; 1.x account, timestamp, ttl, dependencies.
+struct TransactionFacts {
+  std::string tag, hash;
+  OrderedJson initiator_addr, account, timestamp, ttl, dependencies;
+};
+
+// Reads an Accepted payload; false when it is not one this generator can pair.
+bool ReadAccepted(const std::string& payload, int protocol, TransactionFacts& facts, OrderedJson& body) {
+  const OrderedJson j = OrderedJson::parse(payload, nullptr, false);
+  if (!j.is_object() || j.size() != 1) return false;
+  if (protocol == 1) {
+    facts.tag = "Deploy";
+    body = j.begin().value();
+  } else {
+    const OrderedJson& versioned = j.begin().value();
+    if (!versioned.is_object() || versioned.size() != 1) return false;
+    facts.tag = versioned.begin().key();
+    body = versioned.begin().value();
+  }
+  if (!body.is_object() || !body.contains("hash") || !body["hash"].is_string()) return false;
+  facts.hash = body["hash"].get<std::string>();
+  if (facts.tag == "Deploy") {
+    if (!body.contains("header") || !body["header"].is_object()) return false;
+    const OrderedJson& header = body["header"];
+    facts.account = header.value("account", OrderedJson());
+    facts.initiator_addr = OrderedJson::object({{"PublicKey", facts.account}});
+    facts.timestamp = header.value("timestamp", OrderedJson());
+    facts.ttl = header.value("ttl", OrderedJson());
+    facts.dependencies = header.value("dependencies", OrderedJson::array());
+  } else {
+    const OrderedJson fields = body.contains("payload") ? body["payload"] : body.value("header", OrderedJson::object());
+    facts.initiator_addr = fields.value("initiator_addr", OrderedJson());
+    facts.timestamp = fields.value("timestamp", OrderedJson());
+    facts.ttl = fields.value("ttl", OrderedJson());
+  }
+  return facts.timestamp.is_string() && facts.ttl.is_string() && !facts.initiator_addr.is_null();
+}
+
+// A recorded Processed payload made into one of transaction `facts`: its hash (wherever it occurs,
+// e.g. in the transfers of the execution result) becomes the transaction's, and so do the fields the
+// node copies from the transaction. Empty when `processed` is not of the transaction's kind.
+std::string ProcessedFor(const std::string& processed, const TransactionFacts& facts, int protocol) {
+  const OrderedJson j = OrderedJson::parse(processed, nullptr, false);
+  if (!j.is_object() || j.size() != 1 || !j.begin().value().is_object()) return {};
+  const OrderedJson& event = j.begin().value();
+  std::string recorded_hash;
+  OrderedJson recorded_initiator;
+  if (protocol == 1) {
+    recorded_hash = event.value("deploy_hash", std::string());
+    recorded_initiator = event.value("account", OrderedJson());
+  } else {
+    const OrderedJson hash = event.value("transaction_hash", OrderedJson());
+    if (!hash.is_object() || hash.size() != 1 || hash.begin().key() != facts.tag || !hash.begin().value().is_string()) {
+      return {};
+    }
+    recorded_hash = hash.begin().value().get<std::string>();
+    recorded_initiator = event.value("initiator_addr", OrderedJson());
+  }
+  if (!IsHex64(recorded_hash)) return {};
+  std::string text = ReplaceAll(j.dump(), recorded_hash, facts.hash);
+  // The execution result names its initiator too (2.x `initiator`).
+  if (!recorded_initiator.is_null()) {
+    const OrderedJson initiator = protocol == 1 ? facts.account : facts.initiator_addr;
+    text = ReplaceAll(std::move(text), recorded_initiator.dump(), initiator.dump());
+  }
+  OrderedJson out = OrderedJson::parse(text, nullptr, false);
+  if (out.is_discarded()) return {};
+  OrderedJson& fields = out.begin().value();
+  if (protocol == 1) {
+    fields["account"] = facts.account;
+    fields["dependencies"] = facts.dependencies;
+  } else {
+    fields["initiator_addr"] = facts.initiator_addr;
+  }
+  fields["timestamp"] = facts.timestamp;
+  fields["ttl"] = facts.ttl;
+  return out.dump();
+}
+
+// Pairs every recorded Accepted with every recorded Processed of its kind.
+std::vector<TransactionTemplate> MakeTransactionTemplates(const std::vector<std::string>& accepted,
+                                                          const std::vector<std::string>& processed, int protocol) {
+  std::vector<TransactionTemplate> out;
+  for (const std::string& payload : accepted) {
+    TransactionFacts facts;
+    OrderedJson body;
+    if (!ReadAccepted(payload, protocol, facts, body)) continue;
+    const std::string lane = LaneOf(body, facts.tag, protocol);
+    const std::string expired = protocol == 1
+                                    ? "{\"DeployExpired\":{\"deploy_hash\":\"" + facts.hash + "\"}}"
+                                    : "{\"TransactionExpired\":{\"transaction_hash\":{\"" + facts.tag + "\":\"" +
+                                          facts.hash + "\"}}}";
+    for (const std::string& recorded : processed) {
+      std::string rewritten = ProcessedFor(recorded, facts, protocol);
+      if (rewritten.empty()) continue;
+      out.push_back({payload, std::move(rewritten), expired, facts.tag, facts.hash, lane});
+    }
+  }
+  return out;
+}
+
+// Keeps the block templates whose body has the list(s) a generated block fills in: 2.x a Version2
+// body's `transactions` lanes, 1.x `deploy_hashes` and `transfer_hashes`.
+void KeepBlocksThatList(std::vector<std::string>& pool, int protocol) {
   std::vector<std::string> kept;
   for (std::string& payload : pool) {
-    if (!ListsTransactions(payload)) kept.push_back(std::move(payload));
+    const bool lists = protocol == 2 ? FindBracketed(payload, "transactions", '{').first != std::string_view::npos
+                                     : FindArray(payload, "deploy_hashes").first != std::string_view::npos &&
+                                           FindArray(payload, "transfer_hashes").first != std::string_view::npos;
+    if (lists) kept.push_back(std::move(payload));
   }
-  if (!kept.empty()) pool = std::move(kept);
+  pool = std::move(kept);
 }
 
 Pools LoadPools(const GenerateOptions& options) {
@@ -169,6 +322,7 @@ Pools LoadPools(const GenerateOptions& options) {
   }
   const TypeNames names = NamesFor(options.protocol);
   Pools pools;
+  std::vector<std::string> accepted, processed;
   casper::Classifier classifier;
   for (const auto& file : files) {
     Recording recording = Recording::Load(file.string());
@@ -178,11 +332,9 @@ Pools LoadPools(const GenerateOptions& options) {
       casper::Classification c = classifier.Classify(payload);
       if (!c.ok) continue;
       if (c.event_type == names.accepted) {
-        pools.accepted.push_back(std::move(payload));
+        accepted.push_back(std::move(payload));
       } else if (c.event_type == names.processed) {
-        pools.processed.push_back(std::move(payload));
-      } else if (c.event_type == names.expired) {
-        pools.expired.push_back(std::move(payload));
+        processed.push_back(std::move(payload));
       } else if (c.event_type == "BlockAdded") {
         (payload.find("\"era_end\":null") == std::string::npos ? pools.switch_blocks : pools.blocks)
             .push_back(std::move(payload));
@@ -193,19 +345,19 @@ Pools LoadPools(const GenerateOptions& options) {
       }
     }
   }
+  KeepBlocksThatList(pools.blocks, options.protocol);
+  KeepBlocksThatList(pools.switch_blocks, options.protocol);
   if (pools.blocks.empty()) pools.blocks = pools.switch_blocks;
   if (pools.switch_blocks.empty()) pools.switch_blocks = pools.blocks;
-  if (ParseMix(options.mix).transactions == 0) {
-    KeepBlocksWithoutTransactions(pools.blocks);
-    KeepBlocksWithoutTransactions(pools.switch_blocks);
+  pools.transactions = MakeTransactionTemplates(accepted, processed, options.protocol);
+  std::vector<std::pair<const char*, bool>> required = {{"BlockAdded (with a body that lists transactions)", !pools.blocks.empty()},
+                                                        {"Step", !pools.steps.empty()},
+                                                        {"FinalitySignature", !pools.signatures.empty()}};
+  if (ParseMix(options.mix).transactions > 0) {
+    required.emplace_back("accepted transaction with a processed one of its kind", !pools.transactions.empty());
   }
-  if (pools.expired.empty()) pools.expired = pools.processed;
-  const std::pair<const char*, const std::vector<std::string>*> required[] = {
-      {"accepted transaction", &pools.accepted}, {"processed transaction", &pools.processed},
-      {"BlockAdded", &pools.blocks},            {"Step", &pools.steps},
-      {"FinalitySignature", &pools.signatures}};
-  for (const auto& [what, pool] : required) {
-    if (pool->empty()) throw std::runtime_error(std::string("no ") + what + " event in the recordings under " + dir.string());
+  for (const auto& [what, present] : required) {
+    if (!present) throw std::runtime_error(std::string("no ") + what + " event in the recordings under " + dir.string());
   }
   return pools;
 }
@@ -307,20 +459,28 @@ class Generator {
 
       const std::uint64_t transactions =
           std::uniform_int_distribution<std::uint64_t>(0, 2 * mix_.transactions)(rng_);
-      for (std::uint64_t t = 0; t < transactions; ++t) Emit(names.accepted, Pick(pools_.accepted), block, Kind::kTransaction, 0);
-      std::bernoulli_distribution expires(std::min(1.0, std::max(0.0, mix_.expired_percent / 100.0)));
+      // Each transaction's events share a salt: its hash is derived alike in Accepted, Processed
+      // (or Expired) and the block body that lists it.
+      std::vector<std::pair<const TransactionTemplate*, std::uint64_t>> chosen;
       for (std::uint64_t t = 0; t < transactions; ++t) {
+        chosen.emplace_back(&Pick(pools_.transactions), seed_salt_ ^ SplitMix64(kTransactionSalt ^ transactions_++));
+        Emit(names.accepted, chosen.back().first->accepted, block, Kind::kTransaction, 0, chosen.back().second);
+      }
+      std::bernoulli_distribution expires(std::min(1.0, std::max(0.0, mix_.expired_percent / 100.0)));
+      listed_.clear();
+      for (const auto& [tx, salt] : chosen) {
         if (expires(rng_)) {
-          Emit(names.expired, Pick(pools_.expired), block, Kind::kTransaction, 0);
+          Emit(names.expired, tx->expired, block, Kind::kTransaction, 0, salt);
         } else {
-          Emit(names.processed, Pick(pools_.processed), block, Kind::kTransaction, 0);
+          Emit(names.processed, tx->processed, block, Kind::kTransaction, 0, salt);
+          listed_.push_back({tx->lane, tx->tag, DeriveHex64(tx->hash, salt)});
         }
       }
       const bool switch_block = (height - kFirstHeight + 1) % mix_.era_blocks == 0;
-      if (switch_block) Emit("Step", Pick(pools_.steps), block, Kind::kStep, 0);
-      Emit("BlockAdded", Pick(switch_block ? pools_.switch_blocks : pools_.blocks), block, Kind::kBlock, 0);
+      if (switch_block) Emit("Step", Pick(pools_.steps), block, Kind::kStep, 0, EventSalt());
+      Emit("BlockAdded", Pick(switch_block ? pools_.switch_blocks : pools_.blocks), block, Kind::kBlock, 0, EventSalt());
       for (std::uint64_t v = 0; v < mix_.signatures; ++v) {
-        Emit("FinalitySignature", Pick(pools_.signatures), block, Kind::kSignature, v);
+        Emit("FinalitySignature", Pick(pools_.signatures), block, Kind::kSignature, v, EventSalt());
       }
       if (switch_block) ++era;
       ++stats_.blocks;
@@ -333,8 +493,43 @@ class Generator {
   }
 
  private:
-  const std::string& Pick(const std::vector<std::string>& pool) {
+  // A transaction a block lists: its lane (1.x: body list), tag and derived hash.
+  struct Listed {
+    std::string lane;
+    std::string tag;
+    std::string hash;
+  };
+
+  template <typename T>
+  const T& Pick(const std::vector<T>& pool) {
     return pool[std::uniform_int_distribution<std::size_t>(0, pool.size() - 1)(rng_)];
+  }
+
+  // The salt of an event that stands alone: derived from its id.
+  std::uint64_t EventSalt() const { return seed_salt_ ^ SplitMix64(id_); }
+
+  // Makes the block body list exactly the transactions processed in this block: 2.x the lanes
+  // object `transactions` (lanes 0 to 3), 1.x `deploy_hashes` and `transfer_hashes`.
+  void ListTransactions(std::string& payload) const {
+    auto list = [&](std::string_view lane, bool tagged) {
+      std::string out = "[";
+      for (const Listed& tx : listed_) {
+        if (tx.lane != lane) continue;
+        if (out.size() > 1) out += ',';
+        out += tagged ? "{\"" + tx.tag + "\":\"" + tx.hash + "\"}" : "\"" + tx.hash + "\"";
+      }
+      return out + "]";
+    };
+    if (options_.protocol == 2) {
+      std::string lanes = "{";
+      for (std::string_view lane : {"0", "1", "2", "3"}) {
+        if (lanes.size() > 1) lanes += ',';
+        lanes += "\"" + std::string(lane) + "\":" + list(lane, true);
+      }
+      ReplaceBracketed(payload, "transactions", '{', lanes + "}");
+    } else {
+      for (std::string_view key : {"deploy_hashes", "transfer_hashes"}) ReplaceBracketed(payload, key, '[', list(key, false));
+    }
   }
 
   std::string BlockHash(std::uint64_t height) const { return DeriveHex64(std::to_string(height), seed_salt_ ^ 0xB10C); }
@@ -369,9 +564,8 @@ class Generator {
   }
 
   void Emit(std::string_view type, const std::string& payload, const BlockContext& block, Kind kind,
-            std::uint64_t validator) {
+            std::uint64_t validator, std::uint64_t salt) {
     if (stats_.events >= options_.events) return;
-    const std::uint64_t salt = seed_salt_ ^ SplitMix64(id_);
     scratch_.clear();
     scratch_.reserve(payload.size() + 64);
     ScanJson(
@@ -406,6 +600,7 @@ class Generator {
             out.append(text);
           }
         });
+    if (kind == Kind::kBlock) ListTransactions(scratch_);
     StreamFile& file = options_.protocol == 1 ? *files_[static_cast<std::size_t>(casper::RouteByType(type))] : *files_[0];
     file.Write(scratch_, id_);
     ++id_;
@@ -423,6 +618,8 @@ class Generator {
   std::uint64_t seed_salt_;
   std::vector<std::unique_ptr<StreamFile>> files_;
   std::uint64_t id_ = 0;
+  std::uint64_t transactions_ = 0;  // transactions generated so far (their salts)
+  std::vector<Listed> listed_;      // the transactions of the block being generated
   std::string scratch_;
   GenerateStats stats_;
 };

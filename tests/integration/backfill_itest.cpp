@@ -182,6 +182,51 @@ TEST(Backfill, RecordedChainWithADeployEqualsStreaming) {
   EXPECT_EQ(BackfillDigests(db), clean);
 }
 
+// A synthetic chain whose blocks list 10 transactions on average (each with its Accepted and Processed
+// events): `backfill --all` gives the tables of streaming it, transactions, block_transactions and
+// transfers included. 1.x without era ends (its rewards need the Step).
+void ChainWithTransactionsEqualsStreaming(int protocol, std::uint64_t events, const std::string& mix) {
+  const std::string dir = TempDir();
+  const std::string tag = "tx" + std::to_string(protocol);
+  // Blocks of 10 + 10 transaction events (on average), the BlockAdded and 5 signatures.
+  const auto files = GenerateWholeChain(dir, protocol, events, mix);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  const std::string clean_uri = StreamedDatabase(dir, files, tag);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  postgres::Connection clean_db(clean_uri);
+  const auto clean = BackfillDigests(clean_db);
+  EXPECT_GT(Count(clean_db, "transactions"), static_cast<long>(events / 4));
+  EXPECT_EQ(Count(clean_db, "block_transactions"), Count(clean_db, "transactions"));
+  if (protocol == 2) {
+    EXPECT_GT(Count(clean_db, "transfers"), 0);
+  }
+
+  Service emit = StartEmit(dir, tag + "emit-rpc", [&] {
+    auto args = StreamArgs(files);
+    args.push_back("--rpc");
+    return args;
+  }());
+  const std::string prefix = UniquePrefix() + tag + ".";
+  Service run = StartBackfill(dir, tag + "backfill", prefix, emit.url(), {"--all"});
+  ASSERT_EQ(run.process->Wait(seconds(120)), 0) << run.process->Log();
+  const std::string uri = CreateDatabase(tag);
+  Service store = StartGroupStore(dir, tag + "store", prefix, uri);
+  postgres::Connection db(uri);
+  ASSERT_TRUE(WaitStored(db, tag + "store", prefix, seconds(120))) << store.process->Log();
+  EXPECT_EQ(BackfillDigests(db), clean);
+  EXPECT_EQ(Count(db, "rejected_events"), 0);
+  EXPECT_EQ(Count(db, "transactions", "accepted_event_id IS NOT NULL"), 0);
+}
+
+TEST(Backfill, A2xChainWithTransactionsEqualsStreaming) {
+  ChainWithTransactionsEqualsStreaming(2, 8000, "signatures=5,transactions=10,expired=0,era_blocks=20");
+}
+
+TEST(Backfill, A1xChainWithTransactionsEqualsStreaming) {
+  // Fewer blocks: store-consume takes longer over the three 1.x streams.
+  ChainWithTransactionsEqualsStreaming(1, 4000, "signatures=5,transactions=10,expired=0,era_blocks=100000");
+}
+
 // Stopped with SIGTERM mid-range: exits 0 at once, its checkpoint written.
 TEST(Backfill, StopsCleanlyOnSigterm) {
   const std::string dir = TempDir();

@@ -3,6 +3,7 @@
 // stream run and a backfill run must agree on.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -26,8 +27,8 @@ inline std::map<std::string, std::string> BackfillDigests(postgres::Connection& 
   return out;
 }
 
-// A synthetic chain without transactions (every block consistent with its events, so the fake node's
-// JSON-RPC can serve it): the stream files (2.x: one; 1.x: main, deploys, sigs).
+// A synthetic chain (every block consistent with its events, so the fake node's JSON-RPC can serve it):
+// the stream files (2.x: one; 1.x: main, deploys, sigs).
 inline std::vector<std::string> GenerateChain(const std::string& dir, int protocol, std::uint64_t events,
                                               const std::string& mix) {
   const std::string out = protocol == 2 ? dir + "/chain.stream" : dir + "/chain";
@@ -36,7 +37,7 @@ inline std::vector<std::string> GenerateChain(const std::string& dir, int protoc
               dir + "/generate.log");
   EXPECT_EQ(gen.Wait(std::chrono::seconds(300)), 0) << gen.Log();
   if (protocol == 2) return {out};
-  std::vector<std::string> files;  // deploys.stream has no event without transactions: not served
+  std::vector<std::string> files;  // deploys.stream has no event without transactions: then not served
   for (const char* name : {"/main.stream", "/deploys.stream", "/sigs.stream"}) {
     const auto recorded = ReadRecording(out + name);
     if (std::any_of(recorded.begin(), recorded.end(), [](const RecordedEvent& e) { return e.id.has_value(); })) {
@@ -44,6 +45,25 @@ inline std::vector<std::string> GenerateChain(const std::string& dir, int protoc
     }
   }
   return files;
+}
+
+// A synthetic chain that ends with a whole block: `events` is cut after the last BlockAdded or
+// FinalitySignature, so that no transaction waits for a block the chain does not have (the stream
+// would store it, backfill could not). Generation is deterministic, so the shorter chain is a prefix.
+inline std::vector<std::string> GenerateWholeChain(const std::string& dir, int protocol, std::uint64_t events,
+                                                   const std::string& mix) {
+  std::vector<std::pair<std::uint32_t, bool>> ids;  // id, ends a block so far
+  for (const auto& file : GenerateChain(dir, protocol, events, mix)) {
+    for (const auto& e : ReadRecording(file)) {
+      if (!e.id) continue;
+      const bool block_part = e.data.rfind("{\"BlockAdded\":", 0) == 0 || e.data.rfind("{\"FinalitySignature\":", 0) == 0;
+      ids.emplace_back(*e.id, block_part);
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  std::uint64_t whole = ids.size();
+  while (whole > 0 && !ids[whole - 1].second) --whole;
+  return GenerateChain(dir, protocol, whole, mix);
 }
 
 inline std::vector<std::string> StreamArgs(const std::vector<std::string>& files) {

@@ -1,12 +1,15 @@
 // emit internals: the recording loader, the timeline/replay math of the fake node, wire frames,
-// synthetic hash rewriting and the `generate` writer.
+// synthetic hash rewriting, the `generate` writer, and chains whose blocks the fake node's JSON-RPC
+// serves so that backfill rebuilds their events.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -16,9 +19,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "ces/backfill/events.hpp"
 #include "ces/emit/node.hpp"
 #include "ces/emit/recording.hpp"
+#include "ces/emit/rpc.hpp"
 #include "ces/emit/synthetic.hpp"
+#include "ces/rpc/answers.hpp"
 
 namespace ces::emit {
 namespace {
@@ -494,6 +500,166 @@ TEST(GenerateTest, WritesV1TriplesAndLargeSteps) {
   }
   EXPECT_EQ(total, 400u);
   EXPECT_EQ(previous_max, 399u);  // one id sequence over the three files
+}
+
+// A generated chain's transactions: each one's events and the block that lists it agree. Returns the
+// number of transactions the blocks list.
+std::size_t ExpectTransactionsAgree(const std::vector<std::string>& files, int protocol) {
+  std::map<std::string, nlohmann::json> accepted;                 // hash -> body
+  std::map<std::string, std::string> processed_in, expired;       // hash -> block hash
+  std::map<std::string, std::vector<std::string>> block_lists;    // block hash -> listed hashes
+  std::vector<GeneratedEvent> events;                             // of all files, in id order
+  for (const std::string& file : files) {
+    for (GeneratedEvent& e : ReadGenerated(file)) events.push_back(std::move(e));
+  }
+  std::sort(events.begin(), events.end(), [](const GeneratedEvent& a, const GeneratedEvent& b) { return a.id < b.id; });
+  for (const GeneratedEvent& e : events) {
+    const std::string type = e.json.begin().key();
+    const nlohmann::json& v = e.json.begin().value();
+    if (type == "TransactionAccepted") {
+      accepted[v.begin().value().at("hash").get<std::string>()] = v.begin().value();
+    } else if (type == "DeployAccepted") {
+      accepted[v.at("hash").get<std::string>()] = v;
+    } else if (type == "TransactionProcessed" || type == "DeployProcessed") {
+      const std::string hash = (protocol == 2 ? v.at("transaction_hash").begin().value() : v.at("deploy_hash")).get<std::string>();
+      if (!accepted.count(hash)) {
+        ADD_FAILURE() << "processed before accepted: " << hash;
+        continue;
+      }
+      const nlohmann::json& body = accepted[hash];
+      if (protocol == 2 && body.contains("payload")) {
+        EXPECT_EQ(v.at("initiator_addr"), body.at("payload").at("initiator_addr"));
+        EXPECT_EQ(v.at("timestamp"), body.at("payload").at("timestamp"));
+        EXPECT_EQ(v.at("ttl"), body.at("payload").at("ttl"));
+      } else {
+        EXPECT_EQ(protocol == 2 ? v.at("initiator_addr").at("PublicKey") : v.at("account"), body.at("header").at("account"));
+        EXPECT_EQ(v.at("timestamp"), body.at("header").at("timestamp"));
+        EXPECT_EQ(v.at("ttl"), body.at("header").at("ttl"));
+      }
+      processed_in[hash] = v.at("block_hash").get<std::string>();
+    } else if (type == "TransactionExpired" || type == "DeployExpired") {
+      const std::string hash = (protocol == 2 ? v.at("transaction_hash").begin().value() : v.at("deploy_hash")).get<std::string>();
+      EXPECT_TRUE(accepted.count(hash)) << "expired before accepted: " << hash;
+      expired[hash] = "";
+    } else if (type == "BlockAdded") {
+      auto& list = block_lists[v.at("block_hash").get<std::string>()];
+      if (protocol == 2) {
+        for (const auto& [lane, hashes] : v.at("block").at("Version2").at("body").at("transactions").items()) {
+          for (const auto& h : hashes) list.push_back(h.begin().value().get<std::string>());
+        }
+      } else {
+        for (const char* key : {"deploy_hashes", "transfer_hashes"}) {
+          for (const auto& h : v.at("block").at("body").at(key)) list.push_back(h.get<std::string>());
+        }
+      }
+    }
+  }
+  std::size_t listed = 0;
+  for (const auto& [block_hash, hashes] : block_lists) {
+    for (const std::string& hash : hashes) {
+      ++listed;
+      const auto processed = processed_in.find(hash);
+      EXPECT_TRUE(processed != processed_in.end() && processed->second == block_hash)
+          << hash << " is listed by a block it was not processed in";
+      EXPECT_FALSE(expired.count(hash)) << hash;
+    }
+  }
+  // Every processed transaction of a block that was written is listed by it.
+  std::size_t processed_in_blocks = 0;
+  for (const auto& [hash, block_hash] : processed_in) processed_in_blocks += block_lists.count(block_hash);
+  EXPECT_EQ(listed, processed_in_blocks);
+  return listed;
+}
+
+// A chain generated into a temporary file (2.x) or directory (1.x), and its stream files.
+struct GeneratedChain {
+  GenerateStats stats;
+  std::vector<std::string> files;
+};
+
+GeneratedChain GenerateInto(const std::string& name, int protocol, std::uint64_t events, const std::string& mix) {
+  GenerateOptions options;
+  options.recordings_dir = kRecordings;
+  options.protocol = protocol;
+  options.out = TempPath(name + "-v" + std::to_string(protocol) + (protocol == 2 ? ".stream" : ""));
+  options.events = events;
+  options.mix = mix;
+  GeneratedChain chain{Generate(options), {options.out}};
+  if (protocol == 1) chain.files = {options.out + "/main.stream", options.out + "/deploys.stream", options.out + "/sigs.stream"};
+  return chain;
+}
+
+TEST(GenerateTest, BlocksListTheTransactionsProcessedInThem) {
+  for (int protocol : {2, 1}) {
+    const GeneratedChain chain = GenerateInto("listed", protocol, 4000, "signatures=10,transactions=10,expired=20,era_blocks=7");
+    const std::size_t listed = ExpectTransactionsAgree(chain.files, protocol);
+    // About 10 per block, a fifth of them expired.
+    EXPECT_GT(listed, chain.stats.blocks * 6) << "protocol " << protocol;
+    EXPECT_LT(listed, chain.stats.blocks * 10) << "protocol " << protocol;
+  }
+}
+
+// The streamed events as the fake node's JSON-RPC lets backfill rebuild them: each payload as parsed
+// JSON text, a 2.x TransactionProcessed without its contract messages (which the RPC cannot give).
+std::string Comparable(const std::string& payload) {
+  nlohmann::json j = nlohmann::json::parse(payload);
+  if (j.contains("TransactionProcessed")) j["TransactionProcessed"].erase("messages");
+  return j.dump();
+}
+
+// Serves a generated chain through the fake node's JSON-RPC, rebuilds every block's events with
+// backfill, and checks that they are the streamed events.
+void ExpectBackfillRebuildsTheStream(const std::vector<std::string>& files, int protocol) {
+  std::multiset<std::string> streamed;
+  for (const std::string& file : files) {
+    Recording r = Recording::Load(file);
+    for (const RecordedEvent& e : r.events()) {
+      const std::string payload(r.Payload(e));
+      if (payload.rfind("{\"Step\":", 0) != 0 && payload.rfind("{\"ApiVersion\":", 0) != 0) {
+        streamed.insert(Comparable(payload));
+      }
+    }
+  }
+  Node node(LoadStreams(files), NodeConfig{});
+  RpcNode rpc_node(node);
+  const auto now = std::chrono::steady_clock::now();
+  auto status = rpc::ParseStatus(rpc_node.Answer(rpc::StatusRequest(1), now));
+  ASSERT_TRUE(status) << status.error().message;
+  ASSERT_TRUE(status->available_block_range);
+  std::size_t transactions = 0;
+  for (std::uint64_t height = status->available_block_range->low; height <= status->available_block_range->high; ++height) {
+    auto block = rpc::ParseBlock(rpc_node.Answer(rpc::BlockRequest(1, rpc::kGetBlock, height), now), height);
+    ASSERT_TRUE(block) << block.error().message;
+    std::vector<rpc::Transaction> answers;
+    for (const rpc::TransactionId& id : block->transactions) {
+      const std::string request = protocol == 2 ? rpc::TransactionRequest(1, id) : rpc::DeployRequest(1, id.hash);
+      auto tx = rpc::ParseTransaction(rpc_node.Answer(request, now), protocol == 2 ? rpc::kGetTransaction : rpc::kGetDeploy, id);
+      ASSERT_TRUE(tx) << tx.error().message;
+      answers.push_back(std::move(*tx));
+    }
+    transactions += answers.size();
+    auto events = backfill::Reconstruct({&*block, answers, status->chainspec_name});
+    ASSERT_TRUE(events) << events.error().message;
+    for (const backfill::Event& e : *events) {
+      auto it = streamed.find(Comparable(e.payload));
+      ASSERT_NE(it, streamed.end()) << "rebuilt but not streamed: " << e.payload.substr(0, 400);
+      streamed.erase(it);
+    }
+  }
+  EXPECT_GT(transactions, 100u);
+  // What is left: the transactions of the block the event budget cut before its BlockAdded.
+  for (const std::string& left : streamed) {
+    EXPECT_TRUE(left.find("Accepted") != std::string::npos || left.find("Processed") != std::string::npos) << left.substr(0, 300);
+  }
+  EXPECT_LE(streamed.size(), 2u * 2 * 10);
+}
+
+TEST(GenerateTest, BackfillRebuildsAChainWithTransactionsFromTheFakeNodesRpc) {
+  for (int protocol : {2, 1}) {
+    SCOPED_TRACE("protocol " + std::to_string(protocol));
+    const GeneratedChain chain = GenerateInto("rpc", protocol, 3000, "signatures=5,transactions=10,expired=0,era_blocks=20");
+    ExpectBackfillRebuildsTheStream(chain.files, protocol);
+  }
 }
 
 TEST(GenerateTest, FailsCleanly) {

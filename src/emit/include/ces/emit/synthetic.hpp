@@ -5,7 +5,9 @@
 //   (a 64-hex string becomes another 64-hex string, so lengths and structure never change).
 // * generate: Generate() writes a stream file of any length from the recordings' events, block by
 //   block (transactions, Step at era ends, BlockAdded, finality signatures) with linked block hashes,
-//   heights and eras, streaming to disk in constant memory.
+//   heights and eras, streaming to disk in constant memory. Each block's body lists the transactions
+//   processed in it, and a transaction's events agree with each other (hash, initiator, timestamp,
+//   ttl), so the fake node's JSON-RPC serves the chain and backfill rebuilds it.
 
 #include <cstdint>
 #include <map>
