@@ -98,12 +98,28 @@ struct Parser::Impl {
     std::memset(buffer.data() + payload.size(), 0, simdjson::SIMDJSON_PADDING);
     return simdjson::padded_string_view(buffer.data(), payload.size(), buffer.size());
   }
+
+  // The parser keeps what its largest document needed (about 7x its size: the padded copy, simdjson's
+  // structural index and string buffer, the rows). After a document larger than this, that memory is
+  // given back, so that a rare large event (a 1.x era's Step) does not stay resident for good.
+  static constexpr std::size_t kKeepBytes = 256 * 1024;
+  struct ShrinkAfter {
+    Impl& impl;
+    std::size_t payload_size;
+    ~ShrinkAfter() {
+      if (payload_size <= kKeepBytes) return;
+      impl.parser = od::parser{};
+      std::string().swap(impl.buffer);
+      impl.scratch = Rows{};
+    }
+  };
 };
 
 Parser::Parser() : impl_(std::make_unique<Impl>()) {}
 Parser::~Parser() = default;
 
 ParseResult Parser::Parse(std::string_view payload, Rows& out, const EventIdentity& identity) {
+  const Impl::ShrinkAfter shrink{*impl_, payload.size()};
   ParseResult result;
   Rows& rows = impl_->scratch;
   rows.Clear();
@@ -163,6 +179,7 @@ bool Parser::ParseEraSummaryResponse(std::string_view response, std::int64_t era
 
 bool Parser::ParseEraSummary(std::string_view response, std::int64_t era_id, const std::string& switch_block_hash,
                              bool validators, Rows& out, std::string& error) {
+  const Impl::ShrinkAfter shrink{*impl_, response.size()};
   Rows& rows = impl_->scratch;
   rows.Clear();
   try {

@@ -539,6 +539,25 @@ TEST(ModelFinalitySignature, V1Flat) {
   EXPECT_FALSE(s.block_height.has_value());
 }
 
+// A document larger than what a parser keeps between events (a 1.x era's Step can be megabytes): the
+// parser gives that memory back afterwards and parses what follows as before, large or small.
+TEST(ModelFinalitySignature, ParserGoesOnAfterALargeDocument) {
+  const std::string small = Event("v1/events/FinalitySignature.json");
+  const std::string large = small + std::string(1 << 20, ' ');  // trailing whitespace: still one document
+  Parser parser;
+  for (const std::string* payload : {&small, &large, &small, &large, &large, &small}) {
+    Rows rows;
+    ParseResult r = parser.Parse(*payload, rows);
+    ASSERT_EQ(r.outcome, Outcome::kStored) << r.reason;
+    ASSERT_EQ(rows.finality_signatures.size(), 1u);
+    EXPECT_EQ(rows.finality_signatures[0].era_id, 13859);
+  }
+  Rows rows;
+  EXPECT_EQ(parser.Parse("{\"FinalitySignature\": " + std::string(300 * 1024, ' '), rows).outcome,
+            Outcome::kRejected);  // a large truncated document is rejected, and the next one parses
+  EXPECT_EQ(parser.Parse(small, rows).outcome, Outcome::kStored);
+}
+
 TEST(ModelFinalitySignature, V2WithHeightAndChainNameHash) {
   Rows rows = ParseOk(Event("v2/events/FinalitySignature.json"), "FinalitySignature");
   const FinalitySignatureRow& s = rows.finality_signatures[0];
