@@ -296,13 +296,14 @@ struct StoreConsumer::Impl {
     postgres::ApplyResult result;  // the rows written (applied) or the stored positions (conflict)
     std::string data_error;
     int failures = 0;
-    double seconds = 0;
     std::int64_t committed_ms = 0;  // unix time of the commit
   };
 
   // Writes a batch, retrying on connection errors (reconnecting, with a backoff) until it is applied,
   // found in conflict, refused as data, or the consumer stops. Uses only the PostgreSQL connection and
-  // counters: it runs on the writer thread while the next batch is parsed.
+  // the counters (an applied batch's rows and time at once, with its commit): it runs on the writer
+  // thread while the next batch is parsed. The counters' label caches are only touched by the one
+  // thread writing: the writer while a batch is in flight, else the main thread.
   Attempt Write(const std::vector<postgres::PositionUpdate>& updates, const model::Rows& rows) {
     backoff::Backoff backoff(options.backoff_initial, options.backoff_max, {1.0, 1.25});
     Attempt a;
@@ -313,8 +314,12 @@ struct StoreConsumer::Impl {
       switch (a.result.status) {
         case postgres::ApplyStatus::kApplied:
           db_ok = true;
-          a.seconds = std::chrono::duration<double>(Clock::now() - start).count();
           a.committed_ms = time::UnixMillis(time::Now());
+          batch_seconds.Observe(std::chrono::duration<double>(Clock::now() - start).count());
+          for (const auto& t : a.result.written) {
+            Labelled(rows_c, "ces_store_consume_rows_total", "Rows inserted or updated, by table", "table", t.table)
+                .Inc(t.rows);
+          }
           a.outcome = Outcome::kApplied;
           return a;
         case postgres::ApplyStatus::kConflict:
@@ -345,11 +350,6 @@ struct StoreConsumer::Impl {
   Outcome Settle(const std::vector<postgres::PositionUpdate>& updates, const Attempt& a, std::string& data_error) {
     switch (a.outcome) {
       case Outcome::kApplied: {
-        batch_seconds.Observe(a.seconds);
-        for (const auto& t : a.result.written) {
-          Labelled(rows_c, "ces_store_consume_rows_total", "Rows inserted or updated, by table", "table", t.table)
-              .Inc(t.rows);
-        }
         for (const auto& u : updates) {
           TopicPartition tp{u.partition.topic, u.partition.partition};
           if (positions.count(tp)) positions[tp] = u.next;
@@ -539,10 +539,7 @@ struct StoreConsumer::Impl {
     const std::unique_ptr<Batch> batch = std::move(writing);
     std::string error;
     Outcome outcome = Settle(batch->updates, a, error);
-    if (outcome == Outcome::kApplied) {
-      Count(batch->tally, batch->accepted.size(), a.committed_ms);
-      return true;
-    }
+    if (outcome == Outcome::kApplied) return true;  // counted by the writer
     if (outcome == Outcome::kDataError) outcome = ApplyEventByEvent(batch->accepted, error);
     if (outcome == Outcome::kApplied) return true;
     if (outcome != Outcome::kConflict) Rewind(batch->updates);  // a conflict already seeked
@@ -558,7 +555,12 @@ struct StoreConsumer::Impl {
     }
     if (!next) return;
     writing = std::move(next);
-    written = std::async(std::launch::async, [this, batch = writing.get()] { return Write(batch->updates, batch->rows); });
+    written = std::async(std::launch::async, [this, batch = writing.get()] {
+      Attempt a = Write(batch->updates, batch->rows);
+      // Counted as soon as committed (as the rows are visible), not when the main thread settles it.
+      if (a.outcome == Outcome::kApplied) Count(batch->tally, batch->accepted.size(), a.committed_ms);
+      return a;
+    });
   }
 
   void MaybeCommitKafka(bool force) {
