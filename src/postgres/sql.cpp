@@ -163,9 +163,10 @@ const std::vector<Row>& FirstByKey(const std::vector<Row>& rows, KeyF&& key, std
 }
 
 // The direct_check of a table keyed by (transaction_hash, effect_index, entry_index) (bids,
-// withdrawals): "SELECT 1 FROM <table> WHERE transaction_hash IN (…) LIMIT 1" over the rows'
-// transactions (their primary key's first column), or empty when a key may repeat among the rows
-// (two nodes' copies of one transaction in a batch; a hash collision only costs the direct path).
+// withdrawals): one primary-key probe per transaction of the rows (a LATERAL … LIMIT 1 per hash, so
+// the planner cannot turn it into a scan of the table, as it did for an IN list on a young table
+// without statistics), or empty when a key may repeat among the rows (two nodes' copies of one
+// transaction in a batch; a hash collision only costs the direct path).
 template <class Row>
 std::string EffectRowsCheck(const char* table, const std::vector<Row>& rows) {
   std::unordered_set<std::size_t> keys;
@@ -179,14 +180,15 @@ std::string EffectRowsCheck(const char* table, const std::vector<Row>& rows) {
     transactions.insert(row.transaction_hash);
   }
   SqlWriter w;
-  w.Raw("SELECT 1 FROM ").Raw(table).Raw(" WHERE transaction_hash IN (");
+  w.Raw("SELECT 1 FROM (VALUES ");
   bool first = true;
   for (std::string_view hash : transactions) {
     if (!first) w.Raw(",");
     first = false;
-    w.Text(hash);
+    w.Raw("(").Text(hash).Raw(")");
   }
-  w.Raw(") LIMIT 1");
+  w.Raw(") AS h(hash) CROSS JOIN LATERAL (SELECT 1 FROM ").Raw(table);
+  w.Raw(" WHERE transaction_hash = h.hash LIMIT 1) AS stored LIMIT 1");
   return std::move(w.str());
 }
 
