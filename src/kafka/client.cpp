@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -596,11 +597,61 @@ std::map<TopicPartition, std::int64_t> OffsetsSince(const std::string& brokers, 
   return out;
 }
 
+namespace {
+
+// A setting of the handle's effective configuration as a number (0 when unset or not a number).
+std::size_t ConfNumber(rd_kafka_t* rk, const char* key) {
+  char value[64];
+  size_t size = sizeof value;
+  if (rd_kafka_conf_get(rd_kafka_conf(rk), key, value, &size) != RD_KAFKA_CONF_OK) return 0;
+  return static_cast<std::size_t>(std::strtoull(value, nullptr, 10));
+}
+
+}  // namespace
+
 struct Consumer::Impl {
   SecurityErrorTrap trap;  // before rk: outlives the handle
   KafkaHandle rk;
   RebalanceHooks hooks;
   bool closed = false;
+  // Read-ahead wake-ups (see WakeFetchers): half of the queue bounds, and what Poll took since the last.
+  std::size_t wake_bytes = 0;
+  std::size_t wake_records = 0;
+  std::size_t taken_bytes = 0;
+  std::size_t taken_records = 0;
+
+  void SetWakeBounds() {
+    wake_bytes = ConfNumber(rk.get(), "queued.max.messages.kbytes") * 1024 / 2;
+    wake_records = ConfNumber(rk.get(), "queued.min.messages") / 2;
+  }
+
+  // librdkafka 2.0 stops fetching a partition while the read-ahead queue is at one of its bounds
+  // (queued.max.messages.kbytes, queued.min.messages) and decides again only when the broker thread
+  // next wakes up: up to a second later when nothing else is in flight (fetch.queue.backoff.ms of
+  // librdkafka 2.2 shortens that wait; 2.0 has none). A reader that empties the queue in less than a
+  // second then waits for the rest of it: store-consume stored about 8 MiB of records per second,
+  // whatever its own speed. So once Poll has taken half of a bound since the last wake-up, it queues a
+  // ListOffsets request to the leader of every assigned partition, which wakes that broker's thread
+  // (its fetch decision sees the emptier queue). offsets_for_times with no wait sends the requests and
+  // returns at once; the answers are dropped. Takes nothing from the queue and moves no offset.
+  void WakeFetchers() {
+    taken_bytes = 0;
+    taken_records = 0;
+    rd_kafka_topic_partition_list_t* raw = nullptr;
+    if (rd_kafka_assignment(rk.get(), &raw) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    PartitionListHandle list(raw);
+    if (list->cnt == 0) return;
+    for (int i = 0; i < list->cnt; ++i) list->elems[i].offset = -1;  // the latest offset: any request will do
+    rd_kafka_offsets_for_times(rk.get(), list.get(), 0);  // __TIMED_OUT by design: nothing is awaited
+  }
+
+  void Taken(std::size_t bytes) {
+    taken_bytes += bytes;
+    ++taken_records;
+    if ((wake_bytes > 0 && taken_bytes >= wake_bytes) || (wake_records > 0 && taken_records >= wake_records)) {
+      WakeFetchers();
+    }
+  }
 
   static void OnError(rd_kafka_t*, int err, const char* reason, void* opaque) {
     static_cast<Impl*>(opaque)->trap.Record(err, reason);
@@ -652,6 +703,7 @@ Consumer::Consumer(const std::string& brokers, const std::string& group_id, cons
   rd_kafka_conf_set_opaque(conf.get(), impl_.get());
   impl_->rk = MakeHandle(RD_KAFKA_CONSUMER, std::move(conf));
   rd_kafka_poll_set_consumer(impl_->rk.get());
+  impl_->SetWakeBounds();
 }
 
 Consumer::~Consumer() { Close(); }
@@ -719,10 +771,12 @@ void Consumer::Subscribe(const std::vector<std::string>& topics, RebalanceHooks 
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error(std::string("kafka subscribe: ") + rd_kafka_err2str(err));
 }
 
-std::vector<Message> Consumer::Poll(std::size_t max_messages, std::chrono::milliseconds timeout) {
+std::vector<Message> Consumer::Poll(std::size_t max_messages, std::chrono::milliseconds timeout,
+                                    std::size_t max_bytes) {
   std::vector<Message> out;
   int wait = static_cast<int>(timeout.count());
-  while (out.size() < max_messages) {
+  std::size_t bytes = 0;
+  while (out.size() < max_messages && bytes < max_bytes) {
     MessageHandle msg(rd_kafka_consumer_poll(impl_->rk.get(), wait));
     impl_->trap.ThrowIfCaught("consuming");
     if (!msg) break;
@@ -743,6 +797,8 @@ std::vector<Message> Consumer::Poll(std::size_t max_messages, std::chrono::milli
       }
       continue;
     }
+    impl_->Taken(msg->len);
+    bytes += msg->len;
     out.push_back(ToMessage(msg.get()));
   }
   return out;

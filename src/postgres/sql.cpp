@@ -69,12 +69,20 @@ struct EmitLimits {
   std::size_t copy_min_rows;  // from this many rows of a table: COPY
 };
 
-template <class Row, class F>
+// No direct copy (Statement::direct_check): the rows always go through the conflict rule.
+struct NoDirectCopy {
+  template <class Row>
+  std::string operator()(const std::vector<Row>&) const {
+    return {};
+  }
+};
+
+template <class Row, class F, class DirectCheckF = NoDirectCopy>
 void Emit(std::vector<Statement>& out, const char* table, const char* head, std::string_view tail,
-          const std::vector<Row>& rows, const EmitLimits& limits, F&& values) {
+          const std::vector<Row>& rows, const EmitLimits& limits, F&& values, DirectCheckF&& direct_check = {}) {
   const std::size_t chunk = limits.chunk;
   if (rows.size() >= limits.copy_min_rows) {
-    Statement s{table, {}, TargetOf(head), ColumnsOf(head), {}};
+    Statement s{table, {}, TargetOf(head), ColumnsOf(head), {}, rows.size(), direct_check(rows)};
     SqlWriter data(SqlWriter::Mode::kCopy);
     data.str().reserve(rows.size() * 256);
     for (const Row& row : rows) {
@@ -100,7 +108,7 @@ void Emit(std::vector<Statement>& out, const char* table, const char* head, std:
       w.Raw(")");
     }
     w.Raw(" ").Raw(tail);
-    out.push_back({table, std::move(w.str()), {}, {}, {}});
+    out.push_back({table, std::move(w.str()), {}, {}, {}, 0, {}});
   }
 }
 
@@ -152,6 +160,36 @@ const std::vector<Row>& FirstByKey(const std::vector<Row>& rows, KeyF&& key, std
     if (!into.event.Known() && from.event.Known()) into = from;
   });
   return storage;
+}
+
+// The direct_check of a table keyed by (transaction_hash, effect_index, entry_index) (bids,
+// withdrawals): one primary-key probe per transaction of the rows (a LATERAL … LIMIT 1 per hash, so
+// the planner cannot turn it into a scan of the table, as it did for an IN list on a young table
+// without statistics), or empty when a key may repeat among the rows (two nodes' copies of one
+// transaction in a batch; a hash collision only costs the direct path).
+template <class Row>
+std::string EffectRowsCheck(const char* table, const std::vector<Row>& rows) {
+  std::unordered_set<std::size_t> keys;
+  keys.reserve(rows.size());
+  std::unordered_set<std::string_view> transactions;
+  for (const Row& row : rows) {
+    const std::size_t key = KeyHash(row.transaction_hash) ^
+                            (static_cast<std::size_t>(row.effect_index) * 0x9e3779b97f4a7c15ULL) ^
+                            (static_cast<std::size_t>(row.entry_index) * 0xc2b2ae3d27d4eb4fULL);
+    if (!keys.insert(key).second) return {};
+    transactions.insert(row.transaction_hash);
+  }
+  SqlWriter w;
+  w.Raw("SELECT 1 FROM (VALUES ");
+  bool first = true;
+  for (std::string_view hash : transactions) {
+    if (!first) w.Raw(",");
+    first = false;
+    w.Raw("(").Text(hash).Raw(")");
+  }
+  w.Raw(") AS h(hash) CROSS JOIN LATERAL (SELECT 1 FROM ").Raw(table);
+  w.Raw(" WHERE transaction_hash = h.hash LIMIT 1) AS stored LIMIT 1");
+  return std::move(w.str());
 }
 
 // The four identity columns (source, stream, event id, api version); NULLs when unknown.
@@ -446,7 +484,8 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
            w.Text(r.staked_amount).Sep().Int(r.delegation_rate).Sep().Bool(r.inactive).Sep();
            w.Int(r.era_id).Sep().Text(r.new_validator_public_key).Sep().Text(r.block_hash).Sep();
            w.Text(r.timestamp);
-         });
+         },
+         [](const std::vector<BidRow>& r) { return EffectRowsCheck("bids", r); });
   }
   if (!rows.withdrawals.empty()) {
     Emit(out, "withdrawals",
@@ -460,7 +499,8 @@ void BuildInserts(const model::Rows& rows, std::vector<Statement>& out, std::siz
            w.Text(r.unbonder_public_key).Sep().Text(r.unbonder_purse).Sep().Text(r.bonding_purse).Sep();
            w.Text(r.amount).Sep().Int(r.era_of_creation).Sep().Text(r.new_validator).Sep();
            w.Text(r.block_hash).Sep().Text(r.timestamp);
-         });
+         },
+         [](const std::vector<WithdrawalRow>& r) { return EffectRowsCheck("withdrawals", r); });
   }
   if (!rows.faults.empty()) {
     Emit(out, "faults",

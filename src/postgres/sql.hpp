@@ -45,12 +45,21 @@ class SqlWriter {
 // table ces_copy_<target> (made LIKE `target`, emptied at commit) and `sql` is the INSERT … SELECT
 // from it (same ON CONFLICT rule): the server parses no literals, about twice as fast for large
 // tables. Without, `sql` is a multi-row INSERT with literals (fewer round trips for a few rows).
+//
+// A copy statement of a table whose conflict rule is DO NOTHING may also have `direct_check`: a query
+// that returns a row when the table may already hold a key of these rows (no key repeats among the
+// rows themselves, or it is left empty). When it returns none, the rows go by COPY straight into
+// `target` (`copy_rows` of them), which is what the INSERT … ON CONFLICT DO NOTHING would have written,
+// at about half the server's cost; a writer that stores one of the keys meanwhile makes the COPY fail
+// with a unique violation, and the batch is then written again the usual way (Store::Apply).
 struct Statement {
   const char* table;
   std::string sql;
   std::string target;                     // copy: the table written
   std::vector<std::string> copy_columns;  // copy: the columns, in the order of the data
   std::string copy_data;                  // copy: COPY text lines, no newline after the last
+  std::size_t copy_rows = 0;              // copy: lines in copy_data
+  std::string direct_check;               // copy: see above; empty: always through the temporary table
 };
 
 // Appends the INSERT statements for every non-empty table of `rows` (at most `chunk` rows each, or

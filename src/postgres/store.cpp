@@ -41,58 +41,46 @@ StoredPositions ReadPositions(pqxx::transaction_base& tx, const std::string& gro
   return out;
 }
 
+// SQLSTATE of a unique violation: a direct copy met a key written meanwhile by another writer.
+constexpr const char* kUniqueViolation = "23505";
+
+void Copy(pqxx::transaction_base& tx, const std::string& table, const Statement& s) {
+  // tablewriter is libpqxx 6's COPY FROM STDIN with raw lines (stream_to only takes typed rows);
+  // its caveat on multibyte encodings concerns the field parsing it does not do here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  pqxx::tablewriter copy(tx, table, s.copy_columns.begin(), s.copy_columns.end());
+#pragma GCC diagnostic pop
+  copy.write_raw_line(s.copy_data);  // the lines, without a final newline: the writer ends the last one
+  copy.complete();
+}
+
 // Runs one statement of a batch (see Statement); returns the rows its INSERT wrote. A copy statement
-// uses the session's temporary table ces_copy_<target>: created on first use in the session (IF NOT
-// EXISTS: also after a reconnect), emptied at every commit or rollback.
-std::uint64_t Execute(pqxx::transaction_base& tx, const Statement& s) {
+// goes straight into its table when `direct` and its direct_check finds none of its keys stored;
+// otherwise it uses the session's temporary table ces_copy_<target>: created on first use in the
+// session (IF NOT EXISTS: also after a reconnect), emptied at every commit or rollback.
+std::uint64_t Execute(pqxx::transaction_base& tx, const Statement& s, bool direct) {
   if (s.copy_columns.empty()) return tx.exec(s.sql).affected_rows();
+  if (direct && !s.direct_check.empty() && tx.exec(s.direct_check).empty()) {
+    Copy(tx, s.target, s);
+    return s.copy_rows;
+  }
   const std::string temp = "ces_copy_" + s.target;
   tx.exec("SET LOCAL client_min_messages = warning; CREATE TEMP TABLE IF NOT EXISTS " + temp + " (LIKE " + s.target +
           " INCLUDING DEFAULTS) ON COMMIT DELETE ROWS");
-  {
-    // tablewriter is libpqxx 6's COPY FROM STDIN with raw lines (stream_to only takes typed rows);
-    // its caveat on multibyte encodings concerns the field parsing it does not do here.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-    pqxx::tablewriter copy(tx, temp, s.copy_columns.begin(), s.copy_columns.end());
-#pragma GCC diagnostic pop
-    copy.write_raw_line(s.copy_data);  // the lines, without a final newline: the writer ends the last one
-    copy.complete();
-  }
+  Copy(tx, temp, s);
   return tx.exec(s.sql).affected_rows();
 }
 
-}  // namespace
-
-Store::Store(Connection& connection, std::size_t copy_min_rows)
-    : connection_(connection), copy_min_rows_(copy_min_rows) {}
-
-DbError Store::LoadPositions(const std::string& group, const std::vector<PartitionKey>& partitions,
-                             StoredPositions& out) {
-  if (!connection_.IsOpen()) return NotConnected();
-  try {
-    pqxx::work tx(*connection_.impl().conn);
-    out = ReadPositions(tx, group, partitions);
-    tx.commit();
-  } catch (const std::exception& e) {
-    return Classify(e);
-  }
-  return {};
-}
-
-ApplyResult Store::Apply(const std::string& group, const std::vector<PositionUpdate>& positions,
-                         const model::Rows& rows) {
+// One transaction for a batch: the positions' compare-and-set, then the statements (direct copies when
+// `direct`), then commit; or, when a position moved, where the positions are now.
+ApplyResult ApplyStatements(Connection& connection, const std::string& group, const std::vector<PositionUpdate>& positions,
+                            const std::vector<Statement>& statements, bool direct) {
   ApplyResult result;
-  if (!connection_.IsOpen()) {
-    result.error = NotConnected();
-    return result;
-  }
-  std::vector<Statement> statements;
-  BuildInserts(rows, statements, kInsertChunk, copy_min_rows_);
   try {
     bool conflict = false;
     {
-      pqxx::work tx(*connection_.impl().conn);
+      pqxx::work tx(*connection.impl().conn);
       // 1. Compare-and-set of the positions: the rows are written only if nobody moved them.
       std::size_t present = 0, absent = 0;
       SqlWriter update, insert;
@@ -123,7 +111,7 @@ ApplyResult Store::Apply(const std::string& group, const std::vector<PositionUpd
       if (!conflict) {
         // 2. The rows.
         std::map<const char*, std::uint64_t> written;
-        for (const Statement& s : statements) written[s.table] += Execute(tx, s);
+        for (const Statement& s : statements) written[s.table] += Execute(tx, s, direct);
         tx.commit();
         for (const auto& [table, n] : written) result.written.push_back({table, n});
         result.status = ApplyStatus::kApplied;
@@ -135,13 +123,49 @@ ApplyResult Store::Apply(const std::string& group, const std::vector<PositionUpd
     // report where they are now.
     std::vector<PartitionKey> keys;
     for (const auto& p : positions) keys.push_back(p.partition);
-    pqxx::work tx(*connection_.impl().conn);
+    pqxx::work tx(*connection.impl().conn);
     result.stored = ReadPositions(tx, group, keys);
     tx.commit();
     result.status = ApplyStatus::kConflict;
   } catch (const std::exception& e) {
     result.status = ApplyStatus::kFailed;
     result.error = Classify(e);
+  }
+  return result;
+}
+
+}  // namespace
+
+Store::Store(Connection& connection, std::size_t copy_min_rows)
+    : connection_(connection), copy_min_rows_(copy_min_rows) {}
+
+DbError Store::LoadPositions(const std::string& group, const std::vector<PartitionKey>& partitions,
+                             StoredPositions& out) {
+  if (!connection_.IsOpen()) return NotConnected();
+  try {
+    pqxx::work tx(*connection_.impl().conn);
+    out = ReadPositions(tx, group, partitions);
+    tx.commit();
+  } catch (const std::exception& e) {
+    return Classify(e);
+  }
+  return {};
+}
+
+ApplyResult Store::Apply(const std::string& group, const std::vector<PositionUpdate>& positions,
+                         const model::Rows& rows) {
+  ApplyResult result;
+  if (!connection_.IsOpen()) {
+    result.error = NotConnected();
+    return result;
+  }
+  std::vector<Statement> statements;
+  BuildInserts(rows, statements, kInsertChunk, copy_min_rows_);
+  result = ApplyStatements(connection_, group, positions, statements, true);
+  // A direct copy met a key another writer stored after its check (two nodes' copies of a transaction
+  // written at once): the whole transaction was rolled back; write it again through the conflict rules.
+  if (result.status == ApplyStatus::kFailed && result.error.sqlstate == kUniqueViolation && connection_.IsOpen()) {
+    result = ApplyStatements(connection_, group, positions, statements, false);
   }
   return result;
 }
@@ -177,7 +201,7 @@ DbError Complete(Connection& connection, const std::string& update, const model:
     pqxx::work tx(*connection.impl().conn);
     pqxx::result r = tx.exec(update);
     if (r.affected_rows() == 0) return {};  // completed meanwhile (rolled back, nothing to do)
-    for (const Statement& s : statements) Execute(tx, s);
+    for (const Statement& s : statements) Execute(tx, s, false);
     tx.commit();
   } catch (const std::exception& e) {
     return Classify(e);

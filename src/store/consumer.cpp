@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <future>
+#include <memory>
 #include <stdexcept>
 #include <ctime>
 #include <map>
@@ -157,6 +159,7 @@ struct StoreConsumer::Impl {
   // ---- Kafka assignment ----
 
   kafka::StartOffsets OnAssign(const std::vector<TopicPartition>& tps) {
+    Finish();  // the connection is the writer's until then
     kafka::StartOffsets offsets;
     std::vector<postgres::PartitionKey> keys;
     for (const auto& tp : tps) keys.push_back(Key(tp));
@@ -187,6 +190,7 @@ struct StoreConsumer::Impl {
   }
 
   void OnRevoke(const std::vector<TopicPartition>& tps) {
+    Finish();
     for (const auto& tp : tps) positions.erase(tp);
     assigned.Set(static_cast<double>(positions.size()));
   }
@@ -264,7 +268,7 @@ struct StoreConsumer::Impl {
     }
   }
 
-  void Count(const Tally& tally, std::size_t records) {
+  void Count(const Tally& tally, std::size_t records, std::int64_t committed_ms) {
     for (const auto& [type, n] : tally.stored) {
       Labelled(events_c, "ces_store_consume_events_total", "Events stored as rows, by type", "type", type).Inc(n);
     }
@@ -278,80 +282,119 @@ struct StoreConsumer::Impl {
                "Events recorded in rejected_events (unknown type or shape)", "type", type)
           .Inc(n);
     }
-    const double now_ms = static_cast<double>(time::UnixMillis(time::Now()));
-    for (std::int64_t ms : tally.received_ms) latency.Observe(std::max(0.0, (now_ms - static_cast<double>(ms)) / 1000.0));
+    const auto commit_ms = static_cast<double>(committed_ms);
+    for (std::int64_t ms : tally.received_ms) latency.Observe(std::max(0.0, (commit_ms - static_cast<double>(ms)) / 1000.0));
     batches.Inc();
     batch_events.Observe(static_cast<double>(records));
   }
 
   // ---- applying ----
 
-  Outcome ApplyWithRetry(const std::vector<postgres::PositionUpdate>& updates, const model::Rows& rows,
-                         std::string& data_error) {
-    backoff::Backoff backoff(options.backoff_initial, options.backoff_max, {1.0, 1.25});
+  // What writing one batch came to, before the consumer's state follows it (Settle).
+  struct Attempt {
+    Outcome outcome = Outcome::kAborted;
+    postgres::ApplyResult result;  // the rows written (applied) or the stored positions (conflict)
+    std::string data_error;
     int failures = 0;
+    std::int64_t committed_ms = 0;  // unix time of the commit
+  };
+
+  // Writes a batch, retrying on connection errors (reconnecting, with a backoff) until it is applied,
+  // found in conflict, refused as data, or the consumer stops. Uses only the PostgreSQL connection and
+  // the counters (an applied batch's rows and time at once, with its commit): it runs on the writer
+  // thread while the next batch is parsed. The counters' label caches are only touched by the one
+  // thread writing: the writer while a batch is in flight, else the main thread.
+  Attempt Write(const std::vector<postgres::PositionUpdate>& updates, const model::Rows& rows) {
+    backoff::Backoff backoff(options.backoff_initial, options.backoff_max, {1.0, 1.25});
+    Attempt a;
     while (true) {
-      if (!EnsureConnected()) return Outcome::kAborted;
+      if (!EnsureConnected()) return a;  // kAborted
       const auto start = Clock::now();
-      postgres::ApplyResult result = store.Apply(options.group, updates, rows);
-      switch (result.status) {
-        case postgres::ApplyStatus::kApplied: {
+      a.result = store.Apply(options.group, updates, rows);
+      switch (a.result.status) {
+        case postgres::ApplyStatus::kApplied:
           db_ok = true;
+          a.committed_ms = time::UnixMillis(time::Now());
           batch_seconds.Observe(std::chrono::duration<double>(Clock::now() - start).count());
-          for (const auto& t : result.written) {
+          for (const auto& t : a.result.written) {
             Labelled(rows_c, "ces_store_consume_rows_total", "Rows inserted or updated, by table", "table", t.table)
                 .Inc(t.rows);
           }
-          for (const auto& u : updates) {
-            TopicPartition tp{u.partition.topic, u.partition.partition};
-            if (positions.count(tp)) positions[tp] = u.next;
-          }
-          kafka_commit_due = true;
-          if (failures > 0) log::Info("batch applied after retries", {{"attempts", failures + 1}});
-          return Outcome::kApplied;
-        }
-        case postgres::ApplyStatus::kConflict: {
+          a.outcome = Outcome::kApplied;
+          return a;
+        case postgres::ApplyStatus::kConflict:
           db_ok = true;
-          conflicts.Inc();
-          for (const auto& [key, stored] : result.stored) {
-            TopicPartition tp{key.topic, key.partition};
-            std::optional<std::int64_t> expected;
-            for (const auto& u : updates) {
-              if (u.partition == key) expected = u.expected;
-            }
-            if (stored == expected) {
-              // Not in conflict, but the batch was rolled back as a whole: read its records again.
-              if (positions.count(tp)) consumer->Seek(tp, stored.value_or(kOffsetBeginning));
-              continue;
-            }
-            log::Warn("stored position differs from the batch's start, re-reading from the stored position",
-                      {{"topic", key.topic},
-                       {"partition", static_cast<int>(key.partition)},
-                       {"expected", expected ? std::to_string(*expected) : std::string("none")},
-                       {"stored", stored ? std::to_string(*stored) : std::string("none")}});
-            if (positions.count(tp)) {
-              positions[tp] = stored;
-              consumer->Seek(tp, stored.value_or(kOffsetBeginning));
-            }
-          }
-          return Outcome::kConflict;
-        }
+          a.outcome = Outcome::kConflict;
+          return a;
         case postgres::ApplyStatus::kFailed:
           break;
       }
-      if (result.error.kind == postgres::ErrorKind::kData) {
-        data_error = result.error.message;
-        return Outcome::kDataError;
+      if (a.result.error.kind == postgres::ErrorKind::kData) {
+        a.data_error = a.result.error.message;
+        a.outcome = Outcome::kDataError;
+        return a;
       }
       retries.Inc();
       db_ok = false;
-      if (failures++ % 20 == 0) {
+      if (a.failures++ % 20 == 0) {
         log::Warn("applying a batch failed, reconnecting and retrying the same batch",
-                  {{"error", result.error.message}, {"sqlstate", result.error.sqlstate}});
+                  {{"error", a.result.error.message}, {"sqlstate", a.result.error.sqlstate}});
       }
       db.Disconnect();
-      if (WaitStopping(backoff.Next())) return Outcome::kAborted;
+      if (WaitStopping(backoff.Next())) return a;  // kAborted
     }
+  }
+
+  // The consumer's state after a write (main thread): the positions and counters of an applied batch,
+  // the seeks of one in conflict.
+  Outcome Settle(const std::vector<postgres::PositionUpdate>& updates, const Attempt& a, std::string& data_error) {
+    switch (a.outcome) {
+      case Outcome::kApplied: {
+        for (const auto& u : updates) {
+          TopicPartition tp{u.partition.topic, u.partition.partition};
+          if (positions.count(tp)) positions[tp] = u.next;
+        }
+        kafka_commit_due = true;
+        if (a.failures > 0) log::Info("batch applied after retries", {{"attempts", a.failures + 1}});
+        return Outcome::kApplied;
+      }
+      case Outcome::kConflict: {
+        conflicts.Inc();
+        for (const auto& [key, stored] : a.result.stored) {
+          TopicPartition tp{key.topic, key.partition};
+          std::optional<std::int64_t> expected;
+          for (const auto& u : updates) {
+            if (u.partition == key) expected = u.expected;
+          }
+          if (stored == expected) {
+            // Not in conflict, but the batch was rolled back as a whole: read its records again.
+            if (positions.count(tp)) consumer->Seek(tp, stored.value_or(kOffsetBeginning));
+            continue;
+          }
+          log::Warn("stored position differs from the batch's start, re-reading from the stored position",
+                    {{"topic", key.topic},
+                     {"partition", static_cast<int>(key.partition)},
+                     {"expected", expected ? std::to_string(*expected) : std::string("none")},
+                     {"stored", stored ? std::to_string(*stored) : std::string("none")}});
+          if (positions.count(tp)) {
+            positions[tp] = stored;
+            consumer->Seek(tp, stored.value_or(kOffsetBeginning));
+          }
+        }
+        return Outcome::kConflict;
+      }
+      case Outcome::kDataError:
+        data_error = a.data_error;
+        return Outcome::kDataError;
+      case Outcome::kAborted:
+        break;
+    }
+    return Outcome::kAborted;
+  }
+
+  Outcome ApplyWithRetry(const std::vector<postgres::PositionUpdate>& updates, const model::Rows& rows,
+                         std::string& data_error) {
+    return Settle(updates, Write(updates, rows), data_error);
   }
 
   // PostgreSQL refused a batch's data (it should not happen: the parser validates every value). Apply
@@ -391,7 +434,7 @@ struct StoreConsumer::Impl {
         }
       }
       if (outcome != Outcome::kApplied) return outcome;
-      Count(tally, 1);
+      Count(tally, 1, time::UnixMillis(time::Now()));
     }
     return Outcome::kApplied;
   }
@@ -425,16 +468,39 @@ struct StoreConsumer::Impl {
     tally.received_ms.insert(tally.received_ms.end(), second_tally.received_ms.begin(), second_tally.received_ms.end());
   }
 
-  void ProcessBatch(const std::vector<kafka::Message>& messages) {
+  // ---- one batch written while the next is parsed ----
+  // The records of a batch, what they parsed to and the positions they move.
+  struct Batch {
+    std::vector<kafka::Message> messages;  // owns the records `accepted` points into
+    std::vector<const kafka::Message*> accepted;
+    std::vector<postgres::PositionUpdate> updates;
     model::Rows rows;
     Tally tally;
+  };
+  // The batch being written on the writer thread (at most one), and its write. The next batch is
+  // parsed meanwhile and handed over only once this one is settled, so each batch's expected
+  // positions are the ones its predecessor stored.
+  std::unique_ptr<Batch> writing;
+  std::future<Attempt> written;
+
+  // The accepted records of `messages` (assigned partitions, not stored yet, counting the batch being
+  // written as stored), parsed; nullptr when none is.
+  std::unique_ptr<Batch> Prepare(std::vector<kafka::Message> messages) {
+    auto batch = std::make_unique<Batch>();
+    batch->messages = std::move(messages);
+    std::map<TopicPartition, std::optional<std::int64_t>> ahead = positions;
+    if (writing) {
+      for (const auto& u : writing->updates) {
+        auto it = ahead.find({u.partition.topic, u.partition.partition});
+        if (it != ahead.end()) it->second = u.next;
+      }
+    }
     std::map<TopicPartition, postgres::PositionUpdate> updates;
-    std::vector<const kafka::Message*> accepted;
-    accepted.reserve(messages.size());
-    for (const kafka::Message& m : messages) {
+    batch->accepted.reserve(batch->messages.size());
+    for (const kafka::Message& m : batch->messages) {
       TopicPartition tp{m.topic, m.partition};
-      auto it = positions.find(tp);
-      if (it == positions.end()) {
+      auto it = ahead.find(tp);
+      if (it == ahead.end()) {
         dropped_unassigned.Inc();
         continue;
       }
@@ -448,27 +514,53 @@ struct StoreConsumer::Impl {
         u->second.expected = it->second;
       }
       u->second.next = m.offset + 1;
-      accepted.push_back(&m);
+      batch->accepted.push_back(&m);
     }
-    if (updates.empty()) return;
-    ParseAll(accepted, rows, tally);
-    std::vector<postgres::PositionUpdate> list;
-    for (auto& [tp, u] : updates) list.push_back(u);
-    std::string error;
-    Outcome outcome = ApplyWithRetry(list, rows, error);
-    if (outcome == Outcome::kApplied) {
-      Count(tally, accepted.size());
-      return;
-    }
-    if (outcome == Outcome::kDataError) outcome = ApplyEventByEvent(accepted, error);
-    if (outcome == Outcome::kApplied || outcome == Outcome::kConflict) return;  // a conflict already seeked
-    // Not (fully) applied: the consumer has read past these records, so rewind every partition of
-    // the batch to what the database holds; they are read again (or at the next start).
-    for (const auto& u : list) {
+    if (updates.empty()) return nullptr;
+    ParseAll(batch->accepted, batch->rows, batch->tally);
+    for (auto& [tp, u] : updates) batch->updates.push_back(u);
+    return batch;
+  }
+
+  // Rewinds the partitions of a batch that was read but not (fully) applied to what the database
+  // holds: its records are read again (or at the next start).
+  void Rewind(const std::vector<postgres::PositionUpdate>& updates) {
+    for (const auto& u : updates) {
       TopicPartition tp{u.partition.topic, u.partition.partition};
       auto it = positions.find(tp);
       if (it != positions.end()) consumer->Seek(tp, it->second.value_or(kOffsetBeginning));
     }
+  }
+
+  // Waits for the batch being written and settles it; false when it was not (fully) applied.
+  bool Finish() {
+    if (!writing) return true;
+    const Attempt a = written.get();
+    const std::unique_ptr<Batch> batch = std::move(writing);
+    std::string error;
+    Outcome outcome = Settle(batch->updates, a, error);
+    if (outcome == Outcome::kApplied) return true;  // counted by the writer
+    if (outcome == Outcome::kDataError) outcome = ApplyEventByEvent(batch->accepted, error);
+    if (outcome == Outcome::kApplied) return true;
+    if (outcome != Outcome::kConflict) Rewind(batch->updates);  // a conflict already seeked
+    return false;
+  }
+
+  void ProcessBatch(std::vector<kafka::Message> messages) {
+    std::unique_ptr<Batch> next = Prepare(std::move(messages));  // while the batch before is written
+    if (!Finish()) {
+      // The batch before did not apply, and this one was read past it: read both again.
+      if (next) Rewind(next->updates);
+      return;
+    }
+    if (!next) return;
+    writing = std::move(next);
+    written = std::async(std::launch::async, [this, batch = writing.get()] {
+      Attempt a = Write(batch->updates, batch->rows);
+      // Counted as soon as committed (as the rows are visible), not when the main thread settles it.
+      if (a.outcome == Outcome::kApplied) Count(batch->tally, batch->accepted.size(), a.committed_ms);
+      return a;
+    });
   }
 
   void MaybeCommitKafka(bool force) {
@@ -618,6 +710,10 @@ void StoreConsumer::Run(const std::function<bool()>& should_stop) {
     Impl& impl;
     ~EndOfRun() {
       impl.run_ended = true;
+      if (impl.writing) {  // Run ended by an exception: the write stops; the next assignment reloads the positions
+        impl.written.wait();
+        impl.writing.reset();
+      }
       if (impl.rewards_thread.joinable()) impl.rewards_thread.join();
       impl.subscribed = false;
       impl.consumer = nullptr;
@@ -634,11 +730,16 @@ void StoreConsumer::Run(const std::function<bool()>& should_stop) {
   impl.rewards_thread = std::thread([&impl] { impl.RewardsLoop(); });
 
   while (!should_stop()) {
-    std::vector<kafka::Message> messages = consumer.Poll(impl.options.max_batch, impl.options.poll_timeout);
-    if (!messages.empty() && !should_stop()) impl.ProcessBatch(messages);
+    std::vector<kafka::Message> messages = consumer.Poll(impl.options.max_batch, impl.options.poll_timeout, impl.options.max_batch_bytes);
+    if (!messages.empty() && !should_stop()) {
+      impl.ProcessBatch(std::move(messages));
+    } else {
+      impl.Finish();
+    }
     impl.MaybeCommitKafka(false);
   }
   log::Info("stopping after the current batch");
+  impl.Finish();
   impl.MaybeCommitKafka(true);
   impl.subscribed = false;
   consumer.Close();

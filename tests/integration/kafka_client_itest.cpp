@@ -75,6 +75,46 @@ TEST(KafkaClient, ARecordNearTheMaximumSizePassesTheDefaultLimits) {
   EXPECT_TRUE(all[1500].value == large);
 }
 
+// librdkafka 2.0 stops fetching while the read-ahead queue is full and looked again only when its
+// broker thread woke up, up to a second later: a reader faster than that got about one read-ahead
+// (queued.max.messages.kbytes) per second. Poll wakes the fetcher once it has taken half of the bound,
+// so 24 MiB through a 1 MiB read-ahead take well under the 20 s they took before, in order and whole.
+TEST(KafkaClient, AReaderFasterThanTheReadAheadIsNotHeldToItPerSecond) {
+  const std::string brokers = RequireEnv("KAFKA_BOOTSTRAP");
+  const std::string topic = test::UniquePrefix() + "readahead";
+  kafka::TopicSpec spec;
+  spec.name = topic;
+  spec.partitions = 1;
+  kafka::EnsureTopics(brokers, {}, {spec});
+  const int records = 6000;
+  {
+    kafka::Producer producer(brokers);
+    std::size_t acked = 0;
+    for (int i = 0; i < records; ++i) {
+      const std::string value = std::to_string(i) + std::string(4096, 'r');
+      ASSERT_TRUE(producer.Produce(topic, "k", value, {}, [&](const kafka::DeliveryReport& r) { acked += r.ok; }));
+    }
+    ASSERT_TRUE(producer.Flush(milliseconds(60000)));
+    ASSERT_EQ(acked, static_cast<std::size_t>(records));
+  }
+
+  kafka::Consumer consumer(brokers, topic + "-group", {{"queued.max.messages.kbytes", "1024"}});
+  consumer.Subscribe({topic});
+  // Timed from the first record: the group join before it is not the subject.
+  std::vector<kafka::Message> got;
+  const auto deadline = std::chrono::steady_clock::now() + seconds(60);
+  while (got.empty() && std::chrono::steady_clock::now() < deadline) got = consumer.Poll(100, milliseconds(200));
+  const auto start = std::chrono::steady_clock::now();
+  while (got.size() < static_cast<std::size_t>(records) && std::chrono::steady_clock::now() < deadline) {
+    for (auto& m : consumer.Poll(500, milliseconds(200))) got.push_back(std::move(m));
+  }
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  consumer.Close();
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(records));
+  for (int i = 0; i < records; ++i) ASSERT_EQ(got[i].offset, i);
+  EXPECT_LT(elapsed, 8.0) << "24 MiB through a 1 MiB read-ahead";
+}
+
 // Topics created just before the subscription (as a consumer does when it starts first): the member
 // must be assigned every partition of every topic. A metadata answer that lacked a topic when the
 // group formed used to leave its partitions unassigned until a restart.

@@ -272,6 +272,42 @@ TEST(StorePostgres, CopyAndInsertGiveTheSameTables) {
   EXPECT_EQ(digests[2], digests[0]);
 }
 
+// Bids go by COPY straight into their table when none of their transactions is stored yet (the check
+// runs first, in the same transaction). A writer that stores one of the keys after that check makes
+// the copy fail with a unique violation: the batch is then written again, whole and with its
+// positions, through the conflict rule (the other writer's row stays).
+TEST(StorePostgres, ADirectCopyThatMeetsAKeyStoredMeanwhileIsWrittenThroughTheConflictRule) {
+  Db db;
+  const model::Rows rows = Parse({EventFile("v1/events/DeployProcessed.withdraw_bid.json")});
+  ASSERT_GE(rows.bids.size(), postgres::kDefaultCopyMinRows);
+  const model::BidRow& first = rows.bids.front();
+  postgres::Connection other(db.uri);
+  other.ExecuteNoTransaction(
+      "BEGIN; INSERT INTO bids (transaction_hash, effect_index, entry_index, bid_key, kind) VALUES (" +
+      postgres::QuoteLiteral(first.transaction_hash) + ", " + std::to_string(first.effect_index) + ", " +
+      std::to_string(first.entry_index) + ", 'other', 'other')");
+  postgres::ApplyResult result;
+  std::thread writer([&] {
+    postgres::Store store(db.conn);
+    result = Apply(store, rows, std::nullopt, 1);
+  });
+  // The copy waits for the other transaction, which holds one of its keys.
+  postgres::Connection watcher(db.uri);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (Count(watcher, "pg_stat_activity", "datname = current_database() AND wait_event_type = 'Lock'") == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(Count(watcher, "pg_stat_activity", "datname = current_database() AND wait_event_type = 'Lock'"), 1);
+  other.ExecuteNoTransaction("COMMIT");
+  writer.join();
+  ASSERT_EQ(result.status, postgres::ApplyStatus::kApplied) << result.error.message;
+  EXPECT_EQ(Count(watcher, "bids"), static_cast<long>(rows.bids.size()));
+  EXPECT_EQ(Count(watcher, "bids", "bid_key = 'other'"), 1);
+  EXPECT_EQ(Count(watcher, "withdrawals"), static_cast<long>(rows.withdrawals.size()));
+  EXPECT_EQ(Scalar(watcher, "SELECT next_offset FROM consumer_positions WHERE group_id = 'g'"), "1");
+}
+
 TEST_P(StoreWays, EveryRecordingIsStored) {
   Db db;
   postgres::Store store(db.conn, GetParam());

@@ -90,6 +90,10 @@ void RegisterStoreConsume(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-batch", o.max_batch, "Most Kafka records applied in one PostgreSQL transaction")
       ->envname("CES_MAX_BATCH")
       ->capture_default_str();
+  cmd->add_option("--max-batch-bytes", o.max_batch_bytes,
+                  "A batch ends once its records' values reach this many bytes")
+      ->envname("CES_MAX_BATCH_BYTES")
+      ->capture_default_str();
   cmd->add_option("--parse-split-bytes", o.parse_split_bytes,
                   "Batches of at least this many payload bytes are parsed on two threads (0: never)")
       ->envname("CES_PARSE_SPLIT_BYTES")

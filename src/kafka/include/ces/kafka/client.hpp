@@ -195,10 +195,11 @@ class Consumer {
   // Subscribes once the metadata shows every topic complete (see WaitForTopics), or after
   // kSubscribeMetadataWait when some topic does not exist yet (it is picked up once created).
   void Subscribe(const std::vector<std::string>& topics, RebalanceHooks hooks = {});
-  // Up to `max_messages` records, waiting at most `timeout` for the first and then taking whatever is
-  // already fetched. Consumer errors are logged and skipped (librdkafka retries by itself), except those
+  // Up to `max_messages` records (and no more once their values reach `max_bytes`), waiting at most
+  // `timeout` for the first and then taking whatever is already fetched. Consumer errors are logged and skipped (librdkafka retries by itself), except those
   // retrying cannot cure (credentials or certificate refused, a missing ACL): they throw std::runtime_error.
-  std::vector<Message> Poll(std::size_t max_messages, std::chrono::milliseconds timeout);
+  std::vector<Message> Poll(std::size_t max_messages, std::chrono::milliseconds timeout,
+                            std::size_t max_bytes = SIZE_MAX);
   // Commits, for each partition, the offset of the next record to read. Returns false (with `error`)
   // if the commit failed (e.g. the partition was revoked meanwhile).
   bool Commit(const std::map<TopicPartition, std::int64_t>& next_offsets, std::string& error);

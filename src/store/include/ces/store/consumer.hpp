@@ -30,6 +30,9 @@ struct ConsumerOptions {
   kafka::Settings kafka_settings;
   bool migrate = false;
   std::size_t max_batch = 5000;
+  // A batch ends once its records' values reach this many bytes: half the read-ahead, so the batch
+  // being written and the one being parsed hold about one read-ahead, not 5000 large records.
+  std::size_t max_batch_bytes = kafka::kPrefetchBytes / 2;
   // A batch with at least this many payload bytes is parsed in two halves on two threads (0: never).
   std::size_t parse_split_bytes = 4u << 20;
   std::chrono::milliseconds poll_timeout{100};
