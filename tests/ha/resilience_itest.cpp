@@ -250,11 +250,10 @@ class Pipeline {
     const Mode& mode = CurrentMode();
     mongo_ = "res_" + prefix_.substr(0, prefix_.size() - 1);
     uri_ = CreateDatabase(name);
-    // The topics exist before the consumers subscribe, as in a deployment: an audit-consume that creates
-    // them itself and subscribes at once was seen assigned 7 of their 10 partitions, for good, and the
-    // api's /events hub 0 of the chain topic's partitions (report, known failures 2 and 3).
+    // The event topics exist before the consumers subscribe, as in a deployment (an audit-consume that
+    // created them itself and subscribed at once was seen assigned 7 of their 10 partitions, for good:
+    // report). The api creates the chain topic and its /events hub subscribes at once (known failure 2).
     kafka::EnsureEventTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, prefix_);
-    kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, {audit::ChainTopicSpec(prefix_)}, seconds(10));
     StartApi();
     live_ = std::make_unique<SseReader>(api_.url() + "/events");
     chain_stage_.port = FreePort();
