@@ -7,6 +7,9 @@
 //   expected row is there exactly once with the same values;
 // - the audit store holds every event of both nodes exactly once (replay log and `events`);
 // - the live /events client saw every distinct event of the chain exactly once, in id order.
+// Scenario 5 stops both nodes' streams past their replay buffer and runs `backfill --gaps` per node: the
+// events the streams skipped are in the audit store as documents rebuilt from the node's JSON-RPC
+// (origin rpc) instead of with their ids, each once.
 // In scenarios 1 and 6, REST clients read the api meanwhile (scenario 8: only right blocks or 503 JSON
 // errors). Each fault's recovery time is measured, and a summary table is printed at the end. Scenario 6
 // (PostgreSQL failover) runs last and makes postgres-1 the primary again (scripts/stack failback).
@@ -32,6 +35,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -147,7 +151,8 @@ class Summary : public ::testing::Environment {
         << "process handled records (after the end of the load: until it had caught up); for a broker or a\n"
         << "ZooKeeper server, until produce, store-consume and audit-consume each handled a further second of\n"
         << "load; for the PostgreSQL primary, the same and the api answers REST reads again; for FerretDB, from\n"
-        << "its restart until audit-consume stores again. Scenario 8 (REST clients reading the api\n"
+        << "its restart until audit-consume stores again; for both nodes' streams stopped (scenario 5), from their\n"
+        << "SIGCONT until produce recorded a gap of each node and backfill filled every recorded gap. Scenario 8 (REST clients reading the api\n"
         << "during scenarios 1 and 6): `lost` counts the answers that were neither the right blocks nor a 503 JSON\n"
         << "error, and recovery runs from the fault until the first 200 after the last other answer (0: all 200).\n\n"
         << text.str();
@@ -168,6 +173,25 @@ struct Chain {
 // Row count of a Digest ("count:md5").
 long Rows(const std::string& digest) { return std::stol(digest.substr(0, digest.find(':'))); }
 
+// Generates `chain` (`generate_flags`: extra flags of generate) and its clean run (databases named after `tag`).
+void BuildChain(Chain& chain, const std::vector<std::string>& generate_flags, const std::string& tag) {
+  chain.dir = TempDir();
+  chain.stream = chain.dir + "/chain.stream";
+  std::vector<std::string> args = {"generate", "--recordings", RecordingsDir(), "--out", chain.stream, "--events",
+                                   std::to_string(CurrentMode().events), "--seed", std::to_string(Seed() % 1000000 + 1)};
+  args.insert(args.end(), generate_flags.begin(), generate_flags.end());
+  Process gen(args, chain.dir + "/generate.log");
+  ASSERT_EQ(gen.Wait(seconds(300)), 0) << gen.Log();
+  chain.expected = ExpectedChain(chain.stream);
+  for (const auto& e : ReadRecording(chain.stream)) {
+    if (e.id) chain.ids.push_back(*e.id);
+  }
+  postgres::Connection db(StreamedDatabase(chain.dir, {chain.stream}, tag));
+  chain.clean = Digests(db);
+  for (const auto& [table, digest] : chain.clean) chain.clean_rows[table] = Rows(digest);
+  ASSERT_GT(chain.clean_rows["blocks"], 0);
+}
+
 // A fresh --ha stack lists its three brokers before its controller counts them all (topics with three
 // replicas are refused meanwhile): true once such a topic can be created.
 bool AllBrokersAvailable() {
@@ -187,20 +211,7 @@ class Resilience : public ::testing::Test {
               << " CES_RESILIENCE_SEED=" << Seed() << ")" << std::endl;
     ASSERT_TRUE(WaitUntil(AllBrokersAvailable, seconds(90))) << "the controller does not count three brokers";
     chain_ = new Chain;
-    chain_->dir = TempDir();
-    chain_->stream = chain_->dir + "/chain.stream";
-    Process gen({"generate", "--recordings", RecordingsDir(), "--out", chain_->stream, "--events",
-                 std::to_string(mode.events), "--seed", std::to_string(Seed() % 1000000 + 1)},
-                chain_->dir + "/generate.log");
-    ASSERT_EQ(gen.Wait(seconds(300)), 0) << gen.Log();
-    chain_->expected = ExpectedChain(chain_->stream);
-    for (const auto& e : ReadRecording(chain_->stream)) {
-      if (e.id) chain_->ids.push_back(*e.id);
-    }
-    postgres::Connection db(StreamedDatabase(chain_->dir, {chain_->stream}, "res"));
-    chain_->clean = Digests(db);
-    for (const auto& [table, digest] : chain_->clean) chain_->clean_rows[table] = Rows(digest);
-    ASSERT_GT(chain_->clean_rows["blocks"], 0);
+    BuildChain(*chain_, {}, "res");
   }
   static void TearDownTestSuite() {
     delete chain_;
@@ -222,20 +233,27 @@ double SecondsUntil(Clock::time_point since, const std::function<bool()>& done, 
 // A killed member of a consumer group holds its partitions until its session times out: 6 s.
 const std::vector<std::string> kShortSession = {"--kafka-setting", "session.timeout.ms=6000"};
 
+// How a pipeline's fake nodes serve the chain and how produce reads them (scenario 5).
+struct NodeOptions {
+  std::uint64_t buffer = 0;                 // the nodes' replay buffer, events (0: the whole chain)
+  bool rpc = false;                         // the nodes' JSON-RPC (emit --rpc), for backfill
+  std::vector<std::string> produce_flags;  // further flags of produce
+};
+
 // One pipeline on topics, databases and ports of its own.
 class Pipeline {
  public:
   // `rate`: events per second of each node (the mode's unless given).
-  Pipeline(const Chain& chain, const std::string& name, int rate = CurrentMode().rate)
-      : chain_(chain), name_(name), dir_(TempDir()), prefix_(UniquePrefix() + name + "-"), rate_(rate) {
+  Pipeline(const Chain& chain, const std::string& name, int rate = CurrentMode().rate, NodeOptions nodes = {})
+      : chain_(chain), name_(name), dir_(TempDir()), prefix_(UniquePrefix() + name + "-"), rate_(rate),
+        node_options_(std::move(nodes)) {
     const Mode& mode = CurrentMode();
     mongo_ = "res_" + prefix_.substr(0, prefix_.size() - 1);
     uri_ = CreateDatabase(name);
-    // The topics exist before the consumers subscribe, as in a deployment: an audit-consume that creates
-    // them itself and subscribes at once was seen assigned 7 of their 10 partitions, for good, and the
-    // api's /events hub 0 of the chain topic's partitions (report, known failures 2 and 3).
+    // The event topics exist before the consumers subscribe, as in a deployment (an audit-consume that
+    // created them itself and subscribed at once was seen assigned 7 of their 10 partitions, for good:
+    // report). The api creates the chain topic and its /events hub subscribes at once (known failure 2).
     kafka::EnsureEventTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, prefix_);
-    kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, {audit::ChainTopicSpec(prefix_)}, seconds(10));
     StartApi();
     live_ = std::make_unique<SseReader>(api_.url() + "/events");
     chain_stage_.port = FreePort();
@@ -248,10 +266,12 @@ class Pipeline {
         << chain_stage_.process->Log();  // its topic created
     StartAudit();
     StartStoreConsume();
+    const std::uint64_t buffer = node_options_.buffer ? node_options_.buffer : mode.events + 1;
     for (const char* node : {"node-a", "node-b"}) {
-      nodes_.push_back(StartEmit(dir_, node,
-                                 {"--stream", chain_.stream, "--rate", std::to_string(rate_), "--buffer",
-                                  std::to_string(mode.events + 1)}));
+      std::vector<std::string> args = {"--stream", chain_.stream, "--rate", std::to_string(rate_), "--buffer",
+                                       std::to_string(buffer)};
+      if (node_options_.rpc) args.push_back("--rpc");
+      nodes_.push_back(StartEmit(dir_, node, args));
     }
     load_start_ = Clock::now();
     StartProduceNodes();
@@ -259,6 +279,10 @@ class Pipeline {
   ~Pipeline() { live_->Stop(); }
 
   const std::string& prefix() const { return prefix_; }
+  const std::string& dir() const { return dir_; }
+  const std::string& mongo() const { return mongo_; }
+  const std::string& uri() const { return uri_; }
+  std::vector<Service>& nodes() { return nodes_; }
   Service& produce() { return produce_; }
   Service& store() { return store_; }
   Service& audit() { return audit_; }
@@ -283,7 +307,9 @@ class Pipeline {
     return out;
   }
 
-  void StartProduceNodes() { produce_ = StartProduce(dir_, prefix_, {nodes_[0].url(), nodes_[1].url()}); }
+  void StartProduceNodes() {
+    produce_ = StartProduce(dir_, prefix_, {nodes_[0].url(), nodes_[1].url()}, node_options_.produce_flags);
+  }
   void StartStoreConsume() {
     std::vector<std::string> extra = kShortSession;
     extra.push_back("--group");
@@ -356,12 +382,17 @@ class Pipeline {
     postgres::Connection db(uri_);
     return CaughtUp(db, prefix_ + "store", ends_);
   }
-  // ... and the audit store holds every event of both nodes and of the chain sequence.
+  // ... and the audit store holds every event of both nodes (but those rebuilt instead) and of the chain
+  // sequence.
   bool Audited() {
     if (!Delivered()) return false;
     auto audit_store = OpenStore(mongo_);
-    return WithId(LogEntries(audit_store)) >= 2 * chain_.ids.size() + chain_.expected.payloads.size();
+    return WithId(LogEntries(audit_store)) + rebuilt_.size() >= 2 * chain_.ids.size() + chain_.expected.payloads.size();
   }
+
+  // Scenario 5: node events ("<node> events <id>") that the audit store cannot hold with their id, since
+  // the node's stream skipped them (a recorded gap), and that backfill rebuilt from the node's RPC.
+  void AcceptRebuilt(std::set<std::string> ids) { rebuilt_ = std::move(ids); }
 
   // Compares the stores with the clean run and the live client's frames with the chain; counts what
   // is missing or repeated into `outcome`.
@@ -391,7 +422,7 @@ class Pipeline {
         const std::string id = node.url() + " events " + std::to_string(event_id);
         auto it = seen.find(id);
         if (it == seen.end()) {
-          ++outcome.lost;
+          outcome.lost += rebuilt_.count(id) == 0;
           continue;
         }
         outcome.duplicated += it->second - 1;
@@ -438,6 +469,7 @@ class Pipeline {
   std::string dir_;
   std::string prefix_;
   int rate_;
+  NodeOptions node_options_;
   std::string mongo_;
   std::string uri_;
   std::vector<Service> nodes_;
@@ -449,6 +481,7 @@ class Pipeline {
   std::unique_ptr<SseReader> live_;
   Clock::time_point load_start_;
   std::map<std::pair<std::string, int>, long long> ends_;  // of the topics, once the load is in Kafka
+  std::set<std::string> rebuilt_;                          // see AcceptRebuilt
 };
 
 // Scenario 8: REST clients reading a pipeline's api (/api/v1/blocks and /api/v1/blocks/{hash} of blocks
@@ -702,6 +735,178 @@ void CheckReads(ApiReads& reads, Pipeline& p, const Outcome& scenario_outcome, c
   Outcome outcome("8 REST reads during " + scenario);
   outcome.events = scenario_outcome.events;
   reads.Check(outcome, p.api().url());
+  Record(outcome);
+}
+
+// Scenario 5's fault: both nodes stopped (SIGSTOP) for `stop`, `rounds` times, at half the mode's rate.
+// Their replay buffer holds `buffer` events (10 s): more than they publish before produce first connects
+// (a fresh produce records no gap for what the buffer lost before; up to 4.2 s seen on a busy machine),
+// less than they publish meanwhile.
+struct StreamStop {
+  int rounds = 0;
+  seconds stop{0};
+  std::uint64_t buffer = 0;
+};
+
+StreamStop CurrentStreamStop() {
+  return CurrentMode().name == "full" ? StreamStop{3, seconds(30), 1000} : StreamStop{1, seconds(15), 1000};
+}
+
+// The gap records produce wrote, per node: the missing ids from_id..to_id.
+std::map<std::string, std::vector<std::pair<std::uint32_t, std::uint32_t>>> GapRecords(const std::string& prefix) {
+  std::map<std::string, std::vector<std::pair<std::uint32_t, std::uint32_t>>> out;
+  for (const auto& m : kafka::ReadAll(RequireEnv("KAFKA_BOOTSTRAP"), {}, prefix + "ingest-gaps")) {
+    const auto gap = nlohmann::json::parse(m.value);
+    out[gap.at("source").get<std::string>()].emplace_back(gap.at("from_id").get<std::uint32_t>(),
+                                                          gap.at("to_id").get<std::uint32_t>());
+  }
+  return out;
+}
+
+// What the audit store holds of the events the nodes' streams skipped (their recorded gaps).
+struct GapAudit {
+  std::set<std::string> skipped;  // "<node> events <id>" of the chain's events in a recorded gap
+  std::set<std::string> rebuilt;  // ... not stored with their id, but rebuilt from that node's RPC
+  long missing = 0;               // ... neither
+  long documents = 0;             // documents rebuilt by backfill (origin rpc)
+  long wrong = 0;                 // ... that are no event of the chain, or differ from it
+};
+
+// `identities`: the chain's node event ids -> the events' identities (chain::IdentityKey).
+GapAudit AuditGaps(Pipeline& p, const Chain& chain, const std::map<std::uint32_t, std::string>& identities) {
+  GapAudit out;
+  auto store = OpenStore(p.mongo());
+  std::set<std::string> stored;                            // documents with an event id
+  std::map<std::string, std::set<std::string>> rebuilt;  // node -> identities of its rebuilt events
+  for (const auto& e : LogEntries(store)) {
+    if (e.event_id) {
+      stored.insert(e.id);
+      continue;
+    }
+    if (e.origin != "rpc") continue;
+    ++out.documents;
+    const auto key = chain::IdentityKey(e.type, e.payload);
+    const auto it = key ? chain.expected.payloads.find(*key) : chain.expected.payloads.end();
+    if (it == chain.expected.payloads.end() || it->second != e.payload) {
+      ++out.wrong;
+      continue;
+    }
+    rebuilt[e.source].insert(*key);
+  }
+  for (const auto& [node, gaps] : GapRecords(p.prefix())) {
+    for (const auto& [from, to] : gaps) {
+      for (std::uint64_t id = from; id <= to; ++id) {
+        const auto identity = identities.find(static_cast<std::uint32_t>(id));
+        if (identity == identities.end()) continue;
+        const std::string audit_id = node + " events " + std::to_string(id);
+        if (!out.skipped.insert(audit_id).second || stored.count(audit_id) != 0) continue;
+        if (rebuilt[node].count(identity->second) != 0) {
+          out.rebuilt.insert(audit_id);
+        } else {
+          ++out.missing;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// Sends SIGCONT to the nodes when the scope ends, whatever happened.
+class ContinueOnExit {
+ public:
+  explicit ContinueOnExit(std::vector<Service>& nodes) : nodes_(nodes) {}
+  ContinueOnExit(const ContinueOnExit&) = delete;
+  ContinueOnExit& operator=(const ContinueOnExit&) = delete;
+  ~ContinueOnExit() {
+    for (auto& node : nodes_) node.process->Signal(SIGCONT);
+  }
+
+ private:
+  std::vector<Service>& nodes_;
+};
+
+// Scenario 5: both nodes' streams stop (the emit processes SIGSTOPped: streams and JSON-RPC silent) for
+// longer than their replay buffer, while their chain moves on (a fake node publishes by the clock: once
+// continued it holds every block up to now, its buffer only the last events). produce reconnects the
+// silent streams, resumes past the buffer and records the gaps; a `backfill --gaps` per node fills them
+// from the node's JSON-RPC. The chain has blocks and signatures only: the fake node's RPC serves a block
+// only when it agrees with its events (no synthetic transactions), and a Step is not reconstructable
+// (docs/backfill.md). The tables must equal the clean run's, /events must carry every event once; in the
+// audit store, the events a node's stream skipped are there as rebuilt documents of that node (origin
+// rpc, the node's bytes) instead of with their id. Recovery: from SIGCONT until produce recorded a gap of
+// each node and the backfills filled every recorded gap.
+TEST_F(Resilience, Scenario5_NodeStreamsStopPastTheirBuffer) {
+  auto rng = ScenarioRng(5);
+  const StreamStop fault = CurrentStreamStop();
+  Chain chain;
+  BuildChain(chain, {"--mix", "blocks,signatures=5,era_blocks=1000000"}, "gap");
+  ASSERT_FALSE(HasFatalFailure());
+  std::map<std::uint32_t, std::string> identities;
+  for (const auto& e : ReadRecording(chain.stream)) {
+    if (!e.id) continue;
+    if (const auto key = chain::IdentityKey(TypeOf(e.data), e.data)) identities.emplace(*e.id, *key);
+  }
+  // produce reconnects a stream silent for 2 s (a node sends a keep-alive comment every second).
+  const int rate = CurrentMode().rate / 2;
+  Pipeline p(chain, "s5", rate, {fault.buffer, true, {"--idle-timeout", "2"}});
+  std::vector<Service> backfills;
+  for (auto& node : p.nodes()) {
+    const std::string name = "backfill-" + std::to_string(backfills.size() + 1);
+    backfills.push_back(StartBackfill(p.dir(), name, p.prefix(), node.url(), {"--gaps", "--group", p.prefix() + name}));
+  }
+  Outcome outcome("5 both nodes' streams stopped " + std::to_string(fault.stop.count()) + " s (buffer " +
+                  Fixed(static_cast<double>(fault.buffer) / rate, 0) + " s), backfill --gaps");
+  auto free_at = Clock::now();
+  for (const auto at : p.FaultTimes(rng, fault.rounds)) {
+    std::this_thread::sleep_until(std::max(at, free_at));
+    auto before = GapRecords(p.prefix());
+    {
+      ContinueOnExit resume(p.nodes());
+      std::cout << "SIGSTOP both nodes for " << fault.stop.count() << " s" << std::endl;
+      for (auto& node : p.nodes()) node.process->Signal(SIGSTOP);
+      std::this_thread::sleep_for(fault.stop);
+    }
+    const auto t0 = Clock::now();
+    outcome.recovery.push_back(SecondsUntil(
+        t0,
+        [&] {
+          auto gaps = GapRecords(p.prefix());
+          for (std::size_t n = 0; n < backfills.size(); ++n) {
+            const double recorded = static_cast<double>(gaps[p.nodes()[n].url()].size());
+            if (recorded <= static_cast<double>(before[p.nodes()[n].url()].size()) ||
+                Metric(backfills[n].url(), "ces_backfill_gaps_filled_total") < recorded) {
+              return false;
+            }
+          }
+          return true;
+        },
+        "a gap of each node recorded and filled"));
+    ++outcome.faults;
+    free_at = Clock::now() + seconds(2);
+  }
+  // The rebuilt events reach the audit store.
+  GapAudit audit;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        audit = AuditGaps(p, chain, identities);
+        return audit.missing == 0;
+      },
+      seconds(180)))
+      << audit.missing << " of the " << audit.skipped.size() << " events the streams skipped are not in the audit store";
+  p.AcceptRebuilt(audit.rebuilt);
+  p.Drain();
+  audit = AuditGaps(p, chain, identities);
+  EXPECT_EQ(audit.wrong, 0) << "rebuilt documents that are no event of the chain or differ from it";
+  EXPECT_GT(audit.rebuilt.size(), 0U);
+  outcome.lost += audit.wrong;
+  postgres::Connection db(p.uri());
+  std::size_t gap_records = 0;
+  for (const auto& [node, gaps] : GapRecords(p.prefix())) gap_records += gaps.size();
+  std::cout << "scenario 5: " << gap_records << " gap records; the streams skipped " << audit.skipped.size()
+            << " events, " << audit.rebuilt.size()
+            << " of them rebuilt by backfill (" << audit.documents << " rebuilt documents in all); "
+            << Count(db, "blocks", "event_id IS NULL") << " blocks only the RPC gave" << std::endl;
+  p.Check(outcome, p.live().collector().Frames());
   Record(outcome);
 }
 

@@ -98,7 +98,8 @@ inline Service StartEmit(const std::string& dir, const std::string& name, std::v
   return s;
 }
 
-inline Service StartProduce(const std::string& dir, const std::string& prefix, const std::vector<std::string>& nodes) {
+inline Service StartProduce(const std::string& dir, const std::string& prefix, const std::vector<std::string>& nodes,
+                            const std::vector<std::string>& extra = {}) {
   Service s;
   s.port = FreePort();
   std::vector<std::string> args = {"produce", "--kafka", RequireEnv("KAFKA_BOOTSTRAP"), "--topic-prefix", prefix,
@@ -108,6 +109,7 @@ inline Service StartProduce(const std::string& dir, const std::string& prefix, c
     args.push_back("--node");
     args.push_back(n);
   }
+  args.insert(args.end(), extra.begin(), extra.end());
   s.process = std::make_unique<Process>(args, dir + "/produce.log");
   EXPECT_TRUE(WaitUntil([&] { return HttpGet(s.url() + "/readyz").first == 200; }, seconds(60))) << s.process->Log();
   return s;
