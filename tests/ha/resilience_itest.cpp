@@ -1329,6 +1329,9 @@ struct Injected {
   std::string what;
   std::unique_ptr<RestoreOnExit> restore;
   seconds outage{0};
+  // false: no lag sample during the outage. Offset queries that meet a paused broker hang far past
+  // their timeout (HighWatermarks took minutes), which would hold the outage that long.
+  bool probe = true;
 };
 
 // One row of the soak's fault table.
@@ -1385,9 +1388,11 @@ std::vector<std::function<Injected()>> SoakFaultKinds(Pipeline& p, std::mt19937_
         if (!pid.empty()) {
           EXPECT_EQ(::kill(static_cast<pid_t>(std::stol(pid)), SIGSTOP), 0);
         }
-        return Injected{"SIGSTOP " + broker + " (leader of " + t + ") " + std::to_string(mode.pause.count()) +
-                            " s, SIGCONT",
-                        std::move(restore), mode.pause};
+        Injected injected{"SIGSTOP " + broker + " (leader of " + t + ") " + std::to_string(mode.pause.count()) +
+                              " s, SIGCONT",
+                          std::move(restore), mode.pause};
+        injected.probe = false;
+        return injected;
       },
       [&mode] {
         auto restore = std::make_unique<RestoreOnExit>("ferretdb");
@@ -1488,7 +1493,7 @@ TEST(Soak, Scenario11_TenTimesMainnetRateWithAFaultPerMinute) {
     std::cout << "soak: fault " << fault.number << " at " << Fixed(fault.at, 2) << " min: " << fault.what << std::endl;
     const bool outage = injected.restore != nullptr;
     if (outage) {
-      fault.zero = lag.SecondsToZero(t0, t0 + injected.outage, fault.max_lag);
+      if (injected.probe) fault.zero = lag.SecondsToZero(t0, t0 + injected.outage, fault.max_lag);
       std::this_thread::sleep_until(t0 + injected.outage);
       const auto t1 = Clock::now();
       injected.restore.reset();  // SIGCONT, start
