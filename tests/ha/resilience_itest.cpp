@@ -1329,8 +1329,8 @@ struct Injected {
   std::string what;
   std::unique_ptr<RestoreOnExit> restore;
   seconds outage{0};
-  // false: no lag sample during the outage. Offset queries that meet a paused broker hang far past
-  // their timeout (HighWatermarks took minutes), which would hold the outage that long.
+  // false: no lag sample during the outage. Offset queries that meet a paused or killed broker hang far
+  // past their timeout (HighWatermarks took minutes), which would hold the outage that long.
   bool probe = true;
 };
 
@@ -1375,9 +1375,11 @@ std::vector<std::function<Injected()>> SoakFaultKinds(Pipeline& p, std::mt19937_
         const std::string broker = LeaderOf(p.prefix() + t);
         auto restore = std::make_unique<RestoreOnExit>(broker);
         EXPECT_EQ(Stack({"kill", broker}), 0);
-        return Injected{"SIGKILL " + broker + " (leader of " + t + "), restart after " +
-                            std::to_string(mode.outage.count()) + " s",
-                        std::move(restore), mode.outage};
+        Injected injected{"SIGKILL " + broker + " (leader of " + t + "), restart after " +
+                              std::to_string(mode.outage.count()) + " s",
+                          std::move(restore), mode.outage};
+        injected.probe = false;
+        return injected;
       },
       [&p, &mode, topic] {
         const std::string t = topic();
