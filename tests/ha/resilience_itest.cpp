@@ -1248,7 +1248,7 @@ class LagProbe {
           std::upper_bound(chain_.ids.begin(), chain_.ids.end(), position) - chain_.ids.begin()));
     }
     const std::string brokers = RequireEnv("KAFKA_BOOTSTRAP");
-    s.heads.ends = kafka::HighWatermarks(brokers, {}, partitions_, milliseconds(500));
+    s.heads.ends = kafka::HighWatermarks(brokers, {}, partitions_, seconds(5));
     try {
       postgres::Connection db(p_.uri());
       if (const auto positions = GroupPositions(db, p_.prefix() + "store")) {
