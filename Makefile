@@ -5,6 +5,9 @@
 #   make test    shellcheck, build, unit (also under ASan/UBSan and TSan), fuzz, k8s, integration, ha, secure tiers
 #   make resilience [SEED=N] [MODE=quick]  the resilience suite in full on a --ha stack of its own;
 #                writes its summary to docs/resilience.md
+#   make soak [MINUTES=30] [SEED=N]  resilience scenario 11: the pipeline at 10x mainnet's event rate with a
+#                fault per minute, RSS and lag measured, on a --ha stack of its own; adds its tables to
+#                docs/resilience.md
 #   make bench-e2e [RUNS=N] [QUICK=1] [ONLY=...]  the end-to-end targets (ingest, audit store, memory, topic
 #                discovery, REST tail) in one run, one table (docs/benchmarks.md); QUICK=1 to try it
 SHELL := /bin/bash
@@ -12,7 +15,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 
-.PHONY: setup build run test unit lint bench bench-e2e fuzz stack-up stack-down clean resilience
+.PHONY: setup build run test unit lint bench bench-e2e fuzz stack-up stack-down clean resilience soak
 
 setup:
 	@scripts/setup.sh
@@ -34,6 +37,9 @@ unit: build
 
 resilience: build
 	@SEED=$(SEED) MODE=$(MODE) scripts/resilience.sh
+
+soak: build
+	@SEED=$(SEED) MINUTES=$(MINUTES) scripts/soak.sh
 
 bench:
 	@scripts/bench.sh

@@ -519,9 +519,10 @@ std::size_t ReadEach(const std::string& brokers, const std::string& topic, const
 
 namespace {
 
-// A short-lived handle for offset queries, with only the connection settings of `settings`; null
-// (logged) when it cannot be made.
-KafkaHandle QueryHandle(const std::string& brokers, const Settings& settings) {
+// A short-lived handle for offset queries, with only the connection settings of `settings` (and the
+// group id `group`, which makes it a consumer handle that joins nothing); null (logged) when it cannot
+// be made.
+KafkaHandle QueryHandle(const std::string& brokers, const Settings& settings, const std::string& group = "") {
   ConfHandle conf(rd_kafka_conf_new());
   rd_kafka_conf_set_log_cb(conf.get(), &OnLog);
   auto set = [&conf](const std::string& key, const std::string& value) {
@@ -532,8 +533,10 @@ KafkaHandle QueryHandle(const std::string& brokers, const Settings& settings) {
   };
   set("bootstrap.servers", brokers);
   for (const auto& [key, value] : ConnectionSettings(settings)) set(key, value);
+  if (!group.empty()) set("group.id", group);
   try {
-    return MakeHandle(RD_KAFKA_PRODUCER, std::move(conf));  // frees the configuration when it fails
+    // frees the configuration when it fails
+    return MakeHandle(group.empty() ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER, std::move(conf));
   } catch (const std::runtime_error& e) {
     log::Warn("no kafka handle for the watermark query", {{"error", e.what()}});
     return nullptr;
@@ -592,6 +595,33 @@ std::map<TopicPartition, std::int64_t> OffsetsSince(const std::string& brokers, 
       out.erase(tp);
     } else if (el.offset >= 0) {
       out[tp] = el.offset;  // else: no record that recent, start at the watermark taken before
+    }
+  }
+  return out;
+}
+
+std::map<TopicPartition, std::int64_t> CommittedOffsets(const std::string& brokers, const Settings& settings,
+                                                        const std::string& group,
+                                                        const std::vector<TopicPartition>& partitions,
+                                                        std::chrono::milliseconds timeout) {
+  std::map<TopicPartition, std::int64_t> out;
+  if (partitions.empty()) return out;
+  KafkaHandle rk = QueryHandle(brokers, settings, group);
+  if (!rk) return out;
+  PartitionListHandle list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  for (const auto& tp : partitions) rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition);
+  rd_kafka_resp_err_t e = rd_kafka_committed(rk.get(), list.get(), static_cast<int>(timeout.count()));
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    LogQueryFailure("kafka committed-offsets query failed", partitions.front(), e);
+    return out;
+  }
+  for (int i = 0; i < list->cnt; ++i) {
+    const auto& el = list->elems[i];
+    const TopicPartition tp{el.topic, el.partition};
+    if (el.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      LogQueryFailure("kafka committed-offsets query failed", tp, el.err);
+    } else if (el.offset >= 0) {
+      out[tp] = el.offset;  // else RD_KAFKA_OFFSET_INVALID: the group committed nothing there
     }
   }
   return out;

@@ -16,7 +16,8 @@
 //
 // Environment: CES_RESILIENCE=quick (the default, what ctest runs: fewer events, one round of each
 // fault) or full (make resilience); CES_RESILIENCE_SEED replays a run (printed at the start);
-// CES_RESILIENCE_REPORT: a file to write the summary to (Markdown).
+// CES_RESILIENCE_REPORT: a file to write the summary to (Markdown). Scenario 11, the soak, runs at the
+// end (Soak.*, see there): CES_SOAK_MINUTES for a long one (make soak), CES_SOAK_REPORT for its report.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -34,6 +35,8 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <numeric>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -162,6 +165,7 @@ class Summary : public ::testing::Environment {
 
 // The chain every scenario serves, and its clean run.
 struct Chain {
+  std::uint64_t events = 0;                       // generated (0: the mode's); each node serves all
   std::string dir;
   std::string stream;
   ChainEvents expected;                           // the distinct events, by identity
@@ -173,12 +177,25 @@ struct Chain {
 // Row count of a Digest ("count:md5").
 long Rows(const std::string& digest) { return std::stol(digest.substr(0, digest.find(':'))); }
 
-// Generates `chain` (`generate_flags`: extra flags of generate) and its clean run (databases named after `tag`).
+// A fresh --ha stack lists its three brokers before its controller counts them all (topics with three
+// replicas are refused meanwhile): true once such a topic can be created.
+bool AllBrokersAvailable() {
+  try {
+    kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, {{UniquePrefix() + "probe", 1, 3, {}}}, seconds(10));
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// Generates `chain` (chain.events events, seeded; `generate_flags`: extra flags of generate) and its clean
+// run (databases named after `tag`).
 void BuildChain(Chain& chain, const std::vector<std::string>& generate_flags, const std::string& tag) {
+  if (chain.events == 0) chain.events = CurrentMode().events;
   chain.dir = TempDir();
   chain.stream = chain.dir + "/chain.stream";
   std::vector<std::string> args = {"generate", "--recordings", RecordingsDir(), "--out", chain.stream, "--events",
-                                   std::to_string(CurrentMode().events), "--seed", std::to_string(Seed() % 1000000 + 1)};
+                                   std::to_string(chain.events), "--seed", std::to_string(Seed() % 1000000 + 1)};
   args.insert(args.end(), generate_flags.begin(), generate_flags.end());
   Process gen(args, chain.dir + "/generate.log");
   ASSERT_EQ(gen.Wait(seconds(300)), 0) << gen.Log();
@@ -190,17 +207,6 @@ void BuildChain(Chain& chain, const std::vector<std::string>& generate_flags, co
   chain.clean = Digests(db);
   for (const auto& [table, digest] : chain.clean) chain.clean_rows[table] = Rows(digest);
   ASSERT_GT(chain.clean_rows["blocks"], 0);
-}
-
-// A fresh --ha stack lists its three brokers before its controller counts them all (topics with three
-// replicas are refused meanwhile): true once such a topic can be created.
-bool AllBrokersAvailable() {
-  try {
-    kafka::EnsureTopics(RequireEnv("KAFKA_BOOTSTRAP"), {}, {{UniquePrefix() + "probe", 1, 3, {}}}, seconds(10));
-    return true;
-  } catch (const std::exception&) {
-    return false;
-  }
 }
 
 class Resilience : public ::testing::Test {
@@ -247,7 +253,6 @@ class Pipeline {
   Pipeline(const Chain& chain, const std::string& name, int rate = CurrentMode().rate, NodeOptions nodes = {})
       : chain_(chain), name_(name), dir_(TempDir()), prefix_(UniquePrefix() + name + "-"), rate_(rate),
         node_options_(std::move(nodes)) {
-    const Mode& mode = CurrentMode();
     mongo_ = "res_" + prefix_.substr(0, prefix_.size() - 1);
     uri_ = CreateDatabase(name);
     // The event topics exist before the consumers subscribe, as in a deployment (an audit-consume that
@@ -266,7 +271,7 @@ class Pipeline {
         << chain_stage_.process->Log();  // its topic created
     StartAudit();
     StartStoreConsume();
-    const std::uint64_t buffer = node_options_.buffer ? node_options_.buffer : mode.events + 1;
+    const std::uint64_t buffer = node_options_.buffer ? node_options_.buffer : chain_.events + 1;
     for (const char* node : {"node-a", "node-b"}) {
       std::vector<std::string> args = {"--stream", chain_.stream, "--rate", std::to_string(rate_), "--buffer",
                                        std::to_string(buffer)};
@@ -288,11 +293,13 @@ class Pipeline {
   Service& audit() { return audit_; }
   Service& api() { return api_; }
   SseReader& live() { return *live_; }
+  Service& chain_stage() { return chain_stage_; }
+  Clock::time_point load_start() const { return load_start_; }
 
   // How long the nodes publish.
   Clock::duration LoadDuration() const {
     return std::chrono::duration_cast<Clock::duration>(
-        std::chrono::duration<double>(static_cast<double>(CurrentMode().events) / rate_));
+        std::chrono::duration<double>(static_cast<double>(chain_.events) / rate_));
   }
   // `count` seeded random moments within the load (15 % to 60 % of it, sorted), so that load goes on
   // after each fault.
@@ -457,10 +464,27 @@ class Pipeline {
     EXPECT_EQ(outcome.duplicated, 0);
   }
 
-  void Finish(Outcome& outcome) {
-    Drain();
-    Check(outcome, live_->collector().Frames());
+  // `earlier`: the frames of live clients before the current one (see KillApiAndResumeLive).
+  void Finish(Outcome& outcome, std::vector<SseFrame> earlier = {}) {
+    Drain(static_cast<std::size_t>(std::count_if(earlier.begin(), earlier.end(), [](const SseFrame& f) { return f.id; })));
+    for (auto& f : live_->collector().Frames()) earlier.push_back(std::move(f));
+    Check(outcome, earlier);
     Record(outcome);
+  }
+
+  // SIGKILLs the api and restarts it; the live client's frames go to `frames`, and a new client resumes
+  // with start_from=<the last id + 1>, which is returned.
+  long long KillApiAndResumeLive(std::vector<SseFrame>& frames) {
+    api_.process->Kill9();
+    live_->Stop();
+    for (auto& f : live_->collector().Frames()) frames.push_back(std::move(f));
+    long long last = -1;
+    for (const auto& f : frames) {
+      if (f.id) last = std::stoll(*f.id);
+    }
+    StartApi();
+    ResumeLive(last + 1);
+    return last + 1;
   }
 
  private:
@@ -973,23 +997,12 @@ TEST_F(Resilience, Scenario10_EventsClientResumesAcrossApiKills) {
   for (const auto at : p.FaultTimes(rng, CurrentMode().rounds)) {
     std::this_thread::sleep_until(at);
     const auto t0 = Clock::now();
-    p.api().process->Kill9();
-    p.live().Stop();
-    for (auto& f : p.live().collector().Frames()) frames.push_back(std::move(f));
-    long long last = -1;
-    for (const auto& f : frames) {
-      if (f.id) last = std::stoll(*f.id);
-    }
-    p.StartApi();
-    p.ResumeLive(last + 1);
+    p.KillApiAndResumeLive(frames);
     outcome.recovery.push_back(
         SecondsUntil(t0, [&] { return p.live().collector().Events() > 0; }, "the resumed client gets events"));
     ++outcome.faults;
   }
-  p.Drain(static_cast<std::size_t>(std::count_if(frames.begin(), frames.end(), [](const SseFrame& f) { return f.id; })));
-  for (auto& f : p.live().collector().Frames()) frames.push_back(std::move(f));
-  p.Check(outcome, frames);
-  Record(outcome);
+  p.Finish(outcome, std::move(frames));
 }
 
 // Scenario 7: FerretDB stopped for a while under load: audit-consume waits, then catches up.
@@ -1208,6 +1221,512 @@ TEST_F(Resilience, Scenario6_PostgresPrimaryKilledReplicaPromoted) {
   std::cout << "store-consume re-read " << Metric(p.store().url(), "ces_store_consume_position_conflicts_total")
             << " batches from the positions stored in the promoted replica" << std::endl;
   CheckReads(reads, p, outcome, "6");
+}
+
+// Scenario 11, the soak: the pipeline at 10x mainnet's event rate for CES_SOAK_MINUTES minutes (`make
+// soak`; unset: the quick mode that ctest runs) with one fault per minute, rotating through the fault
+// kinds of the scenarios above in a seeded order. Meanwhile the RSS of every service is sampled
+// (/proc/PID/status VmRSS; a restarted service starts a new series) and, after each fault, the lag of
+// the pipeline until it is back to zero. At the end the checks of every scenario (Pipeline::Check), the
+// scenario's row in the summary, and a report of its own (printed, and written to CES_SOAK_REPORT).
+
+// Mainnet's event rate is about 3.2 events/s per node (docs/resilience.md, scenario 11: the recordings'
+// testnet captures have 102 and 104 events per 32.768 s block); each node of the soak publishes 10x that.
+constexpr int kSoakRate = 32;
+
+struct SoakMode {
+  std::string name;
+  seconds load{0};            // how long the nodes publish
+  seconds warm_up{0};         // before the first fault
+  seconds fault_every{0};     // one fault per period, at a seeded moment of its first quarter
+  seconds series_warm_up{0};  // cut from the start of each RSS series before its slope is fitted
+  seconds sample_every{0};    // RSS
+  seconds outage{0};          // how long a killed broker or ZooKeeper server, or FerretDB, stays down
+  seconds pause{0};           // how long a broker stays stopped (SIGSTOP), past its 6 s ZooKeeper session
+  bool full = false;          // RSS slopes are checked (when a service's series span 10 minutes)
+};
+
+const SoakMode& CurrentSoak() {
+  static const SoakMode mode = [] {
+    const char* text = std::getenv("CES_SOAK_MINUTES");
+    if (text && *text) {
+      const long m = std::stol(text);
+      return SoakMode{std::to_string(m) + " min", seconds(60 * m), seconds(60), seconds(60), seconds(120),
+                      seconds(5), seconds(15), seconds(10), true};
+    }
+    return SoakMode{"quick", seconds(60), seconds(10), seconds(30), seconds(10), seconds(2), seconds(5),
+                    seconds(10), false};
+  }();
+  return mode;
+}
+
+// Resident set size of `pid` in MB (VmRSS), nullopt when it has none (gone, or a zombie).
+std::optional<double> RssMb(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // "VmRSS:  1234 kB"
+  }
+  return std::nullopt;
+}
+
+// Samples the RSS of the tracked processes every `every` in a thread of its own. Each (name, pid) is a
+// series: a restarted service starts a new one.
+class RssSampler {
+ public:
+  struct Series {
+    std::string name;
+    pid_t pid = 0;
+    std::vector<std::pair<double, double>> samples;  // minutes since the sampler started, MB
+  };
+
+  explicit RssSampler(seconds every) : every_(every), start_(Clock::now()), thread_([this] { Run(); }) {}
+  ~RssSampler() { Stop(); }
+  RssSampler(const RssSampler&) = delete;
+  RssSampler& operator=(const RssSampler&) = delete;
+
+  void Track(const std::string& name, pid_t pid) {
+    std::lock_guard lock(mutex_);
+    tracked_[name] = pid;
+  }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  std::vector<Series> Snapshot() {
+    std::lock_guard lock(mutex_);
+    return series_;
+  }
+
+ private:
+  void Run() {
+    for (auto next = Clock::now(); !stop_; next += every_) {
+      std::map<std::string, pid_t> tracked;
+      {
+        std::lock_guard lock(mutex_);
+        tracked = tracked_;
+      }
+      const double at = std::chrono::duration<double>(Clock::now() - start_).count() / 60.0;
+      for (const auto& [name, pid] : tracked) {
+        const auto mb = RssMb(pid);
+        if (!mb) continue;
+        std::lock_guard lock(mutex_);
+        auto it = std::find_if(series_.begin(), series_.end(),
+                               [&](const Series& s) { return s.name == name && s.pid == pid; });
+        if (it == series_.end()) it = series_.insert(series_.end(), Series{name, pid, {}});
+        it->samples.emplace_back(at, *mb);
+      }
+      while (!stop_ && Clock::now() < next + every_) std::this_thread::sleep_for(milliseconds(100));
+    }
+  }
+
+  seconds every_;
+  Clock::time_point start_;
+  std::mutex mutex_;
+  std::map<std::string, pid_t> tracked_;
+  std::vector<Series> series_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;  // last: starts once the members above exist
+};
+
+// The servers of the --ha stack whose RSS the soak samples (PostgreSQL: the postmaster).
+const std::vector<std::string>& StackServers() {
+  static const std::vector<std::string> servers = {"zookeeper-1", "zookeeper-2", "zookeeper-3", "kafka-1",
+                                                   "kafka-2",     "kafka-3",     "ferretdb",    "postgres-1",
+                                                   "postgres-2",  "postgres-3"};
+  return servers;
+}
+
+// The services of the pipeline, in the order of PipelineProcesses.
+const std::vector<std::string>& PipelineServices() {
+  static const std::vector<std::string> services = {"produce", "chain", "store-consume", "audit-consume", "api"};
+  return services;
+}
+std::vector<Service*> PipelineProcesses(Pipeline& p) {
+  return {&p.produce(), &p.chain_stage(), &p.store(), &p.audit(), &p.api()};
+}
+
+// Points the sampler at the current processes of the pipeline and of the stack (after every fault).
+void TrackServices(RssSampler& rss, Pipeline& p) {
+  const auto processes = PipelineProcesses(p);
+  for (std::size_t i = 0; i < processes.size(); ++i) rss.Track(PipelineServices()[i], processes[i]->process->pid());
+  for (const auto& server : StackServers()) {
+    const std::string pid = StackOutput({"pid", server});
+    if (!pid.empty()) rss.Track(server, static_cast<pid_t>(std::stol(pid)));
+  }
+}
+
+// One service's RSS over the soak: the slope is fitted by least squares over all its series at once
+// (one slope, an intercept per series), each series without its first `warm_up`.
+struct Flatness {
+  std::string name;
+  int series = 0;
+  std::size_t samples = 0;  // after warm-up
+  double span = 0;          // minutes covered by the series after warm-up, summed
+  double first = 0;         // MB at the start and end of the longest series after warm-up
+  double last = 0;
+  double max = 0;           // MB, over every sample
+  std::optional<double> slope;  // MB per minute
+};
+
+Flatness Flat(const std::string& name, const std::vector<RssSampler::Series>& all, double warm_up) {
+  Flatness f;
+  f.name = name;
+  double sxy = 0;
+  double sxx = 0;
+  double longest = -1;
+  for (const auto& s : all) {
+    if (s.name != name || s.samples.empty()) continue;
+    ++f.series;
+    std::vector<std::pair<double, double>> kept;
+    for (const auto& [t, mb] : s.samples) {
+      f.max = std::max(f.max, mb);
+      if (t >= s.samples.front().first + warm_up) kept.emplace_back(t, mb);
+    }
+    if (kept.size() < 3) continue;
+    const double span = kept.back().first - kept.front().first;
+    f.samples += kept.size();
+    f.span += span;
+    if (span > longest) {
+      longest = span;
+      f.first = kept.front().second;
+      f.last = kept.back().second;
+    }
+    double mt = 0;
+    double my = 0;
+    for (const auto& [t, mb] : kept) {
+      mt += t;
+      my += mb;
+    }
+    mt /= static_cast<double>(kept.size());
+    my /= static_cast<double>(kept.size());
+    for (const auto& [t, mb] : kept) {
+      sxy += (t - mt) * (mb - my);
+      sxx += (t - mt) * (t - mt);
+    }
+  }
+  if (sxx > 0) f.slope = sxy / sxx;
+  return f;
+}
+
+// The lag of the pipeline, stage by stage: the events the nodes published that produce has not put in
+// Kafka, and the records of the event topics that store-consume has not stored (its positions in
+// PostgreSQL) and audit-consume has not stored (its offsets committed in Kafka).
+class LagProbe {
+ public:
+  struct Heads {
+    std::vector<std::uint64_t> published;                   // per node
+    std::map<kafka::TopicPartition, std::int64_t> ends;     // high watermarks of the event topics
+  };
+  struct Sample {
+    Heads heads;
+    std::vector<std::uint64_t> produced;                    // per node: events produce has in Kafka
+    std::map<kafka::TopicPartition, std::int64_t> stored;   // store-consume's positions
+    std::map<kafka::TopicPartition, std::int64_t> audited;  // audit-consume's committed offsets
+  };
+
+  LagProbe(Pipeline& p, const Chain& chain) : p_(p), chain_(chain) {
+    for (const auto& spec : kafka::EventTopicSpecs(p.prefix())) {
+      for (int i = 0; i < spec.partitions; ++i) partitions_.push_back({spec.name, i});
+    }
+  }
+
+  Sample Take() {
+    Sample s;
+    for (const Service& node : p_.nodes()) {
+      const auto [status, body] = HttpGet(node.url() + "/status");
+      s.heads.published.push_back(status == 200 ? nlohmann::json::parse(body)["emit"]["published"].get<std::uint64_t>()
+                                                : 0);
+    }
+    const std::string metrics = HttpGet(p_.produce().url() + "/metrics").second;
+    for (const Service& node : p_.nodes()) {
+      // produce's position on the node: the last id it has in Kafka; the chain's ids ascend.
+      const double position = PositionOf(metrics, node.url());
+      s.produced.push_back(static_cast<std::uint64_t>(
+          std::upper_bound(chain_.ids.begin(), chain_.ids.end(), position) - chain_.ids.begin()));
+    }
+    const std::string brokers = RequireEnv("KAFKA_BOOTSTRAP");
+    s.heads.ends = kafka::HighWatermarks(brokers, {}, partitions_, seconds(5));
+    try {
+      postgres::Connection db(p_.uri());
+      if (const auto positions = GroupPositions(db, p_.prefix() + "store")) {
+        for (const auto& [tp, next] : *positions) s.stored[{tp.first, tp.second}] = next;
+      }
+    } catch (const std::exception&) {
+      // PostgreSQL unreachable: every stored record counts as lag
+    }
+    s.audited = kafka::CommittedOffsets(brokers, {}, p_.prefix() + "audit", partitions_, seconds(2));
+    return s;
+  }
+
+  // Records (events at the nodes, records in Kafka) behind the heads of the same sample, all stages.
+  static long long Behind(const Sample& s) {
+    long long behind = 0;
+    for (std::size_t i = 0; i < s.produced.size(); ++i) {
+      behind += std::max<long long>(0, static_cast<long long>(s.heads.published[i]) - static_cast<long long>(s.produced[i]));
+    }
+    for (const auto& [tp, end] : s.heads.ends) behind += Missing(s.stored, tp, end) + Missing(s.audited, tp, end);
+    return behind;
+  }
+
+  // True when every stage reached the heads `before` (of a sample taken earlier): nothing that was
+  // published or in Kafka then is still waiting. A partition whose watermark was not read counts as
+  // behind.
+  bool CaughtUp(const Heads& before, const Sample& now) const {
+    if (before.ends.size() != partitions_.size()) return false;
+    for (std::size_t i = 0; i < now.produced.size(); ++i) {
+      if (now.produced[i] < before.published[i]) return false;
+    }
+    for (const auto& [tp, end] : before.ends) {
+      if (Missing(now.stored, tp, end) > 0 || Missing(now.audited, tp, end) > 0) return false;
+    }
+    return true;
+  }
+
+  // Seconds from `since` until a sample (about one a second) finds every stage caught up with the
+  // heads of the sample before; -1 when that did not happen before `deadline`. `max_behind` takes the
+  // largest lag seen (records).
+  double SecondsToZero(Clock::time_point since, Clock::time_point deadline, long long& max_behind) {
+    std::optional<Heads> before;
+    while (Clock::now() < deadline) {
+      const auto tick = Clock::now();
+      const Sample s = Take();
+      max_behind = std::max(max_behind, Behind(s));
+      if (before && CaughtUp(*before, s)) return std::chrono::duration<double>(Clock::now() - since).count();
+      before = s.heads;
+      std::this_thread::sleep_until(tick + milliseconds(1000));
+    }
+    return -1;
+  }
+
+ private:
+  static long long Missing(const std::map<kafka::TopicPartition, std::int64_t>& positions,
+                           const kafka::TopicPartition& tp, std::int64_t end) {
+    const auto it = positions.find(tp);
+    return std::max<long long>(0, end - (it == positions.end() ? 0 : it->second));
+  }
+  // The value of produce's ces_produce_position for `node` (0 when produce does not answer).
+  static double PositionOf(const std::string& metrics, const std::string& node) {
+    std::istringstream lines(metrics);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("ces_produce_position{", 0) == 0 && line.find("node=\"" + node + "\"") != std::string::npos) {
+        return std::stod(line.substr(line.rfind(' ') + 1));
+      }
+    }
+    return 0;
+  }
+
+  Pipeline& p_;
+  const Chain& chain_;
+  std::vector<kafka::TopicPartition> partitions_;
+};
+
+// A fault of the soak, injected: what it was, and the server to bring back when its outage ends (none
+// for a service killed and restarted at once).
+struct Injected {
+  std::string what;
+  std::unique_ptr<RestoreOnExit> restore;
+  seconds outage{0};
+  // false: no lag sample during the outage. Offset queries that meet a paused or killed broker hang far
+  // past their timeout (HighWatermarks took minutes), which would hold the outage that long.
+  bool probe = true;
+};
+
+// One row of the soak's fault table.
+struct SoakFault {
+  int number = 0;
+  double at = 0;             // minutes into the load
+  std::string what;
+  double zero = -1;          // seconds from the fault until the lag was back to zero (-1: it was not)
+  double after_restore = -1; // seconds from the server's return until it was again (faults with an outage)
+  long long max_lag = 0;     // records
+};
+
+// The kinds of fault the soak rotates through, each injecting one fault on `p`; the api's restarts keep
+// the live /events client's frames in `frames` (it resumes from its last id, as in scenario 10).
+std::vector<std::function<Injected()>> SoakFaultKinds(Pipeline& p, std::mt19937_64& rng, const SoakMode& mode,
+                                                     std::vector<SseFrame>& frames) {
+  // A restarted service must handle records again: the load goes on after every fault.
+  const auto kill = [&p](const std::string& name, Service& (Pipeline::*service)(), void (Pipeline::*restart)(),
+                         const std::string& metric) {
+    return [&p, name, service, restart, metric] {
+      const double moved = KillAndRestart((p.*service)(), [&] { (p.*restart)(); }, metric, [] { return false; });
+      return Injected{"SIGKILL " + name + ", restart (handles records after " + Fixed(moved, 1) + " s)", nullptr,
+                      seconds(0)};
+    };
+  };
+  const auto topic = [&rng] {
+    static const std::vector<std::string> topics = {"main", "deploys", "sigs"};
+    return topics[std::uniform_int_distribution<std::size_t>(0, topics.size() - 1)(rng)];
+  };
+  return {
+      kill("produce", &Pipeline::produce, &Pipeline::StartProduceNodes, "ces_produce_events_total"),
+      kill("store-consume", &Pipeline::store, &Pipeline::StartStoreConsume, "ces_store_consume_events_total"),
+      kill("audit-consume", &Pipeline::audit, &Pipeline::StartAudit, "ces_audit_consume_events_total"),
+      [&p, &frames] {
+        const long long from = p.KillApiAndResumeLive(frames);
+        return Injected{"SIGKILL api, restart; the /events client resumes from id " + std::to_string(from), nullptr,
+                        seconds(0)};
+      },
+      [&p, &mode, topic] {
+        const std::string t = topic();
+        const std::string broker = LeaderOf(p.prefix() + t);
+        auto restore = std::make_unique<RestoreOnExit>(broker);
+        EXPECT_EQ(Stack({"kill", broker}), 0);
+        Injected injected{"SIGKILL " + broker + " (leader of " + t + "), restart after " +
+                              std::to_string(mode.outage.count()) + " s",
+                          std::move(restore), mode.outage};
+        injected.probe = false;
+        return injected;
+      },
+      [&p, &mode, topic] {
+        const std::string t = topic();
+        const std::string broker = LeaderOf(p.prefix() + t);
+        const std::string pid = StackOutput({"pid", broker});
+        auto restore = std::make_unique<RestoreOnExit>(broker);
+        EXPECT_FALSE(pid.empty()) << broker << " is not running";
+        if (!pid.empty()) {
+          EXPECT_EQ(::kill(static_cast<pid_t>(std::stol(pid)), SIGSTOP), 0);
+        }
+        Injected injected{"SIGSTOP " + broker + " (leader of " + t + ") " + std::to_string(mode.pause.count()) +
+                              " s, SIGCONT",
+                          std::move(restore), mode.pause};
+        injected.probe = false;
+        return injected;
+      },
+      [&mode] {
+        auto restore = std::make_unique<RestoreOnExit>("ferretdb");
+        EXPECT_EQ(Stack({"stop", "ferretdb"}), 0);
+        return Injected{"FerretDB stopped " + std::to_string(mode.outage.count()) + " s", std::move(restore),
+                        mode.outage};
+      },
+      [&mode, &rng] {
+        const auto servers = ZooKeeperServers();
+        const auto& [server, address] = servers[std::uniform_int_distribution<std::size_t>(0, servers.size() - 1)(rng)];
+        const std::string role = ZooKeeperMode(address);
+        auto restore = std::make_unique<RestoreOnExit>(server);
+        EXPECT_EQ(Stack({"kill", server}), 0);
+        return Injected{"SIGKILL " + server + " (ZooKeeper " + role + "), restart after " +
+                            std::to_string(mode.outage.count()) + " s",
+                        std::move(restore), mode.outage};
+      },
+  };
+}
+
+// The soak's report (Markdown): the run, the RSS of every service, the faults and their lag recovery.
+std::string SoakReport(const SoakMode& mode, const Outcome& outcome, const std::vector<Flatness>& rss,
+                       const std::vector<SoakFault>& faults, double baseline, long long baseline_lag) {
+  const std::time_t now = std::time(nullptr);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  std::ostringstream out;
+  out << "### Soak " << mode.name << ", seed " << Seed() << " (" << date << ")\n\n"
+      << kSoakRate << " events/s per node (10x mainnet), " << outcome.events << " events from the two nodes in "
+      << mode.load.count() / 60.0 << " min, " << outcome.faults << " faults (one per " << mode.fault_every.count()
+      << " s after " << mode.warm_up.count() << " s); lost " << outcome.lost << ", duplicated "
+      << outcome.duplicated << ". Before the first fault the lag was back to zero after "
+      << (baseline < 0 ? std::string("-") : Fixed(baseline, 1) + " s") << " (at most " << baseline_lag
+      << " records behind).\n\n"
+      << "| service | series | samples | RSS first → last (MB) | max (MB) | slope (MB/min) | span (min) |\n"
+      << "|---|---:|---:|---:|---:|---:|---:|\n";
+  for (const auto& f : rss) {
+    out << "| " << f.name << " | " << f.series << " | " << f.samples << " | " << Fixed(f.first, 1) << " → "
+        << Fixed(f.last, 1) << " | " << Fixed(f.max, 1) << " | " << (f.slope ? Fixed(*f.slope, 3) : "-") << " | "
+        << Fixed(f.span, 1) << " |\n";
+  }
+  out << "\n| # | at (min) | fault | lag back to zero (s) | again after the restore (s) | max lag (records) |\n"
+      << "|---:|---:|---|---:|---:|---:|\n";
+  for (const auto& f : faults) {
+    out << "| " << f.number << " | " << Fixed(f.at, 1) << " | " << f.what << " | "
+        << (f.zero < 0 ? std::string("**no**") : Fixed(f.zero, 1)) << " | "
+        << (f.after_restore < 0 ? std::string("-") : Fixed(f.after_restore, 1)) << " | " << f.max_lag << " |\n";
+  }
+  return out.str();
+}
+
+// The most a service of the pipeline's RSS may grow in a long soak, fitted over at least 10 minutes.
+constexpr double kFlatSlope = 0.5;  // MB per minute
+
+TEST(Soak, Scenario11_TenTimesMainnetRateWithAFaultPerMinute) {
+  const SoakMode& mode = CurrentSoak();
+  std::cout << "soak: " << mode.name << ", seed " << Seed() << " (replay: CES_SOAK_MINUTES="
+            << (mode.full ? std::to_string(mode.load.count() / 60) : "") << " CES_RESILIENCE_SEED=" << Seed() << ")"
+            << std::endl;
+  ASSERT_TRUE(WaitUntil(AllBrokersAvailable, seconds(90))) << "the controller does not count three brokers";
+  Chain chain;
+  chain.events = static_cast<std::uint64_t>(kSoakRate * mode.load.count());
+  BuildChain(chain, {}, "soak");
+  ASSERT_FALSE(HasFatalFailure());
+  auto rng = ScenarioRng(11);
+  RssSampler rss(mode.sample_every);
+  Pipeline p(chain, "s11", kSoakRate);
+  TrackServices(rss, p);
+  LagProbe lag(p, chain);
+  std::vector<SseFrame> frames;  // of the live /events clients before the api's restarts
+  auto kinds = SoakFaultKinds(p, rng, mode, frames);
+  std::vector<std::size_t> order(kinds.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  const auto start = p.load_start();
+  const auto end = start + mode.load;
+  std::vector<Clock::time_point> times;
+  std::uniform_real_distribution<double> jitter(0, 0.25);
+  for (auto slot = start + mode.warm_up; slot < end; slot += mode.fault_every) {
+    times.push_back(slot + std::chrono::duration_cast<Clock::duration>(mode.fault_every * jitter(rng)));
+  }
+  long long baseline_lag = 0;
+  const double baseline = lag.SecondsToZero(Clock::now(), times.empty() ? end : times.front(), baseline_lag);
+  EXPECT_GE(baseline, 0) << "the pipeline does not keep up with " << kSoakRate << " events/s per node";
+
+  Outcome outcome("11 soak " + mode.name + " at " + std::to_string(kSoakRate) + " events/s per node, a fault per " +
+                  std::to_string(mode.fault_every.count()) + " s");
+  std::vector<SoakFault> faults;
+  for (std::size_t k = 0; k < times.size(); ++k) {
+    const auto deadline = k + 1 < times.size() ? times[k + 1] : std::max(end, times[k] + mode.fault_every);
+    std::this_thread::sleep_until(times[k]);
+    SoakFault fault;
+    fault.number = static_cast<int>(k + 1);
+    fault.at = std::chrono::duration<double>(Clock::now() - start).count() / 60.0;
+    const auto t0 = Clock::now();
+    Injected injected = kinds[order[k % order.size()]]();
+    fault.what = injected.what;
+    std::cout << "soak: fault " << fault.number << " at " << Fixed(fault.at, 2) << " min: " << fault.what << std::endl;
+    const bool outage = injected.restore != nullptr;
+    if (outage) {
+      if (injected.probe) fault.zero = lag.SecondsToZero(t0, t0 + injected.outage, fault.max_lag);
+      std::this_thread::sleep_until(t0 + injected.outage);
+      const auto t1 = Clock::now();
+      injected.restore.reset();  // SIGCONT, start
+      fault.after_restore = lag.SecondsToZero(t1, std::max(deadline, t1 + seconds(30)), fault.max_lag);
+      if (fault.zero < 0 && fault.after_restore >= 0) fault.zero = std::chrono::duration<double>(Clock::now() - t0).count();
+    } else {
+      fault.zero = lag.SecondsToZero(t0, std::max(deadline, t0 + seconds(30)), fault.max_lag);
+    }
+    TrackServices(rss, p);
+    EXPECT_GE(fault.zero, 0) << "fault " << fault.number << " (" << fault.what << "): the lag was not back to zero";
+    if (outage) {
+      EXPECT_GE(fault.after_restore, 0) << "fault " << fault.number << ": the lag was not back to zero";
+    }
+    if (fault.zero >= 0) outcome.recovery.push_back(fault.zero);
+    ++outcome.faults;
+    faults.push_back(fault);
+  }
+  p.Finish(outcome, std::move(frames));
+  rss.Stop();
+
+  const auto series = rss.Snapshot();
+  std::vector<Flatness> flat;
+  const double warm_up = mode.series_warm_up.count() / 60.0;
+  for (const auto& name : PipelineServices()) flat.push_back(Flat(name, series, warm_up));
+  for (const auto& server : StackServers()) flat.push_back(Flat(server, series, warm_up));
+  const std::string report = SoakReport(mode, outcome, flat, faults, baseline, baseline_lag);
+  std::cout << "\n" << report << std::flush;
+  if (const char* path = std::getenv("CES_SOAK_REPORT"); path && *path) WriteFile(path, report);
+  if (!mode.full) return;
+  for (std::size_t i = 0; i < PipelineServices().size(); ++i) {
+    const Flatness& f = flat[i];
+    if (f.span < 10 || !f.slope) continue;
+    EXPECT_LE(*f.slope, kFlatSlope) << f.name << ": RSS grows " << Fixed(*f.slope, 3) << " MB/min";
+  }
 }
 
 }  // namespace

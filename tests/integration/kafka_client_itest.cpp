@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <set>
 #include <utility>
 #include <string>
@@ -160,6 +161,44 @@ TEST(KafkaClient, AConsumerOfTopicsItJustCreatedIsAssignedEveryPartition) {
     consumer.Close();
     ASSERT_EQ(got, expected) << "round " << round;
   }
+}
+
+// What a lag is computed from: the high watermark of each partition, and the offsets a group committed
+// (a partition where it committed nothing is missing), both asked from outside the group.
+TEST(KafkaClient, HighWatermarksAndAGroupsCommittedOffsetsCanBeAsked) {
+  const std::string brokers = RequireEnv("KAFKA_BOOTSTRAP");
+  kafka::TopicSpec spec;
+  spec.name = test::UniquePrefix() + "lag";
+  spec.partitions = 2;
+  kafka::EnsureTopics(brokers, {}, {spec});
+  {
+    kafka::Producer producer(brokers);
+    for (int i = 0; i < 20; ++i) {
+      ASSERT_TRUE(producer.Produce(spec.name, "key-" + std::to_string(i), "value", {}, [](const kafka::DeliveryReport&) {}));
+    }
+    ASSERT_TRUE(producer.Flush(milliseconds(30000)));
+  }
+  const std::vector<kafka::TopicPartition> partitions = {{spec.name, 0}, {spec.name, 1}};
+  const auto ends = kafka::HighWatermarks(brokers, {}, partitions);
+  ASSERT_EQ(ends.size(), 2u);
+  EXPECT_EQ(ends.at(partitions[0]) + ends.at(partitions[1]), 20);
+
+  const std::string group = spec.name + "-group";
+  EXPECT_TRUE(kafka::CommittedOffsets(brokers, {}, group, partitions).empty());
+  kafka::Consumer consumer(brokers, group);
+  consumer.Subscribe({spec.name});
+  std::map<kafka::TopicPartition, std::int64_t> next;
+  const auto deadline = std::chrono::steady_clock::now() + seconds(30);
+  while (next.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    for (const auto& m : consumer.Poll(100, milliseconds(200))) next[{m.topic, m.partition}] = m.offset + 1;
+  }
+  ASSERT_EQ(next.size(), 2u) << "both partitions get records";
+  std::string error;
+  ASSERT_TRUE(consumer.Commit({{partitions[1], next.at(partitions[1])}}, error)) << error;
+  consumer.Close();
+  const auto committed = kafka::CommittedOffsets(brokers, {}, group, partitions);
+  ASSERT_EQ(committed.size(), 1u) << "nothing committed on partition 0";
+  EXPECT_EQ(committed.at(partitions[1]), next.at(partitions[1]));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -178,9 +179,10 @@ inline std::map<std::pair<std::string, int>, long long> EndOffsets(const std::st
   return out;
 }
 
-// True once the group's stored positions reached `ends` on every partition.
-inline bool CaughtUp(postgres::Connection& db, const std::string& group,
-                     const std::map<std::pair<std::string, int>, long long>& ends) {
+// The positions (next offset per partition) the group stored with its data; nullopt when they cannot
+// be read.
+inline std::optional<std::map<std::pair<std::string, int>, long long>> GroupPositions(postgres::Connection& db,
+                                                                                        const std::string& group) {
   std::map<std::pair<std::string, int>, long long> stored;
   try {
     for (const auto& row : db.Query("SELECT topic, kafka_partition, next_offset FROM consumer_positions WHERE group_id = " +
@@ -188,8 +190,17 @@ inline bool CaughtUp(postgres::Connection& db, const std::string& group,
       stored[{*row[0], std::stoi(*row[1])}] = std::stoll(*row[2]);
     }
   } catch (const std::exception&) {
-    return false;
+    return std::nullopt;
   }
+  return stored;
+}
+
+// True once the group's stored positions reached `ends` on every partition.
+inline bool CaughtUp(postgres::Connection& db, const std::string& group,
+                     const std::map<std::pair<std::string, int>, long long>& ends) {
+  const auto positions = GroupPositions(db, group);
+  if (!positions) return false;
+  const auto& stored = *positions;
   for (const auto& [tp, end] : ends) {
     auto it = stored.find(tp);
     if (it == stored.end() || it->second < end) return false;

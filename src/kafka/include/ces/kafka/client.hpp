@@ -161,6 +161,15 @@ std::map<TopicPartition, std::int64_t> HighWatermarks(const std::string& brokers
                                                       const std::vector<TopicPartition>& partitions,
                                                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// The offset `group` committed on each partition in `partitions` (the next record it reads), asked through
+// a short-lived consumer handle with that group id that joins nothing (connection settings as for
+// HighWatermarks). A partition where the group committed nothing, or whose query failed, is missing from
+// the result; each failure is logged. Never throws for Kafka errors.
+std::map<TopicPartition, std::int64_t> CommittedOffsets(const std::string& brokers, const Settings& settings,
+                                                        const std::string& group,
+                                                        const std::vector<TopicPartition>& partitions,
+                                                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
 // For each partition, the offset of its first record with a timestamp at or after `unix_ms`, or its
 // high watermark (taken before that query) when it has none: where a reader that must see everything
 // that happened since `unix_ms` starts. Same handle, settings and failure rules as HighWatermarks.
