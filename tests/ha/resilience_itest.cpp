@@ -29,6 +29,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iomanip>
@@ -144,21 +145,19 @@ class Summary : public ::testing::Environment {
     const std::time_t now = std::time(nullptr);
     char date[32];
     std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
-    std::ofstream out(report);
-    out << "# Resilience suite: results\n\n"
-        << "Written by `make resilience SEED=" << Seed() << (mode.name == "full" ? "" : " MODE=" + mode.name)
-        << "` on " << date << " (tests/ha/resilience_itest.cpp, whose header describes\n"
-        << "the harness). `lost` and `duplicated` count the expected PostgreSQL rows, audit documents and\n"
-        << "frames of the live /events client that are missing or present more than once. A recovery time\n"
-        << "runs from the fault until the pipeline moves again: for a killed service, until its restarted\n"
-        << "process handled records (after the end of the load: until it had caught up); for a broker or a\n"
-        << "ZooKeeper server, until produce, store-consume and audit-consume each handled a further second of\n"
-        << "load; for the PostgreSQL primary, the same and the api answers REST reads again; for FerretDB, from\n"
-        << "its restart until audit-consume stores again; for both nodes' streams stopped (scenario 5), from their\n"
-        << "SIGCONT until produce recorded a gap of each node and backfill filled every recorded gap. Scenario 8 (REST clients reading the api\n"
-        << "during scenarios 1 and 6): `lost` counts the answers that were neither the right blocks nor a 503 JSON\n"
-        << "error, and recovery runs from the fault until the first 200 after the last other answer (0: all 200).\n\n"
-        << text.str();
+    // The run goes below the marker of the results file, newest first, so that the file's other
+    // sections (scenario 5, the soak, the known failures) stay.
+    const std::string run = "### `make resilience SEED=" + std::to_string(Seed()) +
+                            (mode.name == "full" ? "" : " MODE=" + mode.name) + "`, " + date + "\n\n" + text.str() + "\n";
+    const std::string marker = "<!-- make resilience adds its runs below, newest first -->\n";
+    std::string file = std::filesystem::exists(report) ? ReadFile(report) : "# Resilience suite: results\n\n" + marker;
+    auto at = file.find(marker);
+    if (at == std::string::npos) {
+      file += "\n" + marker;
+      at = file.find(marker);
+    }
+    file.insert(at + marker.size(), "\n" + run);
+    WriteFile(report, file);
   }
 };
 [[maybe_unused]] const auto* const kSummary = ::testing::AddGlobalTestEnvironment(new Summary);
