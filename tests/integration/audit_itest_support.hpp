@@ -13,9 +13,14 @@
 
 namespace ces::test {
 
+// Reading back a whole store takes long on FerretDB (every query reads whole collections: a count of
+// 100k documents took more than the services' 120 s socket timeout on a busy machine): 10 minutes here.
 inline mongo::AuditStore OpenStore(const std::string& database) {
   mongo::StoreOptions options;
   options.uri = MongoDatabaseUri(database);
+  if (options.uri.find("socketTimeoutMS") == std::string::npos) {
+    options.uri += (options.uri.find('?') == std::string::npos ? "?" : "&") + std::string("socketTimeoutMS=600000");
+  }
   return mongo::AuditStore(options);
 }
 
