@@ -33,6 +33,13 @@ struct AuditConsumer::Metrics {
         record_problems(r.GetCounter("ces_audit_consume_record_problems_total",
                                      "Records stored with a fallback (missing or bad headers)")),
         gridfs_files(r.GetCounter("ces_audit_consume_gridfs_files_total", "Payloads written to GridFS")),
+        lookups_in(r.GetCounter("ces_audit_consume_id_lookups_total",
+                                "Lookups of the stored copies of duplicate ids by strategy", {{"lookup", "in"}})),
+        lookups_per_id(r.GetCounter("ces_audit_consume_id_lookups_total",
+                                    "Lookups of the stored copies of duplicate ids by strategy", {{"lookup", "per-id"}})),
+        lookup_seconds(r.GetHistogram("ces_audit_consume_id_lookup_seconds",
+                                      "Time to look up the stored copies of a batch's duplicate ids", {},
+                                      metrics::LatencyBuckets())),
         store_up(r.GetGauge("ces_audit_consume_store_up", "1 while the last write to the store succeeded")),
         batch_seconds(r.GetHistogram("ces_audit_consume_batch_seconds", "Time to write one batch", {},
                                      metrics::LatencyBuckets())),
@@ -53,6 +60,9 @@ struct AuditConsumer::Metrics {
   metrics::Counter& data_omitted;
   metrics::Counter& record_problems;
   metrics::Counter& gridfs_files;
+  metrics::Counter& lookups_in;
+  metrics::Counter& lookups_per_id;
+  metrics::Histogram& lookup_seconds;
   metrics::Gauge& store_up;
   metrics::Histogram& batch_seconds;
   metrics::Histogram& batch_events;
@@ -323,8 +333,20 @@ mongo::Status AuditConsumer::ProcessBatch(const Batch& batch, BatchStats& stats)
     std::vector<std::string> ids;
     for (std::size_t i : outcome.duplicates) ids.push_back(records[i]->id);
     std::map<std::string, mongo::StoredIdentity> stored;
-    status = store_.FindStored(ids, stored);
+    const auto lookup_started = std::chrono::steady_clock::now();
+    mongo::IdLookup lookup = mongo::IdLookup::kIn;
+    status = store_.FindStored(ids, stored, &lookup);
     if (!status.ok) return status;
+    const double lookup_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - lookup_started).count();
+    (lookup == mongo::IdLookup::kPerId ? metrics_->lookups_per_id : metrics_->lookups_in).Inc();
+    metrics_->lookup_seconds.Observe(lookup_s);
+    if (lookup_s >= 1.0 || log::Enabled(log::Level::kDebug)) {
+      log::Info("looked up the stored copies of duplicate ids",
+                {{"ids", static_cast<std::uint64_t>(ids.size())},
+                 {"lookup", std::string(mongo::ToString(lookup))},
+                 {"seconds", lookup_s}});
+    }
     for (const std::string& id : ids) {
       auto it = stored.find(id);
       if (it == stored.end()) return mongo::Status::Error(-1, "duplicate key reported for " + id + " but not found");

@@ -155,19 +155,7 @@ Result<std::optional<EventRecord>> AuditStore::GetEvent(const std::string& id) {
     if (bson_iter_init_find(&it, doc, "received_at") && BSON_ITER_HOLDS_DATE_TIME(&it)) {
       r.received_ms = bson_iter_date_time(&it);
     }
-    bson_iter_t kafka;
-    if (bson_iter_init_find(&it, doc, "kafka") && BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &kafka)) {
-      while (bson_iter_next(&kafka)) {
-        std::string_view key = bson_iter_key(&kafka);
-        if (key == "topic") {
-          r.topic = bson_iter_utf8(&kafka, nullptr);
-        } else if (key == "partition") {
-          r.partition = static_cast<std::int32_t>(bson_iter_as_int64(&kafka));
-        } else if (key == "offset") {
-          r.offset = bson_iter_as_int64(&kafka);
-        }
-      }
-    }
+    detail::ReadKafkaPosition(doc, r.topic, r.partition, r.offset);
     r.sha256 = detail::GetString(doc, "sha256");
     r.size = detail::GetInt64(doc, "size", 0);
     if (bson_iter_init_find(&it, doc, "payload") && BSON_ITER_HOLDS_BINARY(&it)) {

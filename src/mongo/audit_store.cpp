@@ -25,6 +25,7 @@ std::string EventIdentity(const EventRecord& r) {
 }
 
 std::string_view ToString(ServerKind kind) { return kind == ServerKind::kFerretDb ? "ferretdb" : "mongodb"; }
+std::string_view ToString(IdLookup lookup) { return lookup == IdLookup::kPerId ? "per-id" : "in"; }
 
 std::int64_t SegmentAfter(const ChainHead& head, const SegmentLimits& limits) {
   if (head.seq < 0) return 0;
@@ -280,6 +281,22 @@ ChainHead HeadFromLink(const Link& link) {
   return head;
 }
 
+void ReadKafkaPosition(const bson_t* doc, std::string& topic, std::int32_t& partition, std::int64_t& offset) {
+  bson_iter_t it;
+  bson_iter_t kafka;
+  if (!bson_iter_init_find(&it, doc, "kafka") || !BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &kafka)) return;
+  while (bson_iter_next(&kafka)) {
+    std::string_view key = bson_iter_key(&kafka);
+    if (key == "topic") {
+      topic = bson_iter_utf8(&kafka, nullptr);
+    } else if (key == "partition") {
+      partition = static_cast<std::int32_t>(bson_iter_as_int64(&kafka));
+    } else if (key == "offset") {
+      offset = bson_iter_as_int64(&kafka);
+    }
+  }
+}
+
 }  // namespace detail
 
 namespace {
@@ -347,6 +364,9 @@ AuditStore::~AuditStore() = default;
 const std::string& AuditStore::database() const { return impl_->connection.database(); }
 const std::string& AuditStore::redacted_uri() const { return impl_->connection.redacted_uri(); }
 ServerKind AuditStore::server_kind() const { return impl_->kind.load(); }
+void AuditStore::ForceIdLookup(std::optional<IdLookup> lookup) {
+  impl_->forced_id_lookup = lookup ? static_cast<int>(*lookup) : kAutoIdLookup;
+}
 SegmentLimits AuditStore::segment_limits() const { return impl_->Limits(); }
 
 Status AuditStore::Ping() {
@@ -429,6 +449,41 @@ Status AuditStore::EnsureSchema(const std::optional<SegmentLimits>& wanted, Segm
   return Status::Ok();
 }
 
+Result<IdLookup> AuditStore::PlanIdLookup(const std::string& id) {
+  if (auto forced = impl_->forced_id_lookup.load(); forced != kAutoIdLookup) {
+    return Result<IdLookup>::Ok(static_cast<IdLookup>(forced));
+  }
+  // MongoDB answers `$in` on `_id` from the index. FerretDB 1.24 never does (it reads the whole
+  // collection for `$in`); whether one `_id` equality uses an index depends on its backend and on the
+  // indexes there: SQLite compares `->'$._id'` while its index is on `->"_id"` (a SCAN); PostgreSQL
+  // compares `_jsonb->'_id' @> …`, which its btree `_id` index cannot serve, but a GIN index on that
+  // expression can (scripts/stack adds one to every FerretDB table on PostgreSQL). FerretDB's explain
+  // carries the backend's plan of the query as it would run now.
+  if (server_kind() != ServerKind::kFerretDb) return Result<IdLookup>::Ok(IdLookup::kIn);
+  auto lease = impl_->connection.Acquire();
+  BsonPtr cmd(BCON_NEW("explain", "{", "find", BCON_UTF8(collection::kEvents), "filter", "{", "_id",
+                       BCON_UTF8(id.c_str()), "}", "}"));
+  bson_error_t error;
+  bson_t reply;
+  if (!mongoc_client_command_simple(lease.client(), impl_->connection.database().c_str(), cmd.get(), nullptr, &reply,
+                                    &error)) {
+    bson_destroy(&reply);
+    return Result<IdLookup>::Fail(detail::ToStatus(error));
+  }
+  std::string plan;
+  bson_iter_t it;
+  if (bson_iter_init_find(&it, &reply, "queryPlanner")) {
+    char* json = bson_as_relaxed_extended_json(&reply, nullptr);
+    if (json) plan = json;
+    bson_free(json);
+  }
+  bson_destroy(&reply);
+  const bool indexed = plan.find("Index Scan") != std::string::npos || plan.find("USING INDEX") != std::string::npos ||
+                       plan.find("USING COVERING INDEX") != std::string::npos;
+  log::Debug("plan of an _id lookup in events", {{"indexed", indexed}, {"plan", plan}});
+  return Result<IdLookup>::Ok(indexed ? IdLookup::kPerId : IdLookup::kIn);
+}
+
 Status AuditStore::InsertEvents(const std::vector<const EventRecord*>& records, InsertOutcome& outcome) {
   outcome = {};
   if (records.empty()) return Status::Ok();
@@ -484,7 +539,35 @@ Status AuditStore::InsertEvents(const std::vector<const EventRecord*>& records, 
   return status;
 }
 
-Status AuditStore::FindStored(const std::vector<std::string>& ids, std::map<std::string, StoredIdentity>& out) {
+namespace {
+
+StoredIdentity ParseStoredIdentity(const bson_t* doc) {
+  StoredIdentity stored;
+  stored.sha256 = detail::GetString(doc, "sha256");
+  detail::ReadKafkaPosition(doc, stored.topic, stored.partition, stored.offset);
+  return stored;
+}
+
+}  // namespace
+
+Status AuditStore::FindStored(const std::vector<std::string>& ids, std::map<std::string, StoredIdentity>& out,
+                              IdLookup* used) {
+  BsonPtr opts(BCON_NEW("projection", "{", "kafka", BCON_INT32(1), "sha256", BCON_INT32(1), "}"));
+  const auto keep = [&](const bson_t* doc) { out[detail::GetString(doc, "_id")] = ParseStoredIdentity(doc); };
+  if (ids.empty()) return Status::Ok();
+  auto lookup = PlanIdLookup(ids.front());
+  if (!lookup.ok()) return lookup.status;
+  if (used) *used = lookup.value;
+  if (lookup.value == IdLookup::kPerId) {
+    // One `_id` equality per id: an index lookup where the server pushes it down to an indexed
+    // expression (FerretDB on PostgreSQL), so the cost follows the number of ids, not of events.
+    for (const std::string& id : ids) {
+      BsonPtr filter(BCON_NEW("_id", BCON_UTF8(id.c_str())));
+      Status status = impl_->Find(collection::kEvents, filter.get(), opts.get(), keep);
+      if (!status.ok) return status;
+    }
+    return Status::Ok();
+  }
   // As few queries as a command document allows: MongoDB answers `$in` on `_id` from its index, but
   // FerretDB 1.24 reads the whole collection for any `$in` (and, on SQLite, even for one `_id`), so each
   // query costs a scan. 256 ids per query made a restart after a kill take minutes on 120,000 events.
@@ -503,26 +586,7 @@ Status AuditStore::FindStored(const std::vector<std::string>& ids, std::map<std:
     }
     bson_append_array_end(&id_doc, &in);
     bson_append_document_end(filter.get(), &id_doc);
-    BsonPtr opts(BCON_NEW("projection", "{", "kafka", BCON_INT32(1), "sha256", BCON_INT32(1), "}"));
-    Status status = impl_->Find(collection::kEvents, filter.get(), opts.get(), [&](const bson_t* doc) {
-      StoredIdentity stored;
-      stored.sha256 = detail::GetString(doc, "sha256");
-      bson_iter_t it;
-      bson_iter_t kafka;
-      if (bson_iter_init_find(&it, doc, "kafka") && BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &kafka)) {
-        while (bson_iter_next(&kafka)) {
-          std::string_view key = bson_iter_key(&kafka);
-          if (key == "topic") {
-            stored.topic = bson_iter_utf8(&kafka, nullptr);
-          } else if (key == "partition") {
-            stored.partition = static_cast<std::int32_t>(bson_iter_as_int64(&kafka));
-          } else if (key == "offset") {
-            stored.offset = bson_iter_as_int64(&kafka);
-          }
-        }
-      }
-      out[detail::GetString(doc, "_id")] = std::move(stored);
-    });
+    Status status = impl_->Find(collection::kEvents, filter.get(), opts.get(), keep);
     if (!status.ok) return status;
   }
   return Status::Ok();

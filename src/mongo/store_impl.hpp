@@ -27,12 +27,15 @@ inline constexpr const char* kPayloadBucket = "payloads";
 // 2 = the same BSON compressed with zstd (what writers produce).
 inline constexpr int kLinkFormat = 2;
 
+inline constexpr int kAutoIdLookup = -1;
+
 struct AuditStore::Impl {
   explicit Impl(const StoreOptions& options)
       : connection(options.uri, options.write_concern, options.write_timeout, options.app_name) {}
 
   detail::Connection connection;
   std::atomic<ServerKind> kind{ServerKind::kMongoDb};
+  std::atomic<int> forced_id_lookup{kAutoIdLookup};  // an IdLookup, or kAutoIdLookup: from the plan
   mutable std::mutex limits_mutex;
   SegmentLimits limits;
   std::atomic<bool> layout_known{false};  // the settings document was read
@@ -67,6 +70,9 @@ Status AuditStore::Impl::Find(const std::string& coll_name, const bson_t* filter
 namespace detail {
 
 std::string ChainKey(const ChainId& chain);
+// The `kafka` subdocument of an event document: {topic, partition, offset} (fields left as they are
+// when absent).
+void ReadKafkaPosition(const bson_t* doc, std::string& topic, std::int32_t& partition, std::int64_t& offset);
 // Encodes link entries as one BSON document {"e": [...]}, zstd-compressed (stored as BinData: one
 // value for the server to handle instead of thousands, and a third of the bytes).
 std::string EncodeEntries(const std::vector<EventRecord>& entries);

@@ -26,6 +26,13 @@ namespace ces::mongo {
 enum class ServerKind { kMongoDb, kFerretDb };
 std::string_view ToString(ServerKind kind);
 
+// How FindStored asks for ids. kIn: one `$in` per 8 MiB of ids (MongoDB reads them from the `_id`
+// index; FerretDB 1.24 reads the whole collection once per query). kPerId: one `find({_id})` per id,
+// for a FerretDB whose plan of an `_id` equality uses an index (PostgreSQL backend with a GIN index on
+// `_jsonb->'_id'`): milliseconds per id instead of a scan of `events`.
+enum class IdLookup { kIn, kPerId };
+std::string_view ToString(IdLookup lookup);
+
 // Top-level keys extracted from a payload for filtering (see ces/audit/keys.hpp).
 struct FilterKeys {
   std::optional<std::string> block_hash;
@@ -192,6 +199,11 @@ class AuditStore {
   // Detects the server kind and reads the recorded segment limits (readers).
   Status DetectServer();
   ServerKind server_kind() const;
+  // The FindStored strategy for a lookup starting with `id`: kIn on MongoDB; on FerretDB kPerId when
+  // the server's plan of find({_id: id}) in `events` (explain) uses an index. ForceIdLookup overrides it
+  // (nullopt: back to the plan; for measurements).
+  Result<IdLookup> PlanIdLookup(const std::string& id);
+  void ForceIdLookup(std::optional<IdLookup> lookup);
   // The replay log's segment limits recorded in the database (valid after EnsureSchema/DetectServer).
   SegmentLimits segment_limits() const;
 
@@ -199,7 +211,9 @@ class AuditStore {
   // Unordered insert of `records` into `events`; duplicates (code 11000) are reported, not errors.
   Status InsertEvents(const std::vector<const EventRecord*>& records, InsertOutcome& outcome);
   // Kafka position and sha256 of already stored events.
-  Status FindStored(const std::vector<std::string>& ids, std::map<std::string, StoredIdentity>& out);
+  // `used` (optional): the strategy it took (PlanIdLookup).
+  Status FindStored(const std::vector<std::string>& ids, std::map<std::string, StoredIdentity>& out,
+                    IdLookup* used = nullptr);
   // Keeps an event whose identity is taken by a different payload (nothing is dropped silently).
   Status InsertConflict(const EventRecord& record, const std::string& stored_sha256);
   // Writes the GridFS file `file_id` unless a complete one exists; removes chunks of an interrupted upload.
