@@ -17,17 +17,9 @@ namespace {
 // glibc gives each thread an arena of its own (up to 8 per core) and keeps what is freed in them:
 // after a burst of large batches the services held hundreds of MB they no longer used. One arena per
 // core (MALLOC_ARENA_MAX, if set, wins), and every few seconds the free pages go back to the system
-// (malloc_trim also releases those inside the heap, not only its top).
-// Blocks from kMmapThreshold up get pages of their own, given back when freed (MALLOC_MMAP_THRESHOLD_,
-// if set, wins). glibc's own threshold rises to the largest block freed so far (up to 32 MiB): after
-// the first batch, megabyte buffers (fetches, batches, COPY texts, parser buffers) came from the heap
-// between small long-lived objects, whose pages malloc_trim cannot give back, and an idle
-// store-consume or api kept several MB of them. docs/operations.md "Memory".
-constexpr int kMmapThreshold = 256 * 1024;
-
+// (malloc_trim also releases those inside the heap, not only its top). docs/operations.md "Memory".
 void BoundHeap() {
   if (!std::getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
-  if (!std::getenv("MALLOC_MMAP_THRESHOLD_")) mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
   // The thread takes no signals: the services wait for SIGTERM/SIGINT with their own mask.
   sigset_t all;
   sigset_t previous;
