@@ -15,6 +15,7 @@
 # produce's first record acknowledged by Kafka to store-consume's first row and audit-consume's first
 # stored event (their counters, polled every 50 ms).
 #
+# CES_BENCH_SMAPS=DIR keeps each service's /proc/PID/smaps and status at the idle sample in DIR.
 # Uses the running stack (scripts/stack env) or starts one on ports 35000+ in .state/bench-rss.
 # Binary: CES_BENCH_BINARY (default build-release/casper-event-store, else build/casper-event-store).
 set -euo pipefail
@@ -74,6 +75,13 @@ done
 for s in store audit api produce; do peak[$s]=$(proc_kb "${pid[$s]}" VmHWM); done
 sleep "$idle_s"
 for s in store audit api produce; do idle[$s]=$(proc_kb "${pid[$s]}" VmRSS); done
+if [ -n "${CES_BENCH_SMAPS:-}" ]; then  # where the idle memory sits: a copy of each service's smaps and status
+  mkdir -p "$CES_BENCH_SMAPS"
+  for s in store audit api produce; do
+    cp "/proc/${pid[$s]}/smaps" "$CES_BENCH_SMAPS/$s.smaps"
+    cp "/proc/${pid[$s]}/status" "$CES_BENCH_SMAPS/$s.status"
+  done
+fi
 
 echo "protocol $protocol, $events events ($(du -sh "$work/stream" | cut -f1)), binary $bin"
 printf '%-14s %10s %10s %10s\n' service "start MB" "peak MB" "idle MB"

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "ces/common/dom_parser.hpp"
+
 namespace ces::audit {
 namespace {
 
@@ -66,10 +68,10 @@ std::optional<std::string> Initiator(std::optional<element> e) {
 
 mongo::FilterKeys ExtractFilterKeys(std::string_view type, std::string_view payload) {
   mongo::FilterKeys keys;
-  thread_local simdjson::dom::parser parser;
-  element root;
-  if (parser.parse(payload.data(), payload.size(), true).get(root) != simdjson::SUCCESS) return keys;
-  auto body = Field(root, type);
+  thread_local json::DomParser parser;
+  const auto parsed = parser.Parse(payload);
+  if (parsed.error != simdjson::SUCCESS) return keys;
+  auto body = Field(parsed.root, type);
   if (!body) return keys;
   const element b = *body;
   if (type == "BlockAdded") {
@@ -127,9 +129,8 @@ mongo::FilterKeys ExtractFilterKeys(std::string_view type, std::string_view payl
 }
 
 bool IsValidJson(std::string_view text) {
-  thread_local simdjson::dom::parser parser;
-  element root;
-  return parser.parse(text.data(), text.size(), true).get(root) == simdjson::SUCCESS;
+  thread_local json::DomParser parser;
+  return parser.Parse(text).error == simdjson::SUCCESS;
 }
 
 }  // namespace ces::audit

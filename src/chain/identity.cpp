@@ -7,17 +7,18 @@
 
 #include "ces/audit/keys.hpp"
 #include "ces/audit/record.hpp"
+#include "ces/common/dom_parser.hpp"
 
 namespace ces::chain {
 namespace {
 
 // The era of a Step or Fault payload ({"Step":{"era_id":N,...}}).
 std::optional<std::uint64_t> EraOf(std::string_view event_type, std::string_view payload) {
-  thread_local simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  if (parser.parse(payload.data(), payload.size(), true).get(root) != simdjson::SUCCESS) return std::nullopt;
+  thread_local json::DomParser parser;
+  const auto parsed = parser.Parse(payload);
+  if (parsed.error != simdjson::SUCCESS) return std::nullopt;
   std::uint64_t era = 0;
-  if (root.at_key(event_type).at_key("era_id").get_uint64().get(era) != simdjson::SUCCESS) return std::nullopt;
+  if (parsed.root.at_key(event_type).at_key("era_id").get_uint64().get(era) != simdjson::SUCCESS) return std::nullopt;
   return era;
 }
 

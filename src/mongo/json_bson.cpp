@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bson_util.hpp"
+#include "ces/common/dom_parser.hpp"
 
 namespace ces::mongo {
 namespace detail {
@@ -121,15 +122,14 @@ class Converter {
 
 bool AppendJson(bson_t* doc, std::string_view key, std::string_view json, const JsonToBsonOptions& options,
                 std::string& error) {
-  thread_local simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  auto code = parser.parse(json.data(), json.size(), true).get(root);
-  if (code != simdjson::SUCCESS) {
-    error = std::string("not convertible JSON: ") + simdjson::error_message(code);
+  thread_local json::DomParser parser;
+  const auto parsed = parser.Parse(json);
+  if (parsed.error != simdjson::SUCCESS) {
+    error = std::string("not convertible JSON: ") + simdjson::error_message(parsed.error);
     return false;
   }
   Converter converter(options, error);
-  return converter.Append(doc, key, root, 0, false);
+  return converter.Append(doc, key, parsed.root, 0, false);
 }
 
 std::string GetString(const bson_t* doc, const char* key) {

@@ -1,6 +1,8 @@
 #include "ces/postgres/store.hpp"
 
 #include <map>
+#include <string>
+#include <string_view>
 
 #include <pqxx/tablewriter>
 
@@ -44,6 +46,9 @@ StoredPositions ReadPositions(pqxx::transaction_base& tx, const std::string& gro
 // SQLSTATE of a unique violation: a direct copy met a key written meanwhile by another writer.
 constexpr const char* kUniqueViolation = "23505";
 
+// Size from which the COPY text is cut, at the next line end, into another PQputCopyData.
+constexpr std::size_t kCopyPieceBytes = 128u * 1024u;
+
 void Copy(pqxx::transaction_base& tx, const std::string& table, const Statement& s) {
   // tablewriter is libpqxx 6's COPY FROM STDIN with raw lines (stream_to only takes typed rows);
   // its caveat on multibyte encodings concerns the field parsing it does not do here.
@@ -51,7 +56,16 @@ void Copy(pqxx::transaction_base& tx, const std::string& table, const Statement&
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
   pqxx::tablewriter copy(tx, table, s.copy_columns.begin(), s.copy_columns.end());
 #pragma GCC diagnostic pop
-  copy.write_raw_line(s.copy_data);  // the lines, without a final newline: the writer ends the last one
+  // The lines (without a final newline: the writer ends each piece's last one) go in pieces of whole
+  // lines. libpq copies each piece into its output buffer, which grows to the largest piece and keeps
+  // that size for the connection's life: written whole, a batch's COPY text (up to 8 MiB) stayed
+  // resident in an idle store-consume.
+  std::string_view rest = s.copy_data;
+  while (!rest.empty()) {
+    const std::size_t end = rest.size() <= kCopyPieceBytes ? std::string_view::npos : rest.find('\n', kCopyPieceBytes);
+    copy.write_raw_line(std::string(rest.substr(0, end)));
+    rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
+  }
   copy.complete();
 }
 

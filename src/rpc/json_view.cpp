@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "ces/common/dom_parser.hpp"
 #include "ces/common/text.hpp"
 
 namespace ces::rpc::json {
@@ -46,11 +47,10 @@ void AppendUtf8(std::string& out, unsigned cp) {
 
 bool Validate(std::string_view text, std::string& error) {
   // One parser per thread: the client's I/O thread and any thread parsing answers itself.
-  thread_local simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  const auto code = parser.parse(text.data(), text.size()).get(root);
-  if (code != simdjson::SUCCESS) {
-    error = simdjson::error_message(code);
+  thread_local ces::json::DomParser parser;
+  const auto parsed = parser.Parse(text);
+  if (parsed.error != simdjson::SUCCESS) {
+    error = simdjson::error_message(parsed.error);
     return false;
   }
   return true;
