@@ -22,13 +22,15 @@ void GapIsFilled(int protocol, const std::string& mix) {
 
   const std::string prefix = UniquePrefix() + "gap.";
   std::vector<std::string> args = StreamArgs(files);
-  // 500 events/s for 12 s; the buffer (1500) covers produce's start-up, not its 4 s stop.
-  for (const char* a : {"--rpc", "--rate", "500", "--buffer", "1500"}) args.push_back(a);
+  // 500 events/s for 12 s; the buffer (2500, 5 s) covers produce's start-up (a fresh produce records no
+  // gap for what the buffer lost before its first connection: 3 s was not always enough on a busy
+  // machine), not its 8 s stop.
+  for (const char* a : {"--rpc", "--rate", "500", "--buffer", "2500"}) args.push_back(a);
   Service emit = StartEmit(dir, "emit-gap", args);
   Service produce = StartProduce(dir, prefix, {emit.url()});
   ASSERT_TRUE(WaitProduced(produce, 2000, seconds(30))) << produce.process->Log();
   StopGracefully(produce);
-  std::this_thread::sleep_for(seconds(4));  // 2000 events published meanwhile
+  std::this_thread::sleep_for(seconds(8));  // 4000 events published meanwhile
   Service backfill = StartBackfill(dir, "backfill-gaps", prefix, emit.url(), {"--gaps", "--group", prefix + "backfill"});
   produce = StartProduce(dir, prefix, {emit.url()});
   const std::string uri = CreateDatabase("gap");
